@@ -1,0 +1,90 @@
+/**
+ * Operating errors are values: a code from the contract and its exact message.
+ * Broken invariants are not: they throw InvariantViolation via `invariant()` and crash loudly.
+ */
+export type ErrorCode =
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'ALREADY_EXISTS'
+  | 'FAILED_PRECONDITION'
+  | 'OUT_OF_RANGE'
+  | 'RESOURCE_EXHAUSTED'
+  | 'UNAVAILABLE';
+
+export class LedgerError extends Error {
+  override readonly name = 'LedgerError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** True when this is the recorded outcome of an earlier request with the same transaction id. */
+    readonly replayed = false,
+  ) {
+    super(message);
+  }
+
+  asReplay(): LedgerError {
+    return new LedgerError(this.code, this.message, true);
+  }
+}
+
+export class InvariantViolation extends Error {
+  override readonly name = 'InvariantViolation';
+}
+
+export function invariant(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new InvariantViolation(`invariant violated: ${message}`);
+}
+
+const invalid = (message: string) => new LedgerError('INVALID_ARGUMENT', message);
+
+/** The contract's messages, word for word: clients match on them. */
+export const Errors = {
+  required: (field: string) => invalid(`${field} is required`),
+  tooLong: (field: string, maxBytes: number) => invalid(`${field} is longer than ${maxBytes} bytes`),
+  notInt64: (field: string) => invalid(`${field} is not a 64-bit integer`),
+  negativeInitialBalance: () => invalid('Initial balance cannot be negative'),
+  sameAccount: () => invalid('Cannot transfer to the same account'),
+  nonPositiveAmount: () => invalid('Transfer amount must be positive'),
+  accountNotFound: (id: string) => new LedgerError('NOT_FOUND', `Account ${id} not found`),
+  accountExists: (id: string) => new LedgerError('ALREADY_EXISTS', `Account ${id} already exists`),
+  insufficientBalance: (current: bigint, delta: bigint) =>
+    new LedgerError('FAILED_PRECONDITION', `Insufficient balance: current=${current}, delta=${delta}`),
+  insufficientTransferBalance: (from: string, balance: bigint, amount: bigint) =>
+    new LedgerError(
+      'FAILED_PRECONDITION',
+      `Insufficient balance in account ${from}: current=${balance}, required=${amount}`,
+    ),
+  transactionNotFound: (txid: string) => new LedgerError('NOT_FOUND', `Transaction ${txid} not found`),
+  transactionConflict: (txid: string) =>
+    new LedgerError('ALREADY_EXISTS', `Transaction ${txid} already exists with different parameters`),
+  balanceOverflow: (id: string, balance: bigint, change: bigint) =>
+    new LedgerError(
+      'OUT_OF_RANGE',
+      `Balance of account ${id} would leave the int64 range: current=${balance}, change=${change}`,
+    ),
+  totalOverflow: (id: string, change: bigint) =>
+    new LedgerError(
+      'OUT_OF_RANGE',
+      `Change of ${change} to account ${id} would take the total of all balances out of the int64 range`,
+    ),
+  snapshotTooLarge: (count: number, max: number) =>
+    new LedgerError(
+      'RESOURCE_EXHAUSTED',
+      `Snapshot has ${count} accounts; include_accounts is limited to ${max} (ask without accounts)`,
+    ),
+  tooManyTransactionIds: (max: number) =>
+    new LedgerError('RESOURCE_EXHAUSTED', `Too many live transaction ids (limit ${max}); retry later`),
+  lockQueueFull: (id: string) =>
+    new LedgerError('RESOURCE_EXHAUSTED', `Too many writes waiting for account ${id}; retry later`),
+  shuttingDown: () => new LedgerError('UNAVAILABLE', 'Ledger is shutting down'),
+} as const;
+
+/** Codes whose outcome was decided by ledger state: an idempotency record keeps them. */
+export function isRecordedOutcome(code: ErrorCode): boolean {
+  return (
+    code === 'NOT_FOUND' ||
+    code === 'ALREADY_EXISTS' ||
+    code === 'FAILED_PRECONDITION' ||
+    code === 'OUT_OF_RANGE'
+  );
+}

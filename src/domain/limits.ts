@@ -1,0 +1,32 @@
+/**
+ * Every bound of the service in one place. README.md ("Limits") documents each one;
+ * the CLI exposes the ones an operator may want to tune.
+ */
+export const LIMITS = {
+  /** Longest account id, in UTF-8 bytes. Longer ids are refused with INVALID_ARGUMENT. */
+  maxAccountIdBytes: 128,
+  /** Longest transaction id, in UTF-8 bytes. */
+  maxTransactionIdBytes: 128,
+  /** GetSnapshot with include_accounts refuses (RESOURCE_EXHAUSTED) above this many accounts. */
+  maxSnapshotAccounts: 250_000,
+  /** Largest request the server accepts, in bytes (every request of the contract is tiny). */
+  maxRequestBytes: 64 * 1024,
+  /** Largest response a client accepts, in bytes (a full snapshot fits well inside). */
+  maxClientResponseBytes: 64 * 1024 * 1024,
+  /** Calls served at once by one server; further calls get RESOURCE_EXHAUSTED. */
+  maxInFlightCalls: 10_000,
+  /** Writes waiting for one account's lock; further writes get RESOURCE_EXHAUSTED. */
+  maxLockQueuePerAccount: 10_000,
+  /** Default lifetime of an idempotency record. */
+  defaultTxidTtlMs: 24 * 60 * 60 * 1000,
+  /** Above this many held idempotency records the background sweep starts removing expired ones. */
+  defaultTxidSweepThreshold: 100_000,
+  /** Hard cap of live idempotency records; new ids beyond it get RESOURCE_EXHAUSTED (memory bound). */
+  defaultMaxTxids: 2_000_000,
+  /** Records the sweep examines per slice before yielding the event loop. */
+  txidSweepSliceSize: 2_000,
+  /** Audit-log entries kept in memory (the newest); older ones are only on disk in durable mode. */
+  defaultLogWindowEntries: 200_000,
+  /** How long SIGINT/SIGTERM waits for in-flight calls before forcing shutdown. */
+  defaultShutdownGraceMs: 10_000,
+} as const;

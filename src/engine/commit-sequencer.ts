@@ -1,0 +1,78 @@
+import type { CommitBatch, LedgerStorage } from './storage.js';
+
+interface Slot {
+  done: boolean;
+  readonly apply: () => void;
+  readonly resolve: () => void;
+}
+
+const RESOLVED = Promise.resolve();
+
+/**
+ * The asynchronous commit step. Batches are handed to storage at once (so concurrent writes
+ * share one flush), but their effects become visible strictly in submission order: a write
+ * that becomes durable early waits for the ones submitted before it. Readers therefore only
+ * ever see a prefix of the log, which keeps snapshots and log positions consistent.
+ */
+export class CommitSequencer {
+  private readonly queue: Slot[] = [];
+  private head = 0;
+
+  constructor(
+    private readonly storage: LedgerStorage,
+    private readonly onFatal: (err: unknown) => void,
+  ) {}
+
+  get pending(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** Resolves after `apply` ran, which is after the batch is durable and all earlier ones applied. */
+  submit(batch: CommitBatch, apply: () => void): Promise<void> {
+    let durable: Promise<void> | undefined;
+    try {
+      durable = this.storage.commit(batch);
+    } catch (err) {
+      this.onFatal(err);
+      return new Promise(() => {});
+    }
+    if (durable === undefined && this.pending === 0) {
+      apply();
+      return RESOLVED;
+    }
+    return new Promise<void>((resolve) => {
+      const slot: Slot = { done: false, apply, resolve };
+      this.queue.push(slot);
+      if (durable === undefined) {
+        slot.done = true;
+        this.drain();
+        return;
+      }
+      durable.then(
+        () => {
+          slot.done = true;
+          this.drain();
+        },
+        // Whether the batch reached the disk is unknown: no later write may be acknowledged.
+        (err: unknown) => this.onFatal(err),
+      );
+    });
+  }
+
+  private drain(): void {
+    while (this.head < this.queue.length) {
+      const slot = this.queue[this.head]!;
+      if (!slot.done) break;
+      this.head++;
+      slot.apply();
+      slot.resolve();
+    }
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}

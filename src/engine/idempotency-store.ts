@@ -1,0 +1,133 @@
+import { Errors, invariant } from '../domain/errors.js';
+import type { Outcome, TxRecord } from './outcome.js';
+
+export interface IdempotencyOptions {
+  ttlMs: number;
+  /** The sweep of expired records starts above this many held records. */
+  sweepThreshold: number;
+  /** Hard cap of held records; claims beyond it are refused (memory stays bounded). */
+  maxRecords: number;
+  sliceSize: number;
+  nowMs: () => number;
+  /** Told which ids the sweep removed (durable storage forgets them too). */
+  onExpired?: (transactionIds: readonly string[]) => void;
+}
+
+export type Claim =
+  | { readonly kind: 'execute'; readonly expiresAtMs: number }
+  | { readonly kind: 'replay'; readonly outcome: Outcome | Promise<Outcome> };
+
+interface Pending {
+  readonly fingerprint: string;
+  readonly promise: Promise<Outcome>;
+  readonly resolve: (outcome: Outcome) => void;
+  readonly expiresAtMs: number;
+}
+
+type Held = TxRecord | Pending;
+const isPending = (held: Held): held is Pending => 'promise' in held;
+
+export interface SweepStats {
+  sweeps: number;
+  removed: number;
+  /** Longest single slice of sweeping work: how long one sweep step held the event loop. */
+  maxSliceMs: number;
+}
+
+/**
+ * Transaction ids: the first request decides the outcome, later ones replay it.
+ * Records are kept in a Map in claim order; with one TTL that is also expiry order, so the sweep
+ * removes a prefix in slices and never scans live records.
+ */
+export class IdempotencyStore {
+  private readonly held = new Map<string, Held>();
+  private sweeping = false;
+  readonly sweepStats: SweepStats = { sweeps: 0, removed: 0, maxSliceMs: 0 };
+
+  constructor(private readonly options: IdempotencyOptions) {}
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  /**
+   * Synchronous, so claiming is atomic: one caller gets 'execute', every concurrent or later
+   * caller with the same fingerprint gets 'replay', any other fingerprint is a conflict.
+   */
+  claim(transactionId: string, fingerprint: string): Claim {
+    const now = this.options.nowMs();
+    const existing = this.held.get(transactionId);
+    if (existing !== undefined) {
+      if (existing.expiresAtMs > now || isPending(existing)) {
+        if (existing.fingerprint !== fingerprint) throw Errors.transactionConflict(transactionId);
+        return { kind: 'replay', outcome: isPending(existing) ? existing.promise : existing.outcome };
+      }
+      this.held.delete(transactionId);
+    }
+    if (this.held.size >= this.options.sweepThreshold) this.scheduleSweep();
+    if (this.held.size >= this.options.maxRecords)
+      throw Errors.tooManyTransactionIds(this.options.maxRecords);
+    let resolve!: (outcome: Outcome) => void;
+    const promise = new Promise<Outcome>((r) => {
+      resolve = r;
+    });
+    const expiresAtMs = now + this.options.ttlMs;
+    this.held.set(transactionId, { fingerprint, promise, resolve, expiresAtMs });
+    return { kind: 'execute', expiresAtMs };
+  }
+
+  /** Records the decided outcome and wakes the waiting duplicates. */
+  settle(record: TxRecord): void {
+    const held = this.held.get(record.transactionId);
+    invariant(held !== undefined && isPending(held), `settle of unclaimed id ${record.transactionId}`);
+    this.held.set(record.transactionId, record);
+    held.resolve(record.outcome);
+  }
+
+  /** Forgets a claim whose outcome is not to be kept (the id stays unused); waiters get `outcome`. */
+  abandon(transactionId: string, outcome: Outcome): void {
+    const held = this.held.get(transactionId);
+    invariant(held !== undefined && isPending(held), `abandon of unclaimed id ${transactionId}`);
+    this.held.delete(transactionId);
+    held.resolve(outcome);
+  }
+
+  /** Loads records recovered from storage (oldest first); expired ones are skipped. */
+  load(records: Iterable<TxRecord>): void {
+    const now = this.options.nowMs();
+    for (const record of records) {
+      if (record.expiresAtMs > now) this.held.set(record.transactionId, record);
+    }
+  }
+
+  private scheduleSweep(): void {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    this.sweepStats.sweeps++;
+    setImmediate(() => this.sweepSlice());
+  }
+
+  private sweepSlice(): void {
+    const started = performance.now();
+    const now = this.options.nowMs();
+    let examined = 0;
+    let done = true;
+    const removed: string[] = [];
+    for (const [id, held] of this.held) {
+      if (examined >= this.options.sliceSize) {
+        done = false;
+        break;
+      }
+      examined++;
+      // Claim order is expiry order: the first live record ends the expired prefix.
+      if (isPending(held) || held.expiresAtMs > now) break;
+      this.held.delete(id);
+      removed.push(id);
+    }
+    this.sweepStats.removed += removed.length;
+    if (removed.length > 0) this.options.onExpired?.(removed);
+    this.sweepStats.maxSliceMs = Math.max(this.sweepStats.maxSliceMs, performance.now() - started);
+    if (done) this.sweeping = false;
+    else setImmediate(() => this.sweepSlice());
+  }
+}

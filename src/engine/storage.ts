@@ -1,0 +1,103 @@
+import type { AccountState, LogEntry } from '../domain/types.js';
+import type { TxRecord } from './outcome.js';
+
+/** Everything one write makes durable at once. */
+export interface CommitBatch {
+  readonly accounts: readonly AccountState[];
+  readonly logEntry: LogEntry | undefined;
+  readonly txRecord: TxRecord | undefined;
+}
+
+export interface RecoveredState {
+  readonly accounts: Iterable<AccountState>;
+  readonly lastPosition: number;
+  /** The newest log entries, oldest first (at most the engine's memory window). */
+  readonly recentLog: readonly LogEntry[];
+  /** Idempotency records, oldest first. */
+  readonly txRecords: Iterable<TxRecord>;
+}
+
+/**
+ * The engine's one storage interface: the in-memory and the durable mode share every rule and
+ * lock above it. `commit` returns undefined when the batch is already durable (in-memory), or a
+ * promise that resolves once it is; a rejected commit is fatal for the process.
+ */
+export interface LedgerStorage {
+  readonly kind: string;
+  recover(): Promise<RecoveredState>;
+  commit(batch: CommitBatch): Promise<void> | undefined;
+  /** Log entries older than the engine's memory window. */
+  findLogEntry(transactionId: string): Promise<LogEntry | undefined>;
+  /** Idempotency records the engine swept as expired. */
+  forgetTransactions(transactionIds: readonly string[]): void;
+  close(): Promise<void>;
+}
+
+const EMPTY: RecoveredState = { accounts: [], lastPosition: 0, recentLog: [], txRecords: [] };
+
+/** Nothing survives the process: commits are complete the moment they are made. */
+export class MemoryStorage implements LedgerStorage {
+  readonly kind: string = 'memory';
+  async recover(): Promise<RecoveredState> {
+    return EMPTY;
+  }
+  commit(_batch: CommitBatch): Promise<void> | undefined {
+    return undefined;
+  }
+  async findLogEntry(): Promise<undefined> {
+    return undefined;
+  }
+  forgetTransactions(): void {}
+  async close(): Promise<void> {}
+}
+
+export interface DelayedCommitOptions {
+  /** Each commit takes a delay drawn uniformly from [minMs, maxMs], independently: they finish out of order. */
+  minMs: number;
+  maxMs: number;
+  random?: () => number;
+}
+
+/**
+ * In-memory storage whose commit is asynchronous with random delays, so every await point of
+ * the write path really interleaves. Used by tests to exercise the locks and the sequencer.
+ */
+export class DelayedCommitStorage extends MemoryStorage {
+  override readonly kind: string = 'memory-delayed';
+  constructor(private readonly options: DelayedCommitOptions) {
+    super();
+  }
+  override commit(): Promise<void> {
+    const { minMs, maxMs, random = Math.random } = this.options;
+    const delayMs = minMs + (maxMs - minMs) * random();
+    return new Promise((resolve) => setTimeout(resolve, delayMs));
+  }
+}
+
+/**
+ * A simulated disk with group commit: every batch submitted while a flush is pending joins the
+ * next flush, which completes `flushMs` later (Node timers round up to whole milliseconds).
+ * Models a durable engine's cost for benchmarks without touching a disk.
+ */
+export class GroupCommitStorage extends MemoryStorage {
+  override readonly kind: string = 'memory-group-commit';
+  private next: Promise<void> | undefined;
+  flushes = 0;
+  batches = 0;
+  constructor(private readonly flushMs: number) {
+    super();
+  }
+  override commit(): Promise<void> {
+    this.batches++;
+    if (this.next === undefined) {
+      this.flushes++;
+      this.next = new Promise((resolve) =>
+        setTimeout(() => {
+          this.next = undefined;
+          resolve();
+        }, this.flushMs),
+      );
+    }
+    return this.next;
+  }
+}
