@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+// Placeholder: implemented by its owner.
+export function registerBalance(_program: Command): void {}

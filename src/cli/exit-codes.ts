@@ -1,0 +1,26 @@
+/** Every exit code of ledgerctl; README.md ("Exit codes") documents the same table. */
+export const EXIT = {
+  /** Success: the command did what was asked, every invariant and threshold passed. */
+  ok: 0,
+  /** A negative answer: an invariant failed (stress, gate) or the entry/account does not exist. */
+  failed: 1,
+  /** Cannot run: bad flag or value, invalid scenario file, target unreachable, port in use. */
+  usage: 2,
+  /** Stress/gate only: every invariant held but a threshold (latency, rate, memory) failed. */
+  threshold: 3,
+  /** A bug in ledgerctl itself (an unexpected error); details are printed. */
+  internal: 70,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** An error meant for the user: printed as one line, no stack trace, with its exit code. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode = EXIT.usage,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,44 @@
+import { Command, CommanderError } from 'commander';
+import { registerBalance } from './commands/balance.js';
+import { registerGate } from './commands/gate.js';
+import { registerQueryLog } from './commands/query-log.js';
+import { registerServe } from './commands/serve.js';
+import { registerSnapshot } from './commands/snapshot.js';
+import { registerStress } from './commands/stress.js';
+import { CliError, EXIT } from './exit-codes.js';
+
+const program = new Command('ledgerctl')
+  .description(
+    'A gRPC ledger that stays exactly right under concurrency, and the stress harness that proves it',
+  )
+  .version('0.1.0')
+  .exitOverride()
+  .showHelpAfterError('(run with --help for usage)');
+
+for (const register of [
+  registerServe,
+  registerQueryLog,
+  registerBalance,
+  registerSnapshot,
+  registerStress,
+  registerGate,
+]) {
+  register(program);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Commander already printed its message (help and version exit 0).
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else if (err instanceof CliError) {
+    process.stderr.write(`ledgerctl: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+  } else {
+    process.stderr.write(
+      `ledgerctl: unexpected error (a bug, please report it):\n${err instanceof Error ? err.stack : String(err)}\n`,
+    );
+    process.exitCode = EXIT.internal;
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The recorded history of a stress run, Jepsen-style: one record per call, with what was asked
+ * and what came back. Checkers are pure functions of it. Times are nanoseconds from the
+ * run's start (process.hrtime based).
+ */
+export type OpKind = 'create' | 'get' | 'update' | 'transfer' | 'snapshot' | 'query';
+
+/**
+ * ok: definitely happened (acknowledged); fail: definitely did not happen (the server said so);
+ * info: indeterminate (deadline exceeded, connection lost): the write may or may not have happened.
+ */
+export type OpType = 'ok' | 'fail' | 'info';
+
+export interface AccountView {
+  accountId: string;
+  balance: bigint;
+  version: bigint;
+}
+
+export interface SnapshotView {
+  totalBalance: bigint;
+  accountCount: bigint;
+  logPosition: bigint;
+  accounts: AccountView[];
+}
+
+export interface LogEntryView {
+  position: bigint;
+  transactionId: string;
+  timestampNs: bigint;
+  operation: string;
+  accountIds: string[];
+  amount: bigint;
+  balancesAfter: bigint[];
+  status: string;
+}
+
+export interface OpArgs {
+  accountId?: string;
+  fromId?: string;
+  toId?: string;
+  /** Create: initial balance; update: delta; transfer: amount. */
+  amount?: bigint;
+  transactionId?: string;
+  includeAccounts?: boolean;
+}
+
+export interface OpRecord {
+  /** Dense, in invocation order across the whole run. */
+  index: number;
+  phase: string;
+  group: string;
+  /** Identifies one logical caller (one sequential stream of calls) across the run. */
+  caller: number;
+  op: OpKind;
+  args: OpArgs;
+  /** Open loop: when the call was due; latency counts from here (no coordinated omission). */
+  scheduledNs?: bigint;
+  invokeNs: bigint;
+  completeNs: bigint;
+  type: OpType;
+  /** gRPC status name for fail/info, e.g. FAILED_PRECONDITION, DEADLINE_EXCEEDED. */
+  code?: string;
+  message?: string;
+  /** The answer carried `ledger-replayed: true`. */
+  replayed?: boolean;
+  /** ok only: accounts returned (create/get: [account]; update: [account]; transfer: [from, to]). */
+  accounts?: AccountView[];
+  /** ok only: the transaction id the server reported (create without id: the generated one). */
+  resultTransactionId?: string;
+  snapshot?: SnapshotView;
+  logEntry?: LogEntryView;
+  /** Excluded from latency histograms (warm-up); still checked by every invariant. */
+  warmup?: boolean;
+}
+
+/** Everything the checkers need besides the records. */
+export interface RunObservation {
+  /** Balances of the accounts the scenario set up, before any phase ran. */
+  initialBalances: Map<string, bigint>;
+  /** Snapshot (with accounts) after every phase finished and nothing was in flight. */
+  finalSnapshot: SnapshotView | undefined;
+  /** Audit-log entries fetched after the run for every write transaction id in the history. */
+  logEntries: Map<string, LogEntryView | 'not-found'>;
+  records: OpRecord[];
+  /** Phases that hit their timeout, with the calls still pending then. */
+  stuckPhases: { phase: string; timeoutMs: number; pending: OpRecord[] }[];
+}
+
+export interface InvariantVerdict {
+  /** Stable name, e.g. 'conservation', 'exact-balances', 'no-torn-snapshot'. */
+  name: string;
+  passed: boolean;
+  /** One line on what was checked (shown on pass too). */
+  summary: string;
+  /** On failure: concrete evidence (at most a few dozen lines), e.g. the records involved. */
+  evidence: string[];
+}
