@@ -57,5 +57,7 @@ export function loggedAmount(cmd: WriteCommand): bigint {
  * conflict. The method is part of it, so one id cannot be reused across methods.
  */
 export function fingerprint(cmd: WriteCommand): string {
-  return JSON.stringify([cmd.op, ...touchedIds(cmd), loggedAmount(cmd).toString()]);
+  // Length-prefixed ids: unambiguous whatever characters an id holds.
+  const ids = cmd.op === 'transfer' ? `${cmd.fromId.length}:${cmd.fromId}${cmd.toId}` : cmd.accountId;
+  return `${cmd.op}|${ids}|${loggedAmount(cmd)}`;
 }

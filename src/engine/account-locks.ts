@@ -1,4 +1,3 @@
-import { Mutex, type MutexInterface } from 'async-mutex';
 import { Errors } from '../domain/errors.js';
 
 export type LockingMode = 'account' | 'global';
@@ -9,28 +8,28 @@ export type LockingMode = 'account' | 'global';
  */
 export type UnsafeLocking = 'none' | 'unordered';
 
-interface Entry {
-  readonly mutex: Mutex;
-  /** Holders plus waiters; the entry is dropped at 0 so the map stays bounded by in-flight writes. */
-  users: number;
-}
-
 export interface LockStats {
   acquisitions: number;
   contended: number;
   waitMsTotal: number;
 }
 
-const GLOBAL_KEY = '';
+/** Waiters of one held lock, FIFO; the lock is handed to the next waiter directly on release. */
+type WaitQueue = (() => void)[];
+
+const GLOBAL_KEY = [''];
 const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const noop = (): void => {};
 
 /**
- * Account locks taken in one global order (ascending id), so two writes can never wait on each
- * other in a cycle. Held across the asynchronous commit; reads never take them.
+ * Exclusive per-account locks, always taken in one global order (ascending id), so two writes can
+ * never wait on each other in a cycle. Held across the asynchronous commit; reads never take them.
+ *
+ * Hand-written rather than async-mutex: a free lock is taken synchronously (no promise at all),
+ * which is most of the time, and a held one hands over to its oldest waiter (FIFO, no barging).
+ * Only accounts that are held appear in the table, so it is bounded by writes in flight.
  */
 export class AccountLocks {
-  private readonly entries = new Map<string, Entry>();
+  private readonly held = new Map<string, WaitQueue>();
   readonly stats: LockStats = { acquisitions: 0, contended: 0, waitMsTotal: 0 };
 
   constructor(
@@ -39,63 +38,58 @@ export class AccountLocks {
     private readonly unsafe?: UnsafeLocking,
   ) {}
 
-  /** Resolves with a release function once every lock is held. `ids` may repeat. */
-  async acquire(ids: readonly string[]): Promise<() => void> {
-    if (this.unsafe === 'none') return noop;
-    let keys: string[];
-    if (this.mode === 'global') keys = [GLOBAL_KEY];
-    else if (ids.length === 1) keys = [ids[0]!];
-    else {
-      keys = [...new Set(ids)];
-      if (this.unsafe !== 'unordered') keys.sort(byCodeUnits);
-    }
-    const entries: Entry[] = [];
+  /** The keys to lock for these account ids, in locking order; pass them back to release(). */
+  keysFor(ids: readonly string[]): readonly string[] {
+    if (this.unsafe === 'none') return [];
+    if (this.mode === 'global') return GLOBAL_KEY;
+    if (ids.length === 1 || (ids.length === 2 && ids[0]! < ids[1]!)) return ids;
+    const keys = [...new Set(ids)];
+    return this.unsafe === 'unordered' ? keys : keys.sort(byCodeUnits);
+  }
+
+  /** Takes every lock at once if all are free; otherwise takes none and returns false. */
+  tryAcquire(keys: readonly string[]): boolean {
+    for (const key of keys) if (this.held.has(key)) return false;
+    for (const key of keys) this.held.set(key, []);
+    this.stats.acquisitions++;
+    return true;
+  }
+
+  /** Takes the locks one by one in the given order, waiting where one is held. */
+  async acquire(keys: readonly string[]): Promise<void> {
+    const startMs = performance.now();
+    let taken = 0;
     try {
-      for (const key of keys) entries.push(this.enter(key));
+      for (const key of keys) {
+        const queue = this.held.get(key);
+        if (queue === undefined) this.held.set(key, []);
+        else {
+          if (queue.length >= this.maxQueuePerAccount) throw Errors.lockQueueFull(key);
+          await new Promise<void>((resolve) => queue.push(resolve));
+        }
+        taken++;
+      }
     } catch (err) {
-      for (let i = 0; i < entries.length; i++) this.leave(keys[i]!, entries[i]!);
-      throw err;
-    }
-    const contended = entries.some((e) => e.mutex.isLocked());
-    const startMs = contended ? performance.now() : 0;
-    const releasers: MutexInterface.Releaser[] = [];
-    try {
-      for (const entry of entries) releasers.push(await entry.mutex.acquire());
-    } catch (err) {
-      for (const release of releasers) release();
-      for (let i = 0; i < keys.length; i++) this.leave(keys[i]!, entries[i]!);
+      this.release(keys.slice(0, taken));
       throw err;
     }
     this.stats.acquisitions++;
-    if (contended) {
-      this.stats.contended++;
-      this.stats.waitMsTotal += performance.now() - startMs;
-    }
-    return () => {
-      for (let i = releasers.length - 1; i >= 0; i--) releasers[i]!();
-      for (let i = 0; i < keys.length; i++) this.leave(keys[i]!, entries[i]!);
-    };
+    this.stats.contended++;
+    this.stats.waitMsTotal += performance.now() - startMs;
   }
 
-  /** Number of accounts with a holder or waiter (a bounded, observable quantity). */
+  release(keys: readonly string[]): void {
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i]!;
+      const queue = this.held.get(key)!;
+      const next = queue.shift();
+      if (next === undefined) this.held.delete(key);
+      else next();
+    }
+  }
+
+  /** Accounts currently locked (held or waited for). */
   get activeCount(): number {
-    return this.entries.size;
-  }
-
-  private enter(key: string): Entry {
-    let entry = this.entries.get(key);
-    if (entry === undefined) {
-      entry = { mutex: new Mutex(), users: 0 };
-      this.entries.set(key, entry);
-    } else if (entry.users >= this.maxQueuePerAccount && this.mode === 'account') {
-      throw Errors.lockQueueFull(key);
-    }
-    entry.users++;
-    return entry;
-  }
-
-  private leave(key: string, entry: Entry): void {
-    entry.users--;
-    if (entry.users === 0) this.entries.delete(key);
+    return this.held.size;
   }
 }

@@ -8,6 +8,8 @@ import type { LogEntry } from '../domain/types.js';
  */
 export class AuditLogWindow {
   private readonly byTxid = new Map<string, LogEntry>();
+  /** Transaction ids in position order, as a ring: the slot of position p is (p - 1) % windowEntries. */
+  private readonly ring: (string | undefined)[];
   private lastPositionValue: number;
 
   constructor(
@@ -15,6 +17,7 @@ export class AuditLogWindow {
     lastPosition = 0,
   ) {
     this.lastPositionValue = lastPosition;
+    this.ring = new Array(windowEntries);
   }
 
   get lastPosition(): number {
@@ -32,18 +35,22 @@ export class AuditLogWindow {
     );
     invariant(!this.byTxid.has(entry.transactionId), `transaction ${entry.transactionId} logged twice`);
     this.lastPositionValue = entry.position;
+    this.remember(entry);
+  }
+
+  private remember(entry: LogEntry): void {
+    const slot = (entry.position - 1) % this.windowEntries;
+    const evicted = this.ring[slot];
+    if (evicted !== undefined) this.byTxid.delete(evicted);
+    this.ring[slot] = entry.transactionId;
     this.byTxid.set(entry.transactionId, entry);
-    if (this.byTxid.size > this.windowEntries) {
-      // Map iteration order is insertion order, which is position order.
-      const oldest = this.byTxid.keys().next().value as string;
-      this.byTxid.delete(oldest);
-    }
   }
 
   /** Restores entries recovered from storage, oldest first, ending at lastPosition. */
   restore(entries: readonly LogEntry[], lastPosition: number): void {
     this.byTxid.clear();
-    for (const entry of entries.slice(-this.windowEntries)) this.byTxid.set(entry.transactionId, entry);
+    this.ring.fill(undefined);
+    for (const entry of entries.slice(-this.windowEntries)) this.remember(entry);
     this.lastPositionValue = lastPosition;
   }
 

@@ -6,8 +6,6 @@ interface Slot {
   readonly resolve: () => void;
 }
 
-const RESOLVED = Promise.resolve();
-
 /**
  * The asynchronous commit step. Batches are handed to storage at once (so concurrent writes
  * share one flush), but their effects become visible strictly in submission order: a write
@@ -27,8 +25,11 @@ export class CommitSequencer {
     return this.queue.length - this.head;
   }
 
-  /** Resolves after `apply` ran, which is after the batch is durable and all earlier ones applied. */
-  submit(batch: CommitBatch, apply: () => void): Promise<void> {
+  /**
+   * Runs `apply` once the batch is durable and every earlier batch applied. Returns undefined when
+   * that happened synchronously (instant storage, nothing queued), else a promise of it.
+   */
+  submit(batch: CommitBatch, apply: () => void): Promise<void> | undefined {
     let durable: Promise<void> | undefined;
     try {
       durable = this.storage.commit(batch);
@@ -38,7 +39,7 @@ export class CommitSequencer {
     }
     if (durable === undefined && this.pending === 0) {
       apply();
-      return RESOLVED;
+      return undefined;
     }
     return new Promise<void>((resolve) => {
       const slot: Slot = { done: false, apply, resolve };

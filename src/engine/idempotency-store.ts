@@ -19,13 +19,17 @@ export type Claim =
 
 interface Pending {
   readonly fingerprint: string;
-  readonly promise: Promise<Outcome>;
-  readonly resolve: (outcome: Outcome) => void;
   readonly expiresAtMs: number;
+  /** Duplicates waiting for the outcome; created only when one arrives (most ids never see one). */
+  waiters: ((outcome: Outcome) => void)[] | undefined;
 }
 
 type Held = TxRecord | Pending;
-const isPending = (held: Held): held is Pending => 'promise' in held;
+const isPending = (held: Held): held is Pending => 'waiters' in held;
+
+function wake(pending: Pending, outcome: Outcome): void {
+  if (pending.waiters !== undefined) for (const waiter of pending.waiters) waiter(outcome);
+}
 
 export interface SweepStats {
   sweeps: number;
@@ -60,19 +64,18 @@ export class IdempotencyStore {
     if (existing !== undefined) {
       if (existing.expiresAtMs > now || isPending(existing)) {
         if (existing.fingerprint !== fingerprint) throw Errors.transactionConflict(transactionId);
-        return { kind: 'replay', outcome: isPending(existing) ? existing.promise : existing.outcome };
+        if (!isPending(existing)) return { kind: 'replay', outcome: existing.outcome };
+        existing.waiters ??= [];
+        const waiters = existing.waiters;
+        return { kind: 'replay', outcome: new Promise<Outcome>((resolve) => waiters.push(resolve)) };
       }
       this.held.delete(transactionId);
     }
     if (this.held.size >= this.options.sweepThreshold) this.scheduleSweep();
     if (this.held.size >= this.options.maxRecords)
       throw Errors.tooManyTransactionIds(this.options.maxRecords);
-    let resolve!: (outcome: Outcome) => void;
-    const promise = new Promise<Outcome>((r) => {
-      resolve = r;
-    });
     const expiresAtMs = now + this.options.ttlMs;
-    this.held.set(transactionId, { fingerprint, promise, resolve, expiresAtMs });
+    this.held.set(transactionId, { fingerprint, expiresAtMs, waiters: undefined });
     return { kind: 'execute', expiresAtMs };
   }
 
@@ -81,7 +84,7 @@ export class IdempotencyStore {
     const held = this.held.get(record.transactionId);
     invariant(held !== undefined && isPending(held), `settle of unclaimed id ${record.transactionId}`);
     this.held.set(record.transactionId, record);
-    held.resolve(record.outcome);
+    wake(held, record.outcome);
   }
 
   /** Forgets a claim whose outcome is not to be kept (the id stays unused); waiters get `outcome`. */
@@ -89,7 +92,7 @@ export class IdempotencyStore {
     const held = this.held.get(transactionId);
     invariant(held !== undefined && isPending(held), `abandon of unclaimed id ${transactionId}`);
     this.held.delete(transactionId);
-    held.resolve(outcome);
+    wake(held, outcome);
   }
 
   /** Loads records recovered from storage (oldest first); expired ones are skipped. */

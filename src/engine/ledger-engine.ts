@@ -26,7 +26,7 @@ import { type Clock, systemClock } from './clock.js';
 import { CommitSequencer } from './commit-sequencer.js';
 import { IdempotencyStore } from './idempotency-store.js';
 import type { Outcome, TxRecord } from './outcome.js';
-import { type LedgerStorage, MemoryStorage } from './storage.js';
+import { type LedgerStorage, MemoryStorage, type RecoveryStats } from './storage.js';
 
 export interface EngineOptions {
   storage?: LedgerStorage;
@@ -88,6 +88,8 @@ export class LedgerEngine {
   private writesInFlight = 0;
   private closing = false;
   private drained: (() => void) | undefined;
+  /** What durable storage recovered at open (undefined in memory): the server logs it. */
+  recovery: RecoveryStats | undefined;
 
   private constructor(
     private readonly storage: LedgerStorage,
@@ -126,6 +128,7 @@ export class LedgerEngine {
       options.maxSnapshotAccounts ?? LIMITS.maxSnapshotAccounts,
     );
     for (const account of recovered.accounts) engine.restoreAccount(account);
+    engine.recovery = recovered.stats;
     return engine;
   }
 
@@ -137,15 +140,15 @@ export class LedgerEngine {
     return this.locks.mode;
   }
 
-  createAccount(input: CreateInput): Promise<WriteOutcome> {
+  async createAccount(input: CreateInput): Promise<WriteOutcome> {
     return this.write(validateCreate(input));
   }
 
-  updateBalance(input: UpdateInput): Promise<WriteOutcome> {
+  async updateBalance(input: UpdateInput): Promise<WriteOutcome> {
     return this.write(validateUpdate(input));
   }
 
-  transferFunds(input: TransferInput): Promise<WriteOutcome> {
+  async transferFunds(input: TransferInput): Promise<WriteOutcome> {
     return this.write(validateTransfer(input));
   }
 
@@ -175,7 +178,12 @@ export class LedgerEngine {
 
   async getTransaction(transactionId: string): Promise<LogEntry> {
     validateTransactionId(transactionId);
-    const entry = this.log.get(transactionId) ?? (await this.storage.findLogEntry(transactionId));
+    let entry = this.log.get(transactionId);
+    if (entry === undefined) {
+      entry = await this.storage.findLogEntry(transactionId);
+      // On disk but not yet applied (its commit is still settling): not committed for readers yet.
+      if (entry !== undefined && entry.position > this.log.lastPosition) entry = undefined;
+    }
     if (entry === undefined) throw Errors.transactionNotFound(transactionId);
     return entry;
   }
@@ -206,97 +214,145 @@ export class LedgerEngine {
     await this.storage.close();
   }
 
-  private async write(cmd: WriteCommand): Promise<WriteOutcome> {
+  /**
+   * The write path. It is synchronous while nothing has to wait (locks free, storage instant), so
+   * an uncontended in-memory write costs one promise; it awaits only for a held lock, a pending
+   * duplicate or a durable commit.
+   */
+  private write(cmd: WriteCommand): WriteOutcome | Promise<WriteOutcome> {
     if (this.closing) throw Errors.shuttingDown();
-    const transactionId = cmd.transactionId;
-    let expiresAtMs: number | undefined;
-    if (transactionId !== undefined) {
-      const claim = this.idempotency.claim(transactionId, fingerprint(cmd));
-      if (claim.kind === 'replay') return replay(await claim.outcome);
+    const txid = cmd.transactionId;
+    let expiresAtMs = 0;
+    if (txid !== undefined) {
+      const claim = this.idempotency.claim(txid, fingerprint(cmd));
+      if (claim.kind === 'replay') {
+        const { outcome } = claim;
+        return outcome instanceof Promise ? outcome.then(replay) : replay(outcome);
+      }
       expiresAtMs = claim.expiresAtMs;
     }
     this.writesInFlight++;
-    try {
-      return { result: await this.execute(cmd, transactionId, expiresAtMs), replayed: false };
-    } finally {
-      if (--this.writesInFlight === 0 && this.drained !== undefined) this.drained();
-    }
+    const keys = this.locks.keysFor(touchedIds(cmd));
+    if (this.locks.tryAcquire(keys)) return this.decide(cmd, keys, txid, expiresAtMs);
+    return this.lockThenDecide(cmd, keys, txid, expiresAtMs);
   }
 
-  private async execute(
+  private async lockThenDecide(
     cmd: WriteCommand,
-    claimedTxid: string | undefined,
-    expiresAtMs: number | undefined,
-  ): Promise<WriteResult> {
-    const ids = touchedIds(cmd);
-    let release: () => void;
+    keys: readonly string[],
+    txid: string | undefined,
+    expiresAtMs: number,
+  ): Promise<WriteOutcome> {
     try {
-      release = await this.locks.acquire(ids);
+      await this.locks.acquire(keys);
     } catch (err) {
-      // Not decided by ledger state (e.g. a full lock queue): the id stays unused.
-      if (claimedTxid !== undefined) this.idempotency.abandon(claimedTxid, transientOutcome(err));
+      this.finish([], txid, err);
       throw err;
     }
+    return this.decide(cmd, keys, txid, expiresAtMs);
+  }
+
+  /** Under the locks: read, decide, hand the batch to the commit step; unlock once it is applied. */
+  private decide(
+    cmd: WriteCommand,
+    keys: readonly string[],
+    txid: string | undefined,
+    expiresAtMs: number,
+  ): WriteOutcome | Promise<WriteOutcome> {
+    let applied: Promise<void> | undefined;
+    let outcome: WriteOutcome | undefined;
+    let failure: LedgerError | undefined;
     try {
+      const ids = touchedIds(cmd);
       const before = ids.map((id) => this.accounts.get(id));
-      const transactionId = claimedTxid ?? crypto.randomUUID();
-      let after: AccountState[];
-      let increase: bigint;
+      let after: AccountState[] | undefined;
+      let increase = 0n;
       try {
         after = transition(cmd, before);
-        increase = after.reduce((sum, a, i) => sum + a.balance - (before[i]?.balance ?? 0n), 0n);
+        for (let i = 0; i < after.length; i++) increase += after[i]!.balance - (before[i]?.balance ?? 0n);
         if (increase > 0n && this.totalBalance + this.totalReserved + increase > INT64_MAX) {
           throw Errors.totalOverflow(ids[ids.length - 1]!, increase);
         }
       } catch (err) {
         if (!(err instanceof LedgerError)) throw err;
-        await this.recordFailure(cmd, claimedTxid, expiresAtMs, err);
-        throw err;
+        failure = err;
       }
-      const result: WriteResult = { transactionId, accounts: after };
-      const logEntry: LogEntry = {
-        position: this.nextPosition++,
-        transactionId,
-        timestampNs: this.clock.nowNs(),
-        operation: cmd.op,
-        accountIds: ids,
-        amount: loggedAmount(cmd),
-        balancesAfter: after.map((a) => a.balance),
-        status: 'OK',
-      };
-      const txRecord =
-        claimedTxid === undefined ? undefined : record(claimedTxid, cmd, { ok: true, result }, expiresAtMs!);
-      if (increase > 0n) this.totalReserved += increase;
-      await this.sequencer.submit({ accounts: after, logEntry, txRecord }, () => {
-        if (increase > 0n) this.totalReserved -= increase;
-        for (const account of after) this.applyAccount(account);
-        this.log.append(logEntry);
-        if (txRecord !== undefined) this.idempotency.settle(txRecord);
-      });
-      return result;
+      if (failure !== undefined) applied = this.recordFailure(cmd, txid, expiresAtMs, failure);
+      else applied = this.commit(cmd, ids, after!, increase, txid, expiresAtMs, (o) => (outcome = o));
     } catch (err) {
-      if (err instanceof InvariantViolation) throw err;
-      if (claimedTxid !== undefined && !(err instanceof LedgerError && isRecordedOutcome(err.code))) {
-        this.idempotency.abandon(claimedTxid, transientOutcome(err));
-      }
+      this.finish(keys, txid, err);
       throw err;
-    } finally {
-      release();
     }
+    if (applied === undefined) return this.settle(keys, txid, failure, outcome);
+    return applied.then(() => this.settle(keys, txid, failure, outcome));
+  }
+
+  private commit(
+    cmd: WriteCommand,
+    ids: readonly string[],
+    after: AccountState[],
+    increase: bigint,
+    txid: string | undefined,
+    expiresAtMs: number,
+    done: (outcome: WriteOutcome) => void,
+  ): Promise<void> | undefined {
+    const transactionId = txid ?? crypto.randomUUID();
+    const result: WriteResult = { transactionId, accounts: after };
+    const logEntry: LogEntry = {
+      position: this.nextPosition++,
+      transactionId,
+      timestampNs: this.clock.nowNs(),
+      operation: cmd.op,
+      accountIds: ids,
+      amount: loggedAmount(cmd),
+      balancesAfter: after.map((a) => a.balance),
+      status: 'OK',
+    };
+    const txRecord = txid === undefined ? undefined : record(txid, cmd, { ok: true, result }, expiresAtMs);
+    if (increase > 0n) this.totalReserved += increase;
+    return this.sequencer.submit({ accounts: after, logEntry, txRecord }, () => {
+      if (increase > 0n) this.totalReserved -= increase;
+      for (const account of after) this.applyAccount(account);
+      this.log.append(logEntry);
+      if (txRecord !== undefined) this.idempotency.settle(txRecord);
+      done({ result, replayed: false });
+    });
   }
 
   /** A failure decided by ledger state is an outcome too: it is made durable and replayed. */
-  private async recordFailure(
+  private recordFailure(
     cmd: WriteCommand,
     txid: string | undefined,
-    expiresAtMs: number | undefined,
+    expiresAtMs: number,
     err: LedgerError,
-  ): Promise<void> {
-    if (txid === undefined || !isRecordedOutcome(err.code)) return;
-    const txRecord = record(txid, cmd, { ok: false, code: err.code, message: err.message }, expiresAtMs!);
-    await this.sequencer.submit({ accounts: [], logEntry: undefined, txRecord }, () =>
+  ): Promise<void> | undefined {
+    if (txid === undefined || !isRecordedOutcome(err.code)) return undefined;
+    const txRecord = record(txid, cmd, { ok: false, code: err.code, message: err.message }, expiresAtMs);
+    return this.sequencer.submit({ accounts: [], logEntry: undefined, txRecord }, () =>
       this.idempotency.settle(txRecord),
     );
+  }
+
+  private settle(
+    keys: readonly string[],
+    txid: string | undefined,
+    failure: LedgerError | undefined,
+    outcome: WriteOutcome | undefined,
+  ): WriteOutcome {
+    this.finish(keys, txid, failure);
+    if (failure !== undefined) throw failure;
+    invariant(outcome !== undefined, 'a committed write has an outcome');
+    return outcome;
+  }
+
+  /** Unlocks and ends the write; a claim whose outcome was not recorded is released unused. */
+  private finish(keys: readonly string[], txid: string | undefined, err: unknown): void {
+    this.locks.release(keys);
+    const recorded = err === undefined || (err instanceof LedgerError && isRecordedOutcome(err.code));
+    if (txid !== undefined && !recorded && !(err instanceof InvariantViolation)) {
+      this.idempotency.abandon(txid, transientOutcome(err));
+    }
+    if (--this.writesInFlight === 0 && this.drained !== undefined) this.drained();
   }
 
   private applyAccount(account: AccountState): void {

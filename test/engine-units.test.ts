@@ -1,0 +1,241 @@
+import { describe, expect, it } from 'vitest';
+import { InvariantViolation, LedgerError } from '../src/domain/errors.js';
+import { INT64_MAX } from '../src/domain/money.js';
+import type { LogEntry } from '../src/domain/types.js';
+import { AuditLogWindow } from '../src/engine/audit-log.js';
+import { CommitSequencer } from '../src/engine/commit-sequencer.js';
+import { IdempotencyStore } from '../src/engine/idempotency-store.js';
+import { LedgerEngine } from '../src/engine/ledger-engine.js';
+import type { TxRecord } from '../src/engine/outcome.js';
+import { type CommitBatch, MemoryStorage } from '../src/engine/storage.js';
+
+async function rejection(work: Promise<unknown>): Promise<LedgerError> {
+  try {
+    await work;
+  } catch (err) {
+    if (err instanceof LedgerError) return err;
+    throw err;
+  }
+  throw new Error('expected a LedgerError');
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('IdempotencyStore', () => {
+  const store = (
+    now: { ms: number },
+    overrides: Partial<ConstructorParameters<typeof IdempotencyStore>[0]> = {},
+  ) =>
+    new IdempotencyStore({
+      ttlMs: 1000,
+      sweepThreshold: 10,
+      maxRecords: 100,
+      sliceSize: 3,
+      nowMs: () => now.ms,
+      ...overrides,
+    });
+  const settled = (id: string, expiresAtMs: number): TxRecord => ({
+    transactionId: id,
+    fingerprint: 'fp',
+    outcome: { ok: false, code: 'NOT_FOUND', message: 'gone' },
+    expiresAtMs,
+  });
+
+  it('replays the same fingerprint, refuses another, and forgets after the TTL', () => {
+    const now = { ms: 0 };
+    const s = store(now);
+    const claim = s.claim('t', 'fp');
+    expect(claim.kind).toBe('execute');
+    s.settle(settled('t', 1000));
+    expect(s.claim('t', 'fp')).toEqual({ kind: 'replay', outcome: settled('t', 1000).outcome });
+    expect(() => s.claim('t', 'other')).toThrow('Transaction t already exists with different parameters');
+    now.ms = 1000;
+    expect(s.claim('t', 'other').kind).toBe('execute');
+  });
+
+  it('duplicates of a pending claim wait for its outcome', async () => {
+    const s = store({ ms: 0 });
+    s.claim('t', 'fp');
+    const dup = s.claim('t', 'fp');
+    expect(dup.kind).toBe('replay');
+    s.settle(settled('t', 1000));
+    if (dup.kind !== 'replay') throw new Error('unreachable');
+    expect(await dup.outcome).toEqual(settled('t', 1000).outcome);
+  });
+
+  it('an abandoned claim leaves the id unused', () => {
+    const s = store({ ms: 0 });
+    s.claim('t', 'fp');
+    s.abandon('t', { ok: false, code: 'RESOURCE_EXHAUSTED', message: 'busy', transient: true });
+    expect(s.claim('t', 'another').kind).toBe('execute');
+  });
+
+  it('sweeps expired records in slices above the threshold, keeping live ones', async () => {
+    const now = { ms: 0 };
+    const expired: string[] = [];
+    const s = store(now, { onExpired: (ids) => expired.push(...ids) });
+    for (let i = 0; i < 12; i++) {
+      s.claim(`old-${i}`, 'fp');
+      s.settle(settled(`old-${i}`, 1000));
+    }
+    now.ms = 500;
+    for (let i = 0; i < 3; i++) {
+      s.claim(`new-${i}`, 'fp');
+      s.settle(settled(`new-${i}`, 1500));
+    }
+    now.ms = 1200;
+    s.claim('trigger', 'fp');
+    for (let i = 0; i < 10; i++) await tick();
+    expect(expired).toEqual(Array.from({ length: 12 }, (_, i) => `old-${i}`));
+    expect(s.size).toBe(4);
+    expect(s.sweepStats.removed).toBe(12);
+  });
+
+  it('refuses new ids beyond the hard cap', () => {
+    const s = store({ ms: 0 }, { maxRecords: 2, sweepThreshold: 100 });
+    s.claim('a', 'fp');
+    s.claim('b', 'fp');
+    expect(() => s.claim('c', 'fp')).toThrow('Too many live transaction ids');
+  });
+});
+
+describe('CommitSequencer', () => {
+  it('applies in submission order even when commits finish out of order', async () => {
+    const resolvers: (() => void)[] = [];
+    const storage = new (class extends MemoryStorage {
+      override commit(): Promise<void> {
+        return new Promise((resolve) => resolvers.push(resolve));
+      }
+    })();
+    const sequencer = new CommitSequencer(storage, (err) => {
+      throw err;
+    });
+    const applied: number[] = [];
+    const batch: CommitBatch = { accounts: [], logEntry: undefined, txRecord: undefined };
+    const done = [1, 2, 3].map((n) => sequencer.submit(batch, () => applied.push(n)));
+    resolvers[2]!();
+    resolvers[1]!();
+    await tick();
+    expect(applied).toEqual([]);
+    resolvers[0]!();
+    await Promise.all(done);
+    expect(applied).toEqual([1, 2, 3]);
+  });
+
+  it('reports a failed commit as fatal', async () => {
+    const fatal: unknown[] = [];
+    const storage = new (class extends MemoryStorage {
+      override commit(): Promise<void> {
+        return Promise.reject(new Error('disk gone'));
+      }
+    })();
+    const sequencer = new CommitSequencer(storage, (err) => fatal.push(err));
+    void sequencer.submit({ accounts: [], logEntry: undefined, txRecord: undefined }, () => {});
+    await tick();
+    expect(fatal).toHaveLength(1);
+  });
+});
+
+describe('AuditLogWindow', () => {
+  const entry = (position: number): LogEntry => ({
+    position,
+    transactionId: `t${position}`,
+    timestampNs: 0n,
+    operation: 'update',
+    accountIds: ['a'],
+    amount: 1n,
+    balancesAfter: [1n],
+    status: 'OK',
+  });
+
+  it('keeps the newest entries and finds them by id', () => {
+    const log = new AuditLogWindow(2);
+    for (const p of [1, 2, 3]) log.append(entry(p));
+    expect(log.get('t1')).toBeUndefined();
+    expect(log.get('t3')?.position).toBe(3);
+    expect(log.lastPosition).toBe(3);
+  });
+
+  it('treats a gap in positions as a broken invariant', () => {
+    const log = new AuditLogWindow(10);
+    log.append(entry(1));
+    expect(() => log.append(entry(3))).toThrow(InvariantViolation);
+  });
+});
+
+describe('LedgerEngine outcomes', () => {
+  it('records a failure decided by state and replays it flagged', async () => {
+    const engine = await LedgerEngine.open();
+    const first = await rejection(engine.updateBalance({ accountId: 'nope', delta: 1n, transactionId: 't' }));
+    expect([first.code, first.message, first.replayed]).toEqual([
+      'NOT_FOUND',
+      'Account nope not found',
+      false,
+    ]);
+    await engine.createAccount({ accountId: 'nope', initialBalance: 0n });
+    const again = await rejection(engine.updateBalance({ accountId: 'nope', delta: 1n, transactionId: 't' }));
+    expect([again.code, again.message, again.replayed]).toEqual([
+      'NOT_FOUND',
+      'Account nope not found',
+      true,
+    ]);
+    expect(engine.getBalance('nope').balance).toBe(0n);
+    expect((await rejection(engine.getTransaction('t'))).message).toBe('Transaction t not found');
+  });
+
+  it('does not record INVALID_ARGUMENT: the id stays usable', async () => {
+    const engine = await LedgerEngine.open();
+    await engine.createAccount({ accountId: 'a', initialBalance: 0n });
+    await engine.createAccount({ accountId: 'b', initialBalance: 0n });
+    await rejection(engine.transferFunds({ fromId: 'a', toId: 'b', amount: 0n, transactionId: 't' }));
+    const ok = await engine.updateBalance({ accountId: 'a', delta: 5n, transactionId: 't' });
+    expect(ok.replayed).toBe(false);
+  });
+
+  it('refuses one id reused with other parameters or another method', async () => {
+    const engine = await LedgerEngine.open();
+    await engine.createAccount({ accountId: 'a', initialBalance: 10n, transactionId: 'c' });
+    const conflict = 'Transaction c already exists with different parameters';
+    expect(
+      (await rejection(engine.createAccount({ accountId: 'a', initialBalance: 11n, transactionId: 'c' })))
+        .message,
+    ).toBe(conflict);
+    expect(
+      (await rejection(engine.updateBalance({ accountId: 'a', delta: 10n, transactionId: 'c' }))).message,
+    ).toBe(conflict);
+    expect(engine.getBalance('a')).toEqual({ id: 'a', balance: 10n, version: 0 });
+  });
+
+  it('keeps the total of all balances inside int64', async () => {
+    const engine = await LedgerEngine.open();
+    await engine.createAccount({ accountId: 'a', initialBalance: INT64_MAX });
+    const err = await rejection(engine.createAccount({ accountId: 'b', initialBalance: 1n }));
+    expect(err.code).toBe('OUT_OF_RANGE');
+    expect(engine.getSnapshot(false)).toMatchObject({ totalBalance: INT64_MAX, accountCount: 1 });
+  });
+
+  it('generates a transaction id for a create without one and logs it', async () => {
+    const engine = await LedgerEngine.open();
+    const { result } = await engine.createAccount({ accountId: 'a', initialBalance: 7n });
+    const entry = await engine.getTransaction(result.transactionId);
+    expect(entry).toMatchObject({
+      position: 1,
+      operation: 'create',
+      accountIds: ['a'],
+      amount: 7n,
+      balancesAfter: [7n],
+    });
+  });
+
+  it('bounds snapshot size and refuses writes once closing', async () => {
+    const engine = await LedgerEngine.open({ maxSnapshotAccounts: 1 });
+    await engine.createAccount({ accountId: 'a', initialBalance: 1n });
+    await engine.createAccount({ accountId: 'b', initialBalance: 1n });
+    expect(() => engine.getSnapshot(true)).toThrow('include_accounts is limited to 1');
+    expect(engine.getSnapshot(false).accountCount).toBe(2);
+    await engine.close();
+    expect(
+      (await rejection(engine.updateBalance({ accountId: 'a', delta: 1n, transactionId: 'x' }))).code,
+    ).toBe('UNAVAILABLE');
+  });
+});
