@@ -46,6 +46,8 @@ export interface SweepStats {
 export class IdempotencyStore {
   private readonly held = new Map<string, Held>();
   private sweeping = false;
+  /** Expiry of the oldest live record seen by the last sweep: no sweep is due before it. */
+  private nextSweepAtMs = 0;
   readonly sweepStats: SweepStats = { sweeps: 0, removed: 0, maxSliceMs: 0 };
 
   constructor(private readonly options: IdempotencyOptions) {}
@@ -71,7 +73,7 @@ export class IdempotencyStore {
       }
       this.held.delete(transactionId);
     }
-    if (this.held.size >= this.options.sweepThreshold) this.scheduleSweep();
+    if (this.held.size >= this.options.sweepThreshold && now >= this.nextSweepAtMs) this.scheduleSweep();
     if (this.held.size >= this.options.maxRecords)
       throw Errors.tooManyTransactionIds(this.options.maxRecords);
     const expiresAtMs = now + this.options.ttlMs;
@@ -123,7 +125,10 @@ export class IdempotencyStore {
       }
       examined++;
       // Claim order is expiry order: the first live record ends the expired prefix.
-      if (isPending(held) || held.expiresAtMs > now) break;
+      if (isPending(held) || held.expiresAtMs > now) {
+        this.nextSweepAtMs = held.expiresAtMs;
+        break;
+      }
       this.held.delete(id);
       removed.push(id);
     }
