@@ -77,6 +77,8 @@ export const Errors = {
   lockQueueFull: (id: string) =>
     new LedgerError('RESOURCE_EXHAUSTED', `Too many writes waiting for account ${id}; retry later`),
   shuttingDown: () => new LedgerError('UNAVAILABLE', 'Ledger is shutting down'),
+  tooManyCalls: (max: number) =>
+    new LedgerError('RESOURCE_EXHAUSTED', `Too many calls in flight (limit ${max}); retry later`),
 } as const;
 
 /** Codes whose outcome was decided by ledger state: an idempotency record keeps them. */

@@ -78,6 +78,11 @@ export interface OpRecord {
 export interface RunObservation {
   /** Balances of the accounts the scenario set up, before any phase ran. */
   initialBalances: Map<string, bigint>;
+  /**
+   * Versions of the set-up accounts before any phase ran; absent means 0 for each (freshly
+   * created). Added for the checkers: exact-balances compares final versions with applied writes.
+   */
+  initialVersions?: Map<string, bigint>;
   /** Snapshot (with accounts) after every phase finished and nothing was in flight. */
   finalSnapshot: SnapshotView | undefined;
   /** Audit-log entries fetched after the run for every write transaction id in the history. */

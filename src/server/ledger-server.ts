@@ -1,16 +1,44 @@
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { PackageDefinition } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import type { InvariantViolation } from '../domain/errors.js';
+import { LIMITS } from '../domain/limits.js';
 import type { LedgerEngine } from '../engine/ledger-engine.js';
+import {
+  LEDGER_PROTO_FILE,
+  LEDGER_SERVICE_NAME,
+  ledgerServiceDefinition,
+  protoRoot,
+} from '../wire/ledger-proto.js';
+import { buildFileDescriptorProtos } from './file-descriptors.js';
+import { InFlightLimiter } from './in-flight-limiter.js';
+import { ledgerHandlers } from './ledger-handlers.js';
 import type { Logger } from './logger.js';
+import { StreamTracker } from './stream-tracker.js';
 
 export interface LedgerServerOptions {
   /** Interface to bind, e.g. 127.0.0.1. */
   host: string;
   /** 0 picks an ephemeral port (see RunningServer.port). */
   port: number;
-  /** An opened engine; the server owns it from here on and closes it on shutdown. */
+  /**
+   * An opened engine; once the server is listening it owns the engine and closes it on shutdown.
+   * (If starting fails, e.g. with a ListenError, the engine stays the caller's to close.)
+   */
   engine: LedgerEngine;
   logger: Logger;
+  /** Ledger calls served at once; more get RESOURCE_EXHAUSTED (default LIMITS.maxInFlightCalls). */
   maxInFlightCalls?: number;
+  /** How long shutdown waits for in-flight calls before cancelling them (default LIMITS.defaultShutdownGraceMs). */
   shutdownGraceMs?: number;
+  /**
+   * Called once an InvariantViolation has been logged at fatal and answered INTERNAL. The default
+   * flushes the log and crashes the process (an uncaught throw): the ledger can no longer vouch
+   * for its state. Tests inject an observer.
+   */
+  onInvariantViolation?: (err: InvariantViolation) => void;
 }
 
 export interface RunningServer {
@@ -19,11 +47,151 @@ export interface RunningServer {
   /** host:port, ready for a client. */
   readonly target: string;
   readonly engine: LedgerEngine;
+  /** Ledger calls being served right now. */
+  readonly inFlightCalls: number;
   /** Health NOT_SERVING, drain in-flight calls (forced after the grace period), close the engine. */
   shutdown(): Promise<void>;
 }
 
-/** Placeholder: implemented by the server's owner. */
-export async function startLedgerServer(_options: LedgerServerOptions): Promise<RunningServer> {
-  throw new Error('not implemented yet');
+/** The address could not be bound (port in use, bad host): a user's problem, not a crash. */
+export class ListenError extends Error {
+  override readonly name = 'ListenError';
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    /** Why, in a few words (e.g. "address already in use"). */
+    readonly reason: string,
+  ) {
+    super(`cannot listen on ${formatTarget(host, port)}: ${reason}`);
+  }
+}
+
+/** grpc-js reports bind failures as one long sentence; users need the errno's meaning. */
+function listenFailureReason(message: string): string {
+  if (message.includes('EADDRINUSE')) return 'address already in use';
+  if (message.includes('EACCES')) return 'permission denied (ports below 1024 need privileges)';
+  if (message.includes('EADDRNOTAVAIL')) return 'address not available on this machine';
+  if (message.includes('Name resolution failed')) return 'cannot resolve the host name';
+  return message;
+}
+
+/**
+ * grpc-js prints its own errors on stderr (a bind failure says "E No address added..." before our
+ * one-line error). Its logger is process-wide: route it into the structured log at debug level,
+ * since every failure that matters to a user also surfaces as an error we report.
+ */
+function routeGrpcLogs(logger: Logger): void {
+  const forward = (...args: unknown[]) => logger.debug({ source: 'grpc-js' }, args.map(String).join(' '));
+  grpc.setLogger({ error: forward, info: forward, debug: forward });
+}
+
+export const HEALTH_SERVICE_NAMES = ['', LEDGER_SERVICE_NAME] as const;
+
+const HEALTH_PROTO_FILE = 'health/v1/health.proto';
+/** The name grpc publishes health.proto under; grpc-health-check ships it one folder higher. */
+const HEALTH_PROTO_CANONICAL = 'grpc/health/v1/health.proto';
+
+function formatTarget(host: string, port: number): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Descriptors with real file names and dependency lists; see file-descriptors.ts for why. */
+function reflectionDefinition(): PackageDefinition {
+  const healthRoot = healthProtoPath.slice(0, -HEALTH_PROTO_FILE.length);
+  const files = buildFileDescriptorProtos(
+    [LEDGER_PROTO_FILE, join(healthRoot, HEALTH_PROTO_FILE)],
+    [protoRoot(), healthRoot],
+    {
+      [HEALTH_PROTO_FILE]: HEALTH_PROTO_CANONICAL,
+    },
+  );
+  // ReflectionService only reads `fileDescriptorProtos` of each entry.
+  return { descriptors: { fileDescriptorProtos: files } } as unknown as PackageDefinition;
+}
+
+export function crashOnInvariantViolation(logger: Logger): (err: InvariantViolation) => void {
+  return (err) => {
+    logger.flush(() => {
+      // Deliberately uncaught: the process dies with the stack on stderr and a non-zero exit.
+      setImmediate(() => {
+        throw err;
+      });
+    });
+  };
+}
+
+export async function startLedgerServer(options: LedgerServerOptions): Promise<RunningServer> {
+  const { host, engine, logger } = options;
+  const graceMs = options.shutdownGraceMs ?? LIMITS.defaultShutdownGraceMs;
+  routeGrpcLogs(logger);
+  const limiter = new InFlightLimiter(options.maxInFlightCalls ?? LIMITS.maxInFlightCalls);
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': LIMITS.maxRequestBytes,
+  });
+  server.addService(
+    ledgerServiceDefinition(),
+    ledgerHandlers(engine, {
+      logger,
+      limiter,
+      onInvariantViolation: options.onInvariantViolation ?? crashOnInvariantViolation(logger),
+    }),
+  );
+  const health = new HealthImplementation(
+    Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, 'NOT_SERVING' as const])),
+  );
+  const streams = new StreamTracker();
+  health.addToServer(streams.tracking(server));
+  new ReflectionService(reflectionDefinition()).addToServer(streams.tracking(server));
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(
+      formatTarget(host, options.port),
+      grpc.ServerCredentials.createInsecure(),
+      (err, bound) => {
+        if (err === null) return resolve(bound);
+        server.forceShutdown();
+        reject(new ListenError(host, options.port, listenFailureReason(err.message)));
+      },
+    );
+  });
+  for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'SERVING');
+  const target = formatTarget(host, port);
+  logger.info({ target, storage: engine.storageKind, locking: engine.lockingMode }, 'ledger listening');
+
+  const drain = async (): Promise<void> => {
+    // Watchers hear NOT_SERVING first; then no new calls; then the endless streams end, so
+    // tryShutdown completes as soon as the unary calls in flight have answered.
+    for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'NOT_SERVING');
+    logger.info({ inFlight: limiter.inFlight, streams: streams.size, graceMs }, 'shutting down');
+    let timer: NodeJS.Timeout | undefined;
+    const closed = new Promise<'closed'>((resolve) => server.tryShutdown(() => resolve('closed')));
+    streams.endAll();
+    const graceOver = new Promise<'grace'>((resolve) => {
+      timer = setTimeout(() => resolve('grace'), graceMs);
+    });
+    const outcome = await Promise.race([closed, graceOver]);
+    clearTimeout(timer);
+    if (outcome === 'grace') {
+      logger.warn({ inFlight: limiter.inFlight, graceMs }, 'grace period over; cancelling the calls left');
+      server.forceShutdown();
+    }
+    await engine.close();
+    logger.info('ledger stopped');
+  };
+  let stopping: Promise<void> | undefined;
+
+  return {
+    host,
+    port,
+    target,
+    engine,
+    get inFlightCalls() {
+      return limiter.inFlight;
+    },
+    shutdown: () => {
+      stopping ??= drain();
+      return stopping;
+    },
+  };
 }

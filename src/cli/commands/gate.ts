@@ -1,4 +1,144 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import Table from 'cli-table3';
 import type { Command } from 'commander';
+import { worstExitCode } from '../../harness/exit-status.js';
+import { renderHumanReport, tableStyle } from '../../harness/human-report.js';
+import { loadScenarioFile, ScenarioError } from '../../harness/load-scenario.js';
+import type { RunResult } from '../../harness/run-result.js';
+import { parseSeed, parseTargets } from '../../harness/stress-options.js';
+import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
+import { runOne, writeOutputs } from './stress.js';
 
-// Placeholder: implemented by its owner.
-export function registerGate(_program: Command): void {}
+interface GateFlags {
+  target?: string[];
+  seed?: number;
+  json?: string;
+  junit?: string;
+  status: boolean;
+  all?: boolean;
+  verbose?: boolean;
+}
+
+interface Row {
+  file: string;
+  scenario: string;
+  exitCode: ExitCode;
+  detail: string;
+  seconds: string;
+}
+
+export function registerGate(program: Command): void {
+  program
+    .command('gate')
+    .description('run every CI scenario in a directory and exit with the worst result')
+    .argument('[dir]', 'directory of scenario files', 'scenarios')
+    .option(
+      '--target <host:port,...>',
+      'run against running servers instead of in-process ones',
+      parseTargets,
+    )
+    .option('--seed <n>', "seed for every scenario (default: each scenario's own, else random)", parseSeed)
+    .option('--json <file>', 'write every result as a JSON array')
+    .option('--junit <file>', 'write JUnit XML (one testsuite per scenario)')
+    .option('--all', 'also run the scenarios marked ci: false (long)')
+    .option('--no-status', 'no live status line on stderr')
+    .option('--verbose', "print each scenario's full report")
+    .addHelpText(
+      'after',
+      '\nExit codes: 1 if any invariant failed, else 2 if any scenario was invalid or a target unreachable, else 3 if any threshold failed, else 0.',
+    )
+    .action(async (dir: string, flags: GateFlags) => {
+      let names: string[];
+      try {
+        names = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+      } catch (err) {
+        throw new CliError(
+          `cannot read scenario directory ${dir}: ${(err as NodeJS.ErrnoException).code}`,
+          EXIT.usage,
+        );
+      }
+      const rows: Row[] = [];
+      const results: RunResult[] = [];
+      for (const name of names) {
+        const file = join(dir, name);
+        try {
+          const scenario = await loadScenarioFile(file);
+          if (!scenario.ci && !flags.all) continue;
+        } catch (err) {
+          if (!(err instanceof ScenarioError)) throw err;
+          process.stderr.write(`${err.message}\n`);
+          rows.push({
+            file,
+            scenario: name,
+            exitCode: EXIT.usage,
+            detail: 'invalid scenario file',
+            seconds: '-',
+          });
+          continue;
+        }
+        process.stderr.write(`gate: running ${file}\n`);
+        try {
+          const result = await runOne(file, flags);
+          results.push(result);
+          if (flags.verbose || result.exitCode !== EXIT.ok)
+            process.stdout.write(renderHumanReport(result, flags.verbose));
+          rows.push({
+            file,
+            scenario: result.scenario,
+            exitCode: result.exitCode as ExitCode,
+            detail: describe(result),
+            seconds: (result.durationMs / 1000).toFixed(1),
+          });
+        } catch (err) {
+          if (!(err instanceof CliError)) throw err;
+          process.stderr.write(`${file}: ${err.message}\n`);
+          rows.push({
+            file,
+            scenario: name,
+            exitCode: err.exitCode,
+            detail: err.message.split('\n')[0]!,
+            seconds: '-',
+          });
+        }
+      }
+      if (rows.length === 0) throw new CliError(`no CI scenarios (ci: true) in ${dir}`, EXIT.usage);
+      const style = tableStyle();
+      const head = ['scenario', 'result', 'exit', 'seconds', 'detail'];
+      const table = new Table(style === undefined ? { head } : { head, style });
+      for (const r of rows)
+        table.push([r.scenario, verdictWord(r.exitCode), r.exitCode, r.seconds, r.detail]);
+      process.stdout.write(`${table.toString()}\n`);
+      const worst = worstExitCode(rows.map((r) => r.exitCode));
+      process.stdout.write(`gate: ${rows.length} scenarios, exit ${worst}\n`);
+      await writeOutputs(results, flags.json, flags.junit, true);
+      process.exitCode = worst;
+    });
+}
+
+function verdictWord(code: number): string {
+  switch (code) {
+    case EXIT.ok:
+      return 'pass';
+    case EXIT.failed:
+      return 'INVARIANT FAILED';
+    case EXIT.threshold:
+      return 'THRESHOLD FAILED';
+    case EXIT.usage:
+      return 'INVALID';
+    default:
+      return 'ERROR';
+  }
+}
+
+function describe(r: RunResult): string {
+  const inv = r.verdicts.filter((v) => v.passed).length;
+  const th = r.thresholds.filter((t) => t.status === 'pass').length;
+  const failed = [
+    ...r.verdicts.filter((v) => !v.passed).map((v) => v.name),
+    ...r.thresholds.filter((t) => t.status === 'fail').map((t) => t.threshold),
+  ];
+  const ops = r.ops.find((o) => o.op === '*')?.count ?? 0;
+  const base = `${inv}/${r.verdicts.length} invariants, ${th}/${r.thresholds.length} thresholds, ${ops} ops`;
+  return failed.length > 0 ? `${base}; failed: ${failed.join(', ')}` : base;
+}

@@ -1,0 +1,41 @@
+/**
+ * Every bound and default of the stress harness in one place; docs/harness.md documents each.
+ * Bounds exist so that a scenario file cannot make the harness itself exhaust memory or hang.
+ */
+export const HARNESS_LIMITS = {
+  /** Per-call deadline when a scenario sets none: long enough that only a real hang reaches it. */
+  defaultCallDeadlineMs: 10_000,
+  /** Phase timeout when a phase sets none; ops still pending past it are a suspected deadlock. */
+  defaultPhaseTimeoutMs: 60_000,
+  /** After a phase timed out, how long the run waits for the stuck calls before the final checks. */
+  stuckGraceMs: 2_000,
+  /** Client connections opened per target (separate HTTP/2 connections via channelKey). */
+  defaultConnectionsPerTarget: 4,
+  maxConnectionsPerTarget: 64,
+  /** Concurrent callers of one closed-loop group. */
+  maxCallers: 10_000,
+  /** Accounts a scenario may create during setup. */
+  maxSetupAccounts: 1_000_000,
+  /** Concurrent CreateAccount calls during setup. */
+  setupConcurrency: 64,
+  /** Concurrent GetTransaction calls when fetching log entries after the run. */
+  logFetchConcurrency: 32,
+  /** Open loop: sends allowed in flight before further due sends are dropped (and counted). */
+  defaultOpenLoopMaxInFlight: 1_000,
+  maxOpenLoopRatePerS: 100_000,
+  /** Records kept in memory; a longer run keeps counting and histograms but no full history. */
+  maxRecordedOps: 2_000_000,
+  /** Acknowledged txids remembered per group for random `query` ops (a ring). */
+  queryTxidRing: 1_024,
+  /** Waiting for the in-process server worker to start / a remote target to connect. */
+  serverStartTimeoutMs: 15_000,
+  targetConnectTimeoutMs: 5_000,
+  /** How often the live status line and the resource sampler tick. */
+  statusIntervalMs: 1_000,
+  /** Histogram range in microseconds: 1 us .. 10 min, 3 significant digits. */
+  histogramLowestUs: 1,
+  histogramHighestUs: 600_000_000,
+  histogramSignificantDigits: 3,
+  /** Evidence lines printed per failed invariant in the human report (JSON keeps them all). */
+  reportEvidenceLines: 20,
+} as const;

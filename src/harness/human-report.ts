@@ -1,0 +1,138 @@
+import Table from 'cli-table3';
+import { HARNESS_LIMITS } from './harness-limits.js';
+import type { LatencySummary, RunResult } from './run-result.js';
+import { formatBytes, formatDurationUs } from './units.js';
+
+/** cli-table3 colours even when piped: plain tables unless stdout is a TTY and NO_COLOR is unset. */
+export function tableStyle(): { head: string[]; border: string[] } | undefined {
+  return process.stdout.isTTY && process.env.NO_COLOR === undefined ? undefined : { head: [], border: [] };
+}
+
+function table(head: string[], colWidths?: number[]): Table.Table {
+  const style = tableStyle();
+  // Long summaries wrap inside their column instead of stretching the table past the terminal.
+  const layout = colWidths === undefined ? {} : { colWidths, wordWrap: true };
+  return new Table(style === undefined ? { head, ...layout } : { head, style, ...layout });
+}
+
+const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(1)}%`);
+const us = (x: number) => formatDurationUs(x);
+
+function latencyCells(l: LatencySummary): string[] {
+  return [us(l.p50), us(l.p90), us(l.p99), us(l.p999), us(l.max)];
+}
+
+/** The report a person reads on stdout. */
+export function renderHumanReport(r: RunResult, verbose = false): string {
+  const out: string[] = [];
+  out.push(
+    `scenario ${r.scenario} (${r.file}) kind ${r.kind}  seed ${r.seed}  target ${r.target}  ${(r.durationMs / 1000).toFixed(1)}s`,
+  );
+  if (r.ops.length > 0) {
+    const t = table(['op', 'count', 'ok', 'errors', 'rate/s', 'p50', 'p90', 'p99', 'p99.9', 'max']);
+    for (const o of r.ops) {
+      const errors =
+        Object.entries(o.errorsByCode)
+          .map(([code, n]) => `${code} ${n}`)
+          .join(', ') || '0';
+      t.push([o.op, o.count, o.ok, errors, o.throughputPerS.toFixed(1), ...latencyCells(o.latencyUs)]);
+    }
+    out.push('\nlatency (open loop: from the scheduled send time; closed loop: from the send)', t.toString());
+  }
+  const open = r.groups.filter((g) => g.model === 'open');
+  if (open.length > 0) {
+    const t = table(['group', 'offered/s', 'achieved/s', 'dropped', 'service p50', 'service p99']);
+    const all = r.ops.find((o) => o.op === '*');
+    for (const g of open) {
+      t.push([
+        g.name,
+        (g.offeredRatePerS ?? 0).toFixed(1),
+        (g.achievedRatePerS ?? 0).toFixed(1),
+        g.dropped ?? 0,
+        all ? us(all.serviceUs.p50) : '-',
+        all ? us(all.serviceUs.p99) : '-',
+      ]);
+    }
+    out.push('\nopen loop (service time: from the actual send, all ops)', t.toString());
+  }
+  if (r.verdicts.length > 0) {
+    const t = table(['invariant', 'result', 'summary'], [34, 8, 72]);
+    for (const v of r.verdicts) t.push([v.name, v.passed ? 'pass' : 'FAIL', v.summary]);
+    out.push('\ninvariants', t.toString());
+    for (const v of r.verdicts.filter((x) => !x.passed)) {
+      const limit = verbose ? v.evidence.length : HARNESS_LIMITS.reportEvidenceLines;
+      out.push(`\n${v.name} FAILED: ${v.summary}`);
+      for (const line of v.evidence.slice(0, limit)) out.push(`  ${line}`);
+      if (v.evidence.length > limit) out.push(`  ... ${v.evidence.length - limit} more lines (see --json)`);
+    }
+  }
+  if (r.thresholds.length > 0) {
+    const t = table(['threshold', 'limit', 'observed', 'result'], [30, 14, 14, 40]);
+    for (const th of r.thresholds) {
+      t.push([
+        th.threshold,
+        th.limit,
+        th.observed,
+        th.status === 'fail' ? 'FAIL' : th.status + (th.note ? ` (${th.note})` : ''),
+      ]);
+    }
+    out.push('\nthresholds', t.toString());
+  }
+  if (r.resources !== undefined) {
+    const x = r.resources;
+    const t = table(['resource', 'value', 'meaning']);
+    t.push([
+      'process CPU',
+      `${x.processCpuCores.toFixed(2)} cores`,
+      'all threads of this process over wall time',
+    ]);
+    t.push([
+      'client ELU',
+      pct(x.clientEventLoopUtilization),
+      "busy share of the load generator's event loop",
+    ]);
+    if (x.server === 'in-process') {
+      t.push([
+        'server ELU',
+        pct(x.serverEventLoopUtilization),
+        "busy share of the server thread's event loop",
+      ]);
+      t.push(['server CPU share', pct(x.serverCpuShare), 'server loop busy time / process CPU time']);
+      t.push(['lock-wait share', pct(x.lockWaitShare), 'engine lock waits / write calls service time']);
+      t.push([
+        'server heap',
+        `${formatBytes(x.serverHeapBeforeBytes ?? 0)} -> ${formatBytes(x.serverHeapAfterBytes ?? 0)}`,
+        'server isolate, after a GC',
+      ]);
+      t.push([
+        'txids held / swept',
+        `${x.txidsHeld} / ${x.txidSwept}`,
+        `longest sweep slice ${(x.txidSweepMaxSliceMs ?? 0).toFixed(1)}ms`,
+      ]);
+    }
+    t.push([
+      'RSS',
+      `${formatBytes(x.rssBeforeBytes)} -> ${formatBytes(x.rssAfterBytes)} (max ${formatBytes(x.rssMaxBytes)})`,
+      x.server === 'in-process' ? 'whole process: client and server' : 'this client only',
+    ]);
+    t.push([
+      'client heap',
+      `${formatBytes(x.clientHeapBeforeBytes)} -> ${formatBytes(x.clientHeapAfterBytes)}`,
+      'load generator isolate',
+    ]);
+    out.push('\nresources', t.toString());
+  }
+  for (const s of r.stuckPhases) {
+    out.push(
+      `\nphase ${s.phase} hit its ${s.timeoutMs}ms timeout with ${s.pending.length} calls pending (suspected deadlock):`,
+    );
+    for (const p of s.pending.slice(0, HARNESS_LIMITS.reportEvidenceLines)) out.push(`  ${p}`);
+  }
+  for (const n of r.notes) out.push(`note: ${n}`);
+  const failed = r.verdicts.filter((v) => !v.passed).length;
+  const thresholdFails = r.thresholds.filter((t) => t.status === 'fail').length;
+  out.push(
+    `\nresult: ${r.exitCode === 0 ? 'PASS' : 'FAIL'} (${failed} invariants failed, ${thresholdFails} thresholds failed; exit ${r.exitCode}; seed ${r.seed})`,
+  );
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,186 @@
+import type { LedgerClient } from '../client/ledger-client.js';
+import { ArrivalSchedule } from './arrival-schedule.js';
+import { callOp } from './call-op.js';
+import { type CallSource, type PlannedCall, rememberAcknowledged } from './call-source.js';
+import { HARNESS_LIMITS } from './harness-limits.js';
+import type { RunRecorder } from './run-recorder.js';
+import type { GroupSpec } from './scenario-schema.js';
+import type { SeededRandom } from './seeded-random.js';
+
+export interface GroupContext {
+  phase: string;
+  spec: GroupSpec;
+  source: CallSource;
+  recorder: RunRecorder;
+  clients: readonly LedgerClient[];
+  random: SeededRandom;
+  /** First caller id of this group (caller ids are unique across the run). */
+  callerBase: number;
+  deadlineMs: number;
+  /** Set when the phase timed out: start no further calls. */
+  stop: { stopped: boolean };
+  /** Write ids acknowledged in this group (for random queries). */
+  acknowledged: string[];
+}
+
+export interface GroupResult {
+  name: string;
+  phase: string;
+  model: 'closed' | 'open';
+  elapsedMs: number;
+  calls: number;
+  /** Open loop only. */
+  offeredRatePerS?: number;
+  achievedRatePerS?: number;
+  dropped?: number;
+}
+
+/** The number of caller ids a group needs (closed: its callers; open: its in-flight slots). */
+export function callerSlots(spec: GroupSpec): number {
+  return spec.load.model === 'closed'
+    ? spec.load.callers
+    : (spec.load.max_in_flight ?? HARNESS_LIMITS.defaultOpenLoopMaxInFlight);
+}
+
+export async function runGroup(ctx: GroupContext): Promise<GroupResult> {
+  return ctx.spec.load.model === 'closed' ? runClosed(ctx) : runOpen(ctx);
+}
+
+function isWarmup(spec: GroupSpec, index: number, elapsedMs: number): boolean {
+  if (spec.warmup_ops !== undefined) return index < spec.warmup_ops;
+  if (spec.warmup !== undefined) return elapsedMs < spec.warmup;
+  return false;
+}
+
+async function issue(
+  ctx: GroupContext,
+  call: PlannedCall,
+  caller: number,
+  warmup: boolean,
+  scheduledNs?: bigint,
+): Promise<void> {
+  const record = ctx.recorder.begin({
+    phase: ctx.phase,
+    group: ctx.spec.name,
+    caller,
+    op: call.op,
+    args: call.args,
+    scheduledNs,
+    warmup,
+  });
+  const client = ctx.clients[caller % ctx.clients.length]!;
+  const outcome = await callOp(client, call.op, call.args, ctx.spec.deadline ?? ctx.deadlineMs);
+  ctx.recorder.finish(record, outcome);
+  if (outcome.type === 'ok' && call.args.transactionId !== undefined && call.op !== 'query') {
+    rememberAcknowledged(ctx.acknowledged, call.args.transactionId, record.index);
+  }
+}
+
+/** Closed loop: C callers, each sending its next call as soon as the previous one answered. */
+async function runClosed(ctx: GroupContext): Promise<GroupResult> {
+  const { spec } = ctx;
+  const callers = callerSlots(spec);
+  const rounds = spec.rounds ?? 1;
+  const start = performance.now();
+  let index = 0;
+  for (let round = 0; round < rounds && !ctx.stop.stopped; round++) {
+    let inRound = 0;
+    // One forked stream per caller: the sequence each caller sends does not depend on timing.
+    const streams = Array.from({ length: callers }, () => ctx.random.fork());
+    await Promise.all(
+      streams.map(async (random, c) => {
+        const caller = ctx.callerBase + c;
+        for (;;) {
+          if (ctx.stop.stopped) return;
+          if (spec.ops !== undefined && inRound >= spec.ops) return;
+          const elapsedMs = performance.now() - start;
+          if (spec.duration !== undefined && elapsedMs >= spec.duration) return;
+          inRound++;
+          const i = index++;
+          await issue(ctx, ctx.source(i, round, c, random), caller, isWarmup(spec, i, elapsedMs));
+        }
+      }),
+    );
+  }
+  return {
+    name: spec.name,
+    phase: ctx.phase,
+    model: 'closed',
+    elapsedMs: performance.now() - start,
+    calls: index,
+  };
+}
+
+/**
+ * Open loop: sends leave on the arrival schedule whether or not earlier ones answered. A send
+ * that is due while `max_in_flight` calls are outstanding is dropped and counted (the offered
+ * rate then exceeds the achieved one); the generator never queues, so it never lies about latency.
+ */
+async function runOpen(ctx: GroupContext): Promise<GroupResult> {
+  const { spec } = ctx;
+  if (spec.load.model !== 'open') throw new Error('unreachable');
+  const maxInFlight = callerSlots(spec);
+  const schedule = new ArrivalSchedule(spec.load.rate_per_s, spec.load.arrivals, ctx.random.fork());
+  const random = ctx.random.fork();
+  // Each in-flight slot is one sequential caller, so per-caller checks stay meaningful.
+  const freeSlots: number[] = [];
+  let slotsUsed = 0;
+  const pending = new Set<Promise<void>>();
+  let offered = 0;
+  let dropped = 0;
+  let sent = 0;
+  const start = performance.now();
+  const startNs = ctx.recorder.nowNs();
+  let dueMs = schedule.next();
+
+  const done = (): boolean =>
+    ctx.stop.stopped ||
+    (spec.ops !== undefined && offered >= spec.ops) ||
+    (spec.duration !== undefined && dueMs >= spec.duration);
+
+  while (!done()) {
+    const nowMs = performance.now() - start;
+    while (!done() && dueMs <= nowMs) {
+      const index = offered++;
+      const warmup = isWarmup(spec, index, dueMs);
+      const call = ctx.source(index, 0, 0, random);
+      ctx.recorder.offered(call.op, warmup);
+      let slot = freeSlots.pop();
+      if (slot === undefined && slotsUsed < maxInFlight) slot = slotsUsed++;
+      if (slot === undefined) {
+        dropped++;
+        ctx.recorder.dropped(call.op, warmup);
+      } else {
+        const taken = slot;
+        sent++;
+        const scheduledNs = startNs + BigInt(Math.round(dueMs * 1e6));
+        const p: Promise<void> = issue(ctx, call, ctx.callerBase + taken, warmup, scheduledNs).finally(() => {
+          pending.delete(p);
+          freeSlots.push(taken);
+        });
+        pending.add(p);
+      }
+      dueMs = schedule.next();
+    }
+    if (done()) break;
+    await sleep(Math.max(0, dueMs - (performance.now() - start)));
+  }
+  const sendingMs = Math.max(performance.now() - start, 1);
+  while (pending.size > 0 && !ctx.stop.stopped) await Promise.race(pending);
+  const elapsedMs = performance.now() - start;
+  return {
+    name: spec.name,
+    phase: ctx.phase,
+    model: 'open',
+    elapsedMs,
+    calls: sent,
+    offeredRatePerS: (offered / sendingMs) * 1000,
+    achievedRatePerS: (sent / elapsedMs) * 1000,
+    dropped,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  // Timers fire no sooner than 1 ms; due sends that pile up meanwhile leave together, on schedule.
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,151 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { CallOutcome } from './call-op.js';
+import { HARNESS_LIMITS } from './harness-limits.js';
+import type { OpArgs, OpKind, OpRecord } from './history.js';
+import { OpStats } from './op-stats.js';
+
+export interface CallStart {
+  phase: string;
+  group: string;
+  caller: number;
+  op: OpKind;
+  args: OpArgs;
+  scheduledNs?: bigint;
+  warmup: boolean;
+}
+
+/** JSON with bigint as decimal strings (exact), for the JSONL history and the JSON report. */
+export function jsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+/**
+ * Everything observed about the calls of a run: the full history (for the checkers), the calls in
+ * flight (for stuck-phase reports), per-op statistics (for the report), and the optional JSONL
+ * history for external checkers (one invoke line per call, then one ok/fail/info line).
+ */
+export class RunRecorder {
+  readonly records: OpRecord[] = [];
+  readonly inFlight = new Map<number, OpRecord>();
+  readonly stats = new Map<string, OpStats>();
+  /** Calls started, including those past the record cap. */
+  started = 0;
+  completed = 0;
+  errors = 0;
+  truncated = false;
+  private readonly t0 = process.hrtime.bigint();
+  private readonly history: WriteStream | undefined;
+
+  constructor(historyFile?: string) {
+    this.history = historyFile === undefined ? undefined : createWriteStream(historyFile);
+  }
+
+  /** Nanoseconds since the run started. */
+  nowNs(): bigint {
+    return process.hrtime.bigint() - this.t0;
+  }
+
+  statsFor(op: string): OpStats {
+    let stats = this.stats.get(op);
+    if (stats === undefined) {
+      stats = new OpStats();
+      this.stats.set(op, stats);
+    }
+    return stats;
+  }
+
+  begin(start: CallStart): OpRecord {
+    const record: OpRecord = {
+      index: this.started++,
+      phase: start.phase,
+      group: start.group,
+      caller: start.caller,
+      op: start.op,
+      args: start.args,
+      scheduledNs: start.scheduledNs,
+      invokeNs: this.nowNs(),
+      completeNs: -1n,
+      type: 'info',
+      warmup: start.warmup || undefined,
+    };
+    if (this.records.length < HARNESS_LIMITS.maxRecordedOps) this.records.push(record);
+    else this.truncated = true;
+    this.inFlight.set(record.index, record);
+    this.writeHistory({
+      type: 'invoke',
+      index: record.index,
+      process: record.caller,
+      f: record.op,
+      value: record.args,
+      time: record.invokeNs,
+    });
+    return record;
+  }
+
+  finish(record: OpRecord, outcome: CallOutcome): void {
+    record.completeNs = this.nowNs();
+    Object.assign(record, outcome);
+    this.inFlight.delete(record.index);
+    this.completed++;
+    if (outcome.type !== 'ok') this.errors++;
+    const statsKeys = [record.op, '*'];
+    for (const key of statsKeys) {
+      const stats = this.statsFor(key);
+      if (record.warmup) {
+        stats.warmup++;
+        continue;
+      }
+      const serviceUs = Number(record.completeNs - record.invokeNs) / 1_000;
+      const latencyUs = Number(record.completeNs - (record.scheduledNs ?? record.invokeNs)) / 1_000;
+      stats.record(
+        record.invokeNs,
+        record.completeNs,
+        latencyUs,
+        serviceUs,
+        outcome.type === 'ok' ? undefined : (outcome.code ?? 'UNKNOWN'),
+        outcome.replayed === true,
+      );
+    }
+    this.writeHistory({
+      type: outcome.type,
+      index: record.index,
+      process: record.caller,
+      f: record.op,
+      value: {
+        ...record.args,
+        code: outcome.code,
+        message: outcome.message,
+        replayed: outcome.replayed,
+        accounts: outcome.accounts,
+        snapshot: outcome.snapshot,
+        logEntry: outcome.logEntry,
+      },
+      time: record.completeNs,
+    });
+  }
+
+  /** Open loop: a due send was dropped because too many calls were in flight. */
+  dropped(op: OpKind, warmup: boolean): void {
+    if (warmup) return;
+    this.statsFor(op).dropped++;
+    this.statsFor('*').dropped++;
+  }
+
+  offered(op: OpKind, warmup: boolean): void {
+    if (warmup) return;
+    this.statsFor(op).offered++;
+    this.statsFor('*').offered++;
+  }
+
+  async close(): Promise<void> {
+    if (this.history === undefined) return;
+    const stream = this.history;
+    await new Promise<void>((resolve, reject) =>
+      stream.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  private writeHistory(line: Record<string, unknown>): void {
+    this.history?.write(`${JSON.stringify(line, jsonReplacer)}\n`);
+  }
+}

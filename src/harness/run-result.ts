@@ -1,0 +1,85 @@
+import type { InvariantVerdict } from './history.js';
+import type { GroupResult } from './run-group.js';
+import type { ThresholdResult } from './thresholds.js';
+
+/** Latency summary in microseconds. */
+export interface LatencySummary {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+export interface OpSummary {
+  /** Op kind, or '*' for all of them. */
+  op: string;
+  count: number;
+  ok: number;
+  errorsByCode: Record<string, number>;
+  replayed: number;
+  /** Completed measured calls per second of measured time. */
+  throughputPerS: number;
+  /** From the scheduled send (open loop) or the actual send (closed loop). */
+  latencyUs: LatencySummary;
+  /** From the actual send; differs from latency only in open loop. */
+  serviceUs: LatencySummary;
+  offered: number;
+  dropped: number;
+  warmup: number;
+}
+
+export interface ResourceReport {
+  server: 'in-process' | 'remote';
+  wallMs: number;
+  /** Process CPU time (all threads: client, server, GC, libuv) over wall time; 1.0 = one full core. */
+  processCpuCores: number;
+  /** Busy share of the load generator's event loop (main thread). */
+  clientEventLoopUtilization: number;
+  /** Busy share of the server thread's event loop; in-process only. */
+  serverEventLoopUtilization?: number;
+  /** Server event-loop busy time over process CPU time: roughly the server's share of the CPU spent. */
+  serverCpuShare?: number;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  rssMaxBytes: number;
+  /** RSS at the end of the first phase (the baseline for rss_growth when there are several phases). */
+  rssBaselineBytes: number;
+  clientHeapBeforeBytes: number;
+  clientHeapAfterBytes: number;
+  serverHeapBeforeBytes?: number;
+  serverHeapBaselineBytes?: number;
+  serverHeapAfterBytes?: number;
+  /** Lock-wait time inside the engine over the summed service time of write calls. */
+  lockWaitShare?: number;
+  lockWaitMs?: number;
+  txidsHeld?: number;
+  txidSwept?: number;
+  txidSweepMaxSliceMs?: number;
+}
+
+export interface StuckPhaseReport {
+  phase: string;
+  timeoutMs: number;
+  pending: string[];
+}
+
+export interface RunResult {
+  scenario: string;
+  file: string;
+  kind: 'load' | 'conformance';
+  seed: number;
+  target: string;
+  startedAt: string;
+  durationMs: number;
+  ops: OpSummary[];
+  groups: GroupResult[];
+  verdicts: InvariantVerdict[];
+  thresholds: ThresholdResult[];
+  resources: ResourceReport | undefined;
+  stuckPhases: StuckPhaseReport[];
+  /** Things the reader must know to trust the numbers (truncated history, skipped checks). */
+  notes: string[];
+  exitCode: number;
+}

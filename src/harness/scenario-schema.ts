@@ -1,0 +1,224 @@
+import { z } from 'zod';
+import { parseThreshold } from './thresholds.js';
+import { DURATION_PATTERN, parseDurationMs } from './units.js';
+
+/**
+ * The scenario file format (YAML), validated strictly: an unknown key is an error, not a silent
+ * no-op, because a typo in a CI gate's scenario must not quietly weaken what it checks.
+ * docs/harness.md documents every key; scenarios/schema.json is generated from this for editors.
+ */
+
+export const OP_KINDS = ['get', 'update', 'transfer', 'snapshot', 'create', 'query'] as const;
+export const INVARIANT_NAMES = [
+  'conservation',
+  'exact-balances',
+  'no-negative-balance',
+  'no-torn-snapshot',
+  'monotonic-reads',
+  'read-your-writes',
+  'idempotency',
+  'audit-log',
+  'no-deadlock',
+  'expected-errors',
+] as const;
+export const GRPC_CODE_NAMES = [
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+] as const;
+
+/** Money: a YAML integer (exact up to 2^53) or a decimal string for anything beyond; always bigint after. */
+const money = z
+  .union([z.int(), z.string().regex(/^-?\d+$/, 'expected an integer amount (a decimal string is fine)')])
+  .transform((value) => BigInt(value));
+
+const duration = z
+  .string()
+  .regex(DURATION_PATTERN, 'expected a duration like 500ms, 5s or 2m')
+  .transform((text) => parseDurationMs(text)!);
+
+const positiveInt = z.int().min(1);
+const name = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a name of letters, digits, - _ .');
+/** Templated ids: {i} call index, {round}, {caller}, {run} (a per-run nonce against shared servers). */
+const idTemplate = z.string().min(1);
+
+const range = z.strictObject({ min: money, max: money }).refine((r) => r.min <= r.max, 'min must be <= max');
+
+/** One mapping with optional keys (not a union) so a bad value is reported precisely, not as "no branch matched". */
+const accountSpec = z
+  .strictObject({
+    id: z.string().min(1).optional(),
+    count: positiveInt.optional(),
+    prefix: z.string().min(1).optional(),
+    balance: money.default(0n),
+  })
+  .superRefine((a, ctx) => {
+    const ranged = a.count !== undefined || a.prefix !== undefined;
+    if ((a.id !== undefined) === ranged || (ranged && (a.count === undefined || a.prefix === undefined))) {
+      ctx.addIssue({ code: 'custom', message: 'expected {id, balance} or {count, prefix, balance}' });
+    }
+  });
+
+const script = z
+  .strictObject({
+    op: z.enum(OP_KINDS),
+    account: idTemplate.optional(),
+    from: idTemplate.optional(),
+    to: idTemplate.optional(),
+    amount: money.optional(),
+    txid: idTemplate.optional(),
+    include_accounts: z.boolean().optional(),
+  })
+  .superRefine((s, ctx) => {
+    const need = (key: 'account' | 'from' | 'to' | 'amount' | 'txid') => {
+      if (s[key] === undefined) ctx.addIssue({ code: 'custom', message: `${s.op} needs "${key}"`, path: [] });
+    };
+    if (s.op === 'get' || s.op === 'update' || s.op === 'create') need('account');
+    if (s.op === 'update') need('amount');
+    if (s.op === 'transfer') for (const key of ['from', 'to', 'amount'] as const) need(key);
+    if (s.op === 'query') need('txid');
+  });
+
+const pick = z.discriminatedUnion('dist', [
+  z.strictObject({ dist: z.literal('uniform') }),
+  z.strictObject({ dist: z.literal('hot'), hot_accounts: positiveInt, hot_share: z.number().min(0).max(1) }),
+]);
+
+const load = z.discriminatedUnion('model', [
+  z.strictObject({ model: z.literal('closed'), callers: positiveInt.max(10_000) }),
+  z.strictObject({
+    model: z.literal('open'),
+    rate_per_s: z.number().positive().max(100_000),
+    arrivals: z.enum(['uniform', 'poisson']).default('uniform'),
+    max_in_flight: positiveInt.optional(),
+  }),
+]);
+
+const group = z
+  .strictObject({
+    name,
+    script: script.optional(),
+    mix: z.partialRecord(z.enum(OP_KINDS), z.number().min(0)).optional(),
+    pool: z.array(z.string().min(1)).min(1).optional(),
+    pick: pick.optional(),
+    amount: range.optional(),
+    delta: range.optional(),
+    snapshot_accounts: z.boolean().optional(),
+    load: load.default({ model: 'closed', callers: 1 }),
+    ops: positiveInt.optional(),
+    duration: duration.optional(),
+    rounds: positiveInt.optional(),
+    warmup_ops: z.int().min(0).optional(),
+    warmup: duration.optional(),
+    deadline: duration.optional(),
+  })
+  .superRefine((g, ctx) => {
+    const issue = (message: string, key?: string) =>
+      ctx.addIssue({ code: 'custom', message, path: key === undefined ? [] : [key] });
+    if ((g.script === undefined) === (g.mix === undefined))
+      issue('a group needs exactly one of "script" or "mix"');
+    if ((g.ops === undefined) === (g.duration === undefined))
+      issue('a group needs exactly one of "ops" or "duration"');
+    if (g.mix !== undefined && !Object.values(g.mix).some((w) => (w ?? 0) > 0)) {
+      issue('the mix needs at least one op with a weight above 0', 'mix');
+    }
+    if (g.rounds !== undefined && g.script === undefined)
+      issue('"rounds" applies to scripted groups only', 'rounds');
+    if (g.rounds !== undefined && g.duration !== undefined)
+      issue('"rounds" needs "ops", not "duration"', 'rounds');
+    if (g.warmup !== undefined && g.warmup_ops !== undefined)
+      issue('use "warmup" or "warmup_ops", not both', 'warmup');
+  });
+
+const phase = z.strictObject({
+  name,
+  timeout: duration.optional(),
+  groups: z.array(group).min(1),
+});
+
+const server = z.strictObject({
+  locking: z.enum(['account', 'global']).default('account'),
+  txid_ttl: duration.optional(),
+  txid_sweep_threshold: positiveInt.optional(),
+  max_txids: positiveInt.optional(),
+  log_window_entries: positiveInt.optional(),
+  max_in_flight_calls: positiveInt.optional(),
+  /** Simulated storage: every commit awaits a delay drawn uniformly from [min, max] ms. */
+  commit_delay_ms: z
+    .tuple([z.number().min(0), z.number().min(0)])
+    .refine(([min, max]) => min <= max, 'expected [min, max] with min <= max')
+    .optional(),
+  /** TEST DOUBLE: a deliberately broken engine, to prove the verdicts can fail. Never for real runs. */
+  test_double: z.strictObject({ unsafe_locking: z.enum(['none', 'unordered']) }).optional(),
+});
+
+const threshold = z.string().superRefine((text, ctx) => {
+  const parsed = parseThreshold(text);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+});
+
+const expect = z.strictObject({
+  invariants: z.array(z.enum(INVARIANT_NAMES)).default([...INVARIANT_NAMES]),
+  final_balances: z.record(z.string(), money).optional(),
+  allowed_errors: z.array(z.enum(GRPC_CODE_NAMES)).default([]),
+  thresholds: z.array(threshold).default([]),
+});
+
+export const ScenarioSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    name,
+    description: z.string().optional(),
+    kind: z.enum(['load', 'conformance']).default('load'),
+    ci: z.boolean().default(false),
+    seed: z.int().min(0).optional(),
+    deadline: duration.optional(),
+    connections: positiveInt.max(64).optional(),
+    server: server.default({ locking: 'account' }),
+    accounts: z.array(accountSpec).default([]),
+    phases: z.array(phase).default([]),
+    expect: expect.default({ invariants: [...INVARIANT_NAMES], allowed_errors: [], thresholds: [] }),
+  })
+  .superRefine((s, ctx) => {
+    if (s.kind === 'load' && s.phases.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'a load scenario needs at least one phase', path: ['phases'] });
+    }
+    const seen = new Set<string>();
+    for (const [pi, p] of s.phases.entries()) {
+      for (const [gi, g] of p.groups.entries()) {
+        if (seen.has(g.name)) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `group name "${g.name}" is used twice (names key the generated transaction ids)`,
+            path: ['phases', pi, 'groups', gi, 'name'],
+          });
+        }
+        seen.add(g.name);
+      }
+    }
+  });
+
+export type Scenario = z.output<typeof ScenarioSchema>;
+export type PhaseSpec = Scenario['phases'][number];
+export type GroupSpec = PhaseSpec['groups'][number];
+export type ScriptSpec = NonNullable<GroupSpec['script']>;
+export type LoadSpec = GroupSpec['load'];
+export type OpKindName = (typeof OP_KINDS)[number];
+
+/** The published JSON Schema (scenarios/schema.json): the input side, as editors see the YAML. */
+export function scenarioJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(ScenarioSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

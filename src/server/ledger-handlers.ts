@@ -1,0 +1,170 @@
+import type * as grpc from '@grpc/grpc-js';
+import { Errors } from '../domain/errors.js';
+import { parseInt64 } from '../domain/money.js';
+import type { AccountState, LogEntry, Snapshot } from '../domain/types.js';
+import type { LedgerEngine } from '../engine/ledger-engine.js';
+import type {
+  WireAccount,
+  WireCreateAccountRequest,
+  WireGetBalanceRequest,
+  WireGetSnapshotRequest,
+  WireGetTransactionRequest,
+  WireLogEntry,
+  WireSnapshot,
+  WireTimestamp,
+  WireTransferFundsRequest,
+  WireTransferFundsResponse,
+  WireUpdateBalanceRequest,
+  WireUpdateBalanceResponse,
+} from '../wire/ledger-proto.js';
+import { type UnaryAdapterContext, unaryHandler } from './unary-handler.js';
+
+const NS_PER_SECOND = 1_000_000_000n;
+
+/**
+ * proto-loader hands int64 over as an exact decimal string; anything else (a hand-built request
+ * object in-process) is refused rather than wrapped.
+ */
+function int64Field(field: string, value: string | undefined): bigint {
+  const parsed = parseInt64(value ?? '0');
+  if (parsed === undefined) throw Errors.notInt64(field);
+  return parsed;
+}
+
+export function toWireAccount(account: AccountState): WireAccount {
+  return { account_id: account.id, balance: account.balance.toString(), version: account.version.toString() };
+}
+
+export function toWireTimestamp(timestampNs: bigint): WireTimestamp {
+  // Floor division keeps nanos in [0, 1e9) as the Timestamp contract requires, even before 1970.
+  let seconds = timestampNs / NS_PER_SECOND;
+  let nanos = timestampNs % NS_PER_SECOND;
+  if (nanos < 0n) {
+    seconds -= 1n;
+    nanos += NS_PER_SECOND;
+  }
+  return { seconds: seconds.toString(), nanos: Number(nanos) };
+}
+
+export function toWireLogEntry(entry: LogEntry): WireLogEntry {
+  return {
+    position: entry.position.toString(),
+    transaction_id: entry.transactionId,
+    timestamp: toWireTimestamp(entry.timestampNs),
+    operation: entry.operation,
+    account_ids: [...entry.accountIds],
+    amount: entry.amount.toString(),
+    balances_after: entry.balancesAfter.map((b) => b.toString()),
+    status: entry.status,
+  };
+}
+
+export function toWireSnapshot(snapshot: Snapshot): WireSnapshot {
+  return {
+    total_balance: snapshot.totalBalance.toString(),
+    account_count: snapshot.accountCount.toString(),
+    log_position: snapshot.logPosition.toString(),
+    accounts: snapshot.accounts === undefined ? [] : snapshot.accounts.map(toWireAccount),
+  };
+}
+
+/** The ledger.v1.Ledger implementation: wire <-> domain conversion only; the rules live in the engine. */
+export function ledgerHandlers(
+  engine: LedgerEngine,
+  ctx: UnaryAdapterContext,
+): grpc.UntypedServiceImplementation {
+  return {
+    CreateAccount: unaryHandler<WireCreateAccountRequest, WireAccount>(
+      {
+        method: 'CreateAccount',
+        subject: (r) => ({ accountIds: [r.account_id], transactionId: r.transaction_id || undefined }),
+        handle: async (r) => {
+          const { result, replayed } = await engine.createAccount({
+            accountId: r.account_id ?? '',
+            initialBalance: int64Field('initial_balance', r.initial_balance),
+            transactionId: r.transaction_id ?? '',
+          });
+          return {
+            response: toWireAccount(result.accounts[0]!),
+            replayed,
+            transactionId: result.transactionId,
+          };
+        },
+      },
+      ctx,
+    ),
+    GetBalance: unaryHandler<WireGetBalanceRequest, WireAccount>(
+      {
+        method: 'GetBalance',
+        subject: (r) => ({ accountIds: [r.account_id] }),
+        handle: (r) => ({ response: toWireAccount(engine.getBalance(r.account_id ?? '')), replayed: false }),
+      },
+      ctx,
+    ),
+    UpdateBalance: unaryHandler<WireUpdateBalanceRequest, WireUpdateBalanceResponse>(
+      {
+        method: 'UpdateBalance',
+        subject: (r) => ({ accountIds: [r.account_id], transactionId: r.transaction_id }),
+        handle: async (r) => {
+          const { result, replayed } = await engine.updateBalance({
+            accountId: r.account_id ?? '',
+            delta: int64Field('delta', r.delta),
+            transactionId: r.transaction_id ?? '',
+          });
+          const response = {
+            transaction_id: result.transactionId,
+            account: toWireAccount(result.accounts[0]!),
+          };
+          return { response, replayed, transactionId: result.transactionId };
+        },
+      },
+      ctx,
+    ),
+    TransferFunds: unaryHandler<WireTransferFundsRequest, WireTransferFundsResponse>(
+      {
+        method: 'TransferFunds',
+        subject: (r) => ({
+          accountIds: [r.from_account_id, r.to_account_id],
+          transactionId: r.transaction_id,
+        }),
+        handle: async (r) => {
+          const { result, replayed } = await engine.transferFunds({
+            fromId: r.from_account_id ?? '',
+            toId: r.to_account_id ?? '',
+            amount: int64Field('amount', r.amount),
+            transactionId: r.transaction_id ?? '',
+          });
+          const response = {
+            transaction_id: result.transactionId,
+            from: toWireAccount(result.accounts[0]!),
+            to: toWireAccount(result.accounts[1]!),
+          };
+          return { response, replayed, transactionId: result.transactionId };
+        },
+      },
+      ctx,
+    ),
+    GetSnapshot: unaryHandler<WireGetSnapshotRequest, WireSnapshot>(
+      {
+        method: 'GetSnapshot',
+        subject: () => ({ accountIds: [] }),
+        handle: (r) => ({
+          response: toWireSnapshot(engine.getSnapshot(r.include_accounts === true)),
+          replayed: false,
+        }),
+      },
+      ctx,
+    ),
+    GetTransaction: unaryHandler<WireGetTransactionRequest, WireLogEntry>(
+      {
+        method: 'GetTransaction',
+        subject: (r) => ({ accountIds: [], transactionId: r.transaction_id }),
+        handle: async (r) => ({
+          response: toWireLogEntry(await engine.getTransaction(r.transaction_id ?? '')),
+          replayed: false,
+        }),
+      },
+      ctx,
+    ),
+  };
+}

@@ -1,0 +1,130 @@
+import * as grpc from '@grpc/grpc-js';
+import { Errors, InvariantViolation, LedgerError } from '../domain/errors.js';
+import { REPLAYED_METADATA_KEY } from '../wire/ledger-proto.js';
+import type { InFlightLimiter } from './in-flight-limiter.js';
+import type { Logger } from './logger.js';
+import { GRPC_STATUS_OF, INTERNAL_ERROR_MESSAGE } from './status-codes.js';
+
+/** What a handler answers: the wire response, and whether it replays a recorded outcome. */
+export interface HandlerReply<Res> {
+  response: Res;
+  replayed: boolean;
+  /** The write's transaction id (generated for a CreateAccount without one). */
+  transactionId?: string | undefined;
+}
+
+/** The request's identity for the failure log line. */
+export interface CallSubject {
+  accountIds: string[];
+  transactionId?: string | undefined;
+}
+
+export interface UnaryAdapterContext {
+  logger: Logger;
+  limiter: InFlightLimiter;
+  /** Called after the INTERNAL answer went out: the ledger can no longer vouch for its state. */
+  onInvariantViolation: (err: InvariantViolation) => void;
+}
+
+export interface UnaryMethodSpec<Req, Res> {
+  /** The RPC name, e.g. TransferFunds (logged as `operation`). */
+  method: string;
+  subject: (request: Req) => CallSubject;
+  handle: (request: Req) => HandlerReply<Res> | Promise<HandlerReply<Res>>;
+}
+
+function replayTrailer(): grpc.Metadata {
+  const trailer = new grpc.Metadata();
+  trailer.set(REPLAYED_METADATA_KEY, 'true');
+  return trailer;
+}
+
+/**
+ * The one path every ledger RPC takes: bounds calls in flight, awaits the handler, answers
+ * exactly once, and turns every throw into a status (grpc-js would drop a rejected promise and
+ * Node would die of the unhandled rejection). Domain errors keep their code and exact message;
+ * anything else is INTERNAL with a generic message and its stack in the log.
+ */
+export function unaryHandler<Req, Res>(
+  spec: UnaryMethodSpec<Req, Res>,
+  ctx: UnaryAdapterContext,
+): grpc.handleUnaryCall<Req, Res> {
+  const { logger, limiter } = ctx;
+
+  const describe = (request: Req): CallSubject => {
+    try {
+      return spec.subject(request);
+    } catch {
+      // A request too malformed to describe still gets its failure logged.
+      return { accountIds: [] };
+    }
+  };
+
+  const logFailure = (request: Req, err: LedgerError, extra: object = {}): void => {
+    const fields = { operation: spec.method, ...describe(request), code: err.code, replayed: err.replayed };
+    logger.error({ ...fields, ...extra }, err.message);
+  };
+
+  const answerError = (
+    request: Req,
+    err: unknown,
+    callback: grpc.sendUnaryData<Res>,
+  ): InvariantViolation | undefined => {
+    if (err instanceof LedgerError) {
+      logFailure(request, err);
+      const trailer = err.replayed ? replayTrailer() : new grpc.Metadata();
+      callback({ code: GRPC_STATUS_OF[err.code], details: err.message, metadata: trailer }, null, trailer);
+      return undefined;
+    }
+    const internal = { code: grpc.status.INTERNAL, details: INTERNAL_ERROR_MESSAGE };
+    const fields = { operation: spec.method, ...describe(request), code: 'INTERNAL', err };
+    if (err instanceof InvariantViolation) {
+      logger.fatal(fields, err.message);
+      callback(internal, null);
+      return err;
+    }
+    logger.error(fields, err instanceof Error ? err.message : String(err));
+    callback(internal, null);
+    return undefined;
+  };
+
+  const serve = async (request: Req, callback: grpc.sendUnaryData<Res>): Promise<void> => {
+    let reply: HandlerReply<Res>;
+    try {
+      reply = await spec.handle(request);
+    } catch (err) {
+      let violation: InvariantViolation | undefined;
+      try {
+        violation = answerError(request, err, callback);
+      } finally {
+        limiter.release();
+      }
+      if (violation !== undefined) ctx.onInvariantViolation(violation);
+      return;
+    }
+    try {
+      if (reply.replayed) callback(null, reply.response, replayTrailer());
+      else callback(null, reply.response);
+    } finally {
+      limiter.release();
+    }
+    // Traces every answered call; the only place a generated CreateAccount id is visible.
+    if (logger.isLevelEnabled('debug')) {
+      const { replayed, transactionId } = reply;
+      logger.debug({ operation: spec.method, ...describe(request), transactionId, replayed }, 'ok');
+    }
+  };
+
+  return (call, callback) => {
+    if (!limiter.tryAcquire()) {
+      const err = Errors.tooManyCalls(limiter.max);
+      logFailure(call.request, err, { inFlight: limiter.inFlight });
+      callback({ code: GRPC_STATUS_OF[err.code], details: err.message }, null);
+      return;
+    }
+    serve(call.request, callback).catch((err: unknown) => {
+      // Only reachable if answering itself threw (e.g. a response that fails to serialize).
+      logger.error({ operation: spec.method, code: 'INTERNAL', err }, 'failed to answer a call');
+    });
+  };
+}
