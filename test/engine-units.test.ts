@@ -156,6 +156,17 @@ describe('AuditLogWindow', () => {
     expect(log.lastPosition).toBe(3);
   });
 
+  it('an id reused after its TTL answers with its newest entry, and eviction of the old one keeps it', () => {
+    const log = new AuditLogWindow(2);
+    log.append(entry(1));
+    log.append({ ...entry(2), transactionId: 't1' });
+    expect(log.get('t1')?.position).toBe(2);
+    log.append(entry(3));
+    expect(log.get('t1')?.position).toBe(2);
+    log.append(entry(4));
+    expect(log.get('t1')).toBeUndefined();
+  });
+
   it('treats a gap in positions as a broken invariant', () => {
     const log = new AuditLogWindow(10);
     log.append(entry(1));

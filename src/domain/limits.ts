@@ -27,6 +27,13 @@ export const LIMITS = {
   txidSweepSliceSize: 2_000,
   /** Audit-log entries kept in memory (the newest); older ones are only on disk in durable mode. */
   defaultLogWindowEntries: 200_000,
+  /**
+   * Durable mode: how long a starting server waits for another starter that is taking over the
+   * same data dir's stale LOCK; a takeover guard older than this is itself stale (its owner died).
+   */
+  dataDirLockTakeoverWaitMs: 5_000,
+  /** Deadline of one call from `query-log`, `balance` or `snapshot` unless --timeout says otherwise. */
+  defaultCliCallTimeoutMs: 5_000,
   /** How long SIGINT/SIGTERM waits for in-flight calls before forcing shutdown. */
   defaultShutdownGraceMs: 10_000,
 } as const;

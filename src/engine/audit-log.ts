@@ -8,8 +8,8 @@ import type { LogEntry } from '../domain/types.js';
  */
 export class AuditLogWindow {
   private readonly byTxid = new Map<string, LogEntry>();
-  /** Transaction ids in position order, as a ring: the slot of position p is (p - 1) % windowEntries. */
-  private readonly ring: (string | undefined)[];
+  /** The window in position order, as a ring: the slot of position p is (p - 1) % windowEntries. */
+  private readonly ring: (LogEntry | undefined)[];
   private lastPositionValue: number;
 
   constructor(
@@ -33,7 +33,8 @@ export class AuditLogWindow {
       entry.position === this.lastPositionValue + 1,
       `log position ${entry.position} after ${this.lastPositionValue}`,
     );
-    invariant(!this.byTxid.has(entry.transactionId), `transaction ${entry.transactionId} logged twice`);
+    // An id may be used again once its idempotency record expired (TTL): the newest use answers
+    // GetTransaction, as in the durable log index.
     this.lastPositionValue = entry.position;
     this.remember(entry);
   }
@@ -41,8 +42,11 @@ export class AuditLogWindow {
   private remember(entry: LogEntry): void {
     const slot = (entry.position - 1) % this.windowEntries;
     const evicted = this.ring[slot];
-    if (evicted !== undefined) this.byTxid.delete(evicted);
-    this.ring[slot] = entry.transactionId;
+    // Only if no newer entry reused the id since.
+    if (evicted !== undefined && this.byTxid.get(evicted.transactionId) === evicted) {
+      this.byTxid.delete(evicted.transactionId);
+    }
+    this.ring[slot] = entry;
     this.byTxid.set(entry.transactionId, entry);
   }
 

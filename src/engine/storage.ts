@@ -8,6 +8,19 @@ export interface CommitBatch {
   readonly txRecord: TxRecord | undefined;
 }
 
+/** What recover() found and how long it took: the server logs it at start. */
+export interface RecoveryStats {
+  readonly accounts: number;
+  /** Every entry ever logged (the last position). */
+  readonly logEntries: number;
+  /** The newest ones, handed to the engine's memory window. */
+  readonly logEntriesInMemory: number;
+  readonly txRecords: number;
+  /** Idempotency records that expired while the server was down (deleted at recovery). */
+  readonly txRecordsExpired: number;
+  readonly durationMs: number;
+}
+
 export interface RecoveredState {
   readonly accounts: Iterable<AccountState>;
   readonly lastPosition: number;
@@ -15,6 +28,8 @@ export interface RecoveredState {
   readonly recentLog: readonly LogEntry[];
   /** Idempotency records, oldest first. */
   readonly txRecords: Iterable<TxRecord>;
+  /** Durable storage only: counts and duration of the recovery. */
+  readonly stats?: RecoveryStats;
 }
 
 /**
