@@ -2,9 +2,15 @@
 export const EXIT = {
   /** Success: the command did what was asked, every invariant and threshold passed. */
   ok: 0,
-  /** A negative answer: an invariant failed (stress, gate) or the entry/account does not exist. */
+  /**
+   * A negative answer: an invariant failed (stress, gate), the entry/account does not exist, the
+   * server answered another error, or `serve` got a second signal during its drain.
+   */
   failed: 1,
-  /** Cannot run: bad flag or value, invalid scenario file, target unreachable, port in use. */
+  /**
+   * Cannot run: bad flag or value, invalid scenario file, target unreachable, port in use, data
+   * dir unusable.
+   */
   usage: 2,
   /** Stress/gate only: every invariant held but a threshold (latency, rate, memory) failed. */
   threshold: 3,

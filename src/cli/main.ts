@@ -7,13 +7,28 @@ import { registerSnapshot } from './commands/snapshot.js';
 import { registerStress } from './commands/stress.js';
 import { CliError, EXIT } from './exit-codes.js';
 
+// A reader that stops early (`ledgerctl snapshot --accounts | head`) is not an error to report.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(process.exitCode ?? EXIT.ok);
+});
+
 const program = new Command('ledgerctl')
   .description(
     'A gRPC ledger that stays exactly right under concurrency, and the stress harness that proves it',
   )
   .version('0.1.0')
   .exitOverride()
-  .showHelpAfterError('(run with --help for usage)');
+  .configureOutput({
+    // One line per mistake: commander splits some messages ("Did you mean") over two.
+    outputError: (message, write) =>
+      write(
+        `ledgerctl: ${message
+          .replace(/^error: /, '')
+          .replace(/\s*\n\s*/g, ' ')
+          .trim()} (see --help)\n`,
+      ),
+  });
 
 for (const register of [
   registerServe,

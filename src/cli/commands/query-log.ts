@@ -1,4 +1,47 @@
 import type { Command } from 'commander';
+import type { LogEntryResult } from '../../client/ledger-client.js';
+import { validateTransactionId } from '../../domain/validate.js';
+import { checkLocally } from '../check-locally.js';
+import { formatTimestampNs, printJson, printLine, recordTable } from '../output.js';
+import { addConnectionOptions, type ConnectionOptions, withLedger } from '../target.js';
 
-// Placeholder: implemented by its owner.
-export function registerQueryLog(_program: Command): void {}
+export function registerQueryLog(program: Command): void {
+  addConnectionOptions(
+    program
+      .command('query-log')
+      .description('print the audit-log entry of one transaction id')
+      .argument('<txid>', 'transaction id of a committed write'),
+  ).action(async (txid: string, options: ConnectionOptions) => {
+    checkLocally(() => validateTransactionId(txid));
+    const { value: entry } = await withLedger(options, (client) => client.getTransaction(txid));
+    if (options.json) printJson(logEntryJson(entry));
+    else printLine(logEntryTable(entry));
+  });
+}
+
+/** Field names as in ledger.v1 LogEntry, so the JSON reads like the contract. */
+function logEntryJson(entry: LogEntryResult) {
+  return {
+    position: entry.position,
+    transaction_id: entry.transactionId,
+    timestamp: formatTimestampNs(entry.timestampNs),
+    operation: entry.operation,
+    account_ids: entry.accountIds,
+    amount: entry.amount,
+    balances_after: entry.balancesAfter,
+    status: entry.status,
+  };
+}
+
+function logEntryTable(entry: LogEntryResult): string {
+  return recordTable([
+    ['position', entry.position.toString()],
+    ['transaction id', entry.transactionId],
+    ['timestamp', formatTimestampNs(entry.timestampNs)],
+    ['operation', entry.operation],
+    ['accounts', entry.accountIds.join(', ')],
+    ['amount', entry.amount.toString()],
+    ['balances after', entry.balancesAfter.map((b) => b.toString()).join(', ')],
+    ['status', entry.status],
+  ]);
+}

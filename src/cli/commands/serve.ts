@@ -1,4 +1,168 @@
-import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import { LIMITS } from '../../domain/limits.js';
+import type { LockingMode } from '../../engine/account-locks.js';
+import { DataDirError } from '../../engine/durable-errors.js';
+import { LedgerEngine } from '../../engine/ledger-engine.js';
+import { openStorage } from '../../engine/open-storage.js';
+import type { LedgerStorage } from '../../engine/storage.js';
+import { ListenError, type RunningServer, startLedgerServer } from '../../server/ledger-server.js';
+import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../server/logger.js';
+import { CliError, EXIT } from '../exit-codes.js';
+import { formatDuration } from '../format-duration.js';
+import { durationArg, nonEmptyArg, portArg, positiveIntArg } from '../option-parsers.js';
+import { printLine } from '../output.js';
+import { DEFAULT_HOST, DEFAULT_PORT } from '../target.js';
 
-// Placeholder: implemented by its owner.
-export function registerServe(_program: Command): void {}
+const LOCKING_MODES: readonly LockingMode[] = ['account', 'global'];
+const DEFAULT_DATA_DIR = './ledger-data';
+
+interface ServeOptions {
+  host: string;
+  port: number;
+  txidTtl: number;
+  logLevel: LogLevel;
+  locking: LockingMode;
+  dataDir: string;
+  inMemory: boolean;
+  maxTxids: number;
+  txidSweepThreshold: number;
+  maxInFlight: number;
+  shutdownGrace: number;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the ledger.v1 gRPC server until SIGINT/SIGTERM')
+    .addOption(new Option('--host <host>', 'interface to bind').default(DEFAULT_HOST).argParser(nonEmptyArg))
+    .addOption(
+      new Option('--port <port>', 'port to bind; 0 picks a free one (the printed line has it)')
+        .default(DEFAULT_PORT)
+        .argParser(portArg),
+    )
+    .addOption(
+      new Option('--txid-ttl <duration>', 'how long a transaction id is remembered for replays')
+        .default(LIMITS.defaultTxidTtlMs, formatDuration(LIMITS.defaultTxidTtlMs))
+        .argParser(durationArg),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'server log level (JSON lines on stderr)')
+        .choices(LOG_LEVELS)
+        .default('info'),
+    )
+    .addOption(
+      new Option('--locking <mode>', 'account: per-account locks; global: one lock for every write')
+        .choices(LOCKING_MODES)
+        .default('account'),
+    )
+    .addOption(
+      new Option('--data-dir <dir>', 'where the durable ledger lives (created if missing)')
+        .default(DEFAULT_DATA_DIR)
+        .argParser(nonEmptyArg),
+    )
+    .addOption(
+      new Option('--in-memory', 'keep everything in memory: nothing survives the process')
+        .default(false)
+        .conflicts('dataDir'),
+    )
+    .addOption(
+      new Option('--max-txids <n>', 'most transaction ids held at once; beyond it new ids are refused')
+        .default(LIMITS.defaultMaxTxids)
+        .argParser(positiveIntArg),
+    )
+    .addOption(
+      new Option('--txid-sweep-threshold <n>', 'above this many held ids, expired ones are swept')
+        .default(LIMITS.defaultTxidSweepThreshold)
+        .argParser(positiveIntArg),
+    )
+    .addOption(
+      new Option('--max-in-flight <n>', 'calls served at once; more get RESOURCE_EXHAUSTED')
+        .default(LIMITS.maxInFlightCalls)
+        .argParser(positiveIntArg),
+    )
+    .addOption(
+      new Option('--shutdown-grace <duration>', 'how long a signal waits for in-flight calls')
+        .default(LIMITS.defaultShutdownGraceMs, formatDuration(LIMITS.defaultShutdownGraceMs))
+        .argParser(durationArg),
+    )
+    .action(serve);
+}
+
+async function serve(options: ServeOptions): Promise<void> {
+  if (options.txidSweepThreshold > options.maxTxids) {
+    // The sweep would never start before the cap refuses every new id.
+    throw new CliError(
+      `--max-txids ${options.maxTxids} is below --txid-sweep-threshold ${options.txidSweepThreshold}: ` +
+        'expired ids would never be swept; raise --max-txids or lower the threshold',
+    );
+  }
+  const logger = createLogger(options.logLevel);
+  const server = await start(options, logger);
+  const storage =
+    server.engine.storageKind === 'memory'
+      ? 'memory'
+      : `${server.engine.storageKind} in ${resolve(options.dataDir)}`;
+  printLine(
+    `ledgerctl listening on ${server.target} (storage: ${storage}, locking: ${server.engine.lockingMode})`,
+  );
+  const signal = await nextSignal();
+  logger.info({ signal }, 'signal received');
+  await server.shutdown();
+  await new Promise<void>((done) => logger.flush(() => done()));
+}
+
+/**
+ * A data dir or an address the operator has to change is one line and exit 2; anything else is
+ * a bug and keeps its stack (exit 70).
+ */
+async function start(options: ServeOptions, logger: Logger): Promise<RunningServer> {
+  let storage: LedgerStorage;
+  try {
+    storage = await openStorage({ inMemory: options.inMemory, dataDir: options.dataDir });
+  } catch (err) {
+    if (err instanceof DataDirError) throw new CliError(err.message);
+    throw err;
+  }
+  const engine = await LedgerEngine.open({
+    storage,
+    locking: options.locking,
+    txidTtlMs: options.txidTtl,
+    txidSweepThreshold: options.txidSweepThreshold,
+    maxTxids: options.maxTxids,
+  });
+  try {
+    return await startLedgerServer({
+      host: options.host,
+      port: options.port,
+      engine,
+      logger,
+      maxInFlightCalls: options.maxInFlight,
+      shutdownGraceMs: options.shutdownGrace,
+    });
+  } catch (err) {
+    await engine.close();
+    if (err instanceof ListenError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+/**
+ * Resolves with the first SIGINT/SIGTERM. A second one means the operator will not wait for the
+ * drain: the process ends at once with exit 1.
+ */
+function nextSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolveSignal) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (received) {
+        process.stderr.write(`ledgerctl: ${signal} again, exiting without waiting for the drain\n`);
+        process.exit(EXIT.failed);
+      }
+      received = true;
+      resolveSignal(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

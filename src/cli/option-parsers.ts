@@ -1,0 +1,34 @@
+import { InvalidArgumentError } from 'commander';
+import { parseDurationMs } from '../harness/units.js';
+
+// Commander prints these as "option '--flag <x>' argument 'value' is invalid. <message>", so
+// every bad value is reported with the flag and the value that was given.
+
+export function portArg(value: string): number {
+  const port = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
+  if (!(port >= 0 && port <= 65_535)) throw new InvalidArgumentError('A port is an integer from 0 to 65535.');
+  return port;
+}
+
+export function positiveIntArg(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(Number.isSafeInteger(n) && n > 0)) throw new InvalidArgumentError('Expected a positive integer.');
+  return n;
+}
+
+/** Whole milliseconds above 0: a sub-millisecond part would be dropped silently by every timer. */
+export function durationArg(value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined) {
+    throw new InvalidArgumentError('Expected a number and a unit (ms, s, m, h), e.g. 500ms, 30s, 24h.');
+  }
+  if (!(Number.isSafeInteger(ms) && ms > 0)) {
+    throw new InvalidArgumentError('Expected a whole number of milliseconds above 0.');
+  }
+  return ms;
+}
+
+export function nonEmptyArg(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('The value must not be empty.');
+  return value;
+}

@@ -1,0 +1,111 @@
+import * as grpc from '@grpc/grpc-js';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { LedgerCallError, LedgerClient } from '../client/ledger-client.js';
+import { LIMITS } from '../domain/limits.js';
+import { CliError, EXIT } from './exit-codes.js';
+import { formatDuration } from './format-duration.js';
+import { durationArg } from './option-parsers.js';
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 50_051;
+export const DEFAULT_TARGET = `${DEFAULT_HOST}:${DEFAULT_PORT}`;
+export const TARGET_ENV = 'LEDGER_TARGET';
+
+const TARGET = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/;
+
+/** `host:port` or `[ipv6]:port`, checked before any connection is attempted. */
+export function parseTarget(value: string): string {
+  const match = TARGET.exec(value.trim());
+  const port = Number(match?.[2]);
+  if (match === null || !(port >= 1 && port <= 65_535)) {
+    throw new InvalidArgumentError('Expected host:port with a port from 1 to 65535, e.g. 127.0.0.1:50051.');
+  }
+  return `${match[1]}:${port}`;
+}
+
+export interface ConnectionOptions {
+  target: string;
+  timeout: number;
+  json: boolean;
+}
+
+/** The flags every client verb shares: where the ledger is, how long to wait, how to print. */
+export function addConnectionOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--target <host:port>', 'ledger server to ask')
+        .env(TARGET_ENV)
+        .default(DEFAULT_TARGET)
+        .argParser(parseTarget),
+    )
+    .addOption(
+      new Option('--timeout <duration>', 'deadline for the call, e.g. 500ms, 5s')
+        .default(LIMITS.defaultCliCallTimeoutMs, formatDuration(LIMITS.defaultCliCallTimeoutMs))
+        .argParser(durationArg),
+    )
+    .option('--json', 'print JSON (64-bit integers as strings) instead of a table', false);
+}
+
+/**
+ * Runs one conversation with the ledger and turns every failure the user can act on into one
+ * line with a documented exit code: the server's own "not found" is a negative answer (1); a
+ * target that does not answer, or refuses the request as malformed, means the command could
+ * not run (2).
+ */
+export async function withLedger<T>(
+  options: ConnectionOptions,
+  conversation: (client: LedgerClient) => Promise<T>,
+): Promise<T> {
+  const client = new LedgerClient(options.target, {
+    deadlineMs: options.timeout,
+    maxResponseBytes: LIMITS.maxClientResponseBytes,
+  });
+  try {
+    return await conversation(client);
+  } catch (err) {
+    if (err instanceof LedgerCallError) throw callFailure(err, options);
+    throw err;
+  } finally {
+    client.close();
+  }
+}
+
+function callFailure(err: LedgerCallError, { target, timeout }: ConnectionOptions): CliError {
+  switch (err.code) {
+    case grpc.status.NOT_FOUND:
+      return new CliError(err.details, EXIT.failed);
+    case grpc.status.INVALID_ARGUMENT:
+      return new CliError(err.details, EXIT.usage);
+    case grpc.status.UNAVAILABLE:
+      return new CliError(
+        `cannot reach the ledger at ${target}: ${unavailableReason(err.details)}`,
+        EXIT.usage,
+      );
+    case grpc.status.DEADLINE_EXCEEDED:
+      return new CliError(
+        `the ledger at ${target} did not answer within ${formatDuration(timeout)} (raise --timeout?)`,
+        EXIT.usage,
+      );
+    case grpc.status.UNIMPLEMENTED:
+      return new CliError(`${target} does not serve ledger.v1.Ledger (${err.details})`, EXIT.usage);
+    default:
+      return new CliError(`the ledger at ${target} answered ${err.codeName}: ${err.details}`, EXIT.failed);
+  }
+}
+
+const SOCKET_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused (is `ledgerctl serve` running there?)',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'host name lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+};
+const SOCKET_ERROR = new RegExp(`\\b(${Object.keys(SOCKET_ERRORS).join('|')})\\b`);
+
+/** grpc-js wraps the socket error in a long sentence with a timestamp; the errno is what helps. */
+function unavailableReason(details: string): string {
+  const errno = SOCKET_ERROR.exec(details)?.[1];
+  return errno === undefined ? details : SOCKET_ERRORS[errno]!;
+}
