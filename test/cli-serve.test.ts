@@ -39,7 +39,7 @@ describe('ledgerctl serve', () => {
     const serve = new CliProcess(['serve', '--port', '0', '--in-memory', '--locking', 'global']);
     expect(LISTENING.exec(await serve.firstLine())?.[2]).toBe('global');
     serve.child.kill('SIGTERM');
-    expect((await serve.result).code).toBe(0);
+    expect(await serve.result).toMatchObject({ code: 0, signal: null });
   });
 
   it('refuses a port in use with one line and exit 2', async () => {

@@ -103,10 +103,13 @@ async function serve(options: ServeOptions): Promise<void> {
     server.engine.storageKind === 'memory'
       ? 'memory'
       : `${server.engine.storageKind} in ${resolve(options.dataDir)}`;
+  // Handlers first: a supervisor may signal the moment it reads the line, and a handler
+  // installed after the write is not reliably in place by then (the default action kills).
+  const signalled = nextSignal();
   printLine(
     `ledgerctl listening on ${server.target} (storage: ${storage}, locking: ${server.engine.lockingMode})`,
   );
-  const signal = await nextSignal();
+  const signal = await signalled;
   logger.info({ signal }, 'signal received');
   await server.shutdown();
   await new Promise<void>((done) => logger.flush(() => done()));
@@ -131,6 +134,8 @@ async function start(options: ServeOptions, logger: Logger): Promise<RunningServ
     txidSweepThreshold: options.txidSweepThreshold,
     maxTxids: options.maxTxids,
   });
+  // Operators (and the crash harness, which reports it per restart) see what a restart cost.
+  if (engine.recovery !== undefined) logger.info({ ...engine.recovery }, 'ledger recovered');
   try {
     return await startLedgerServer({
       host: options.host,
