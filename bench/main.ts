@@ -1,0 +1,140 @@
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import type { BenchClientKind } from './bench-client.js';
+import type { HotFunction } from './cpu-profile.js';
+import { runEngineBench } from './engine-bench.js';
+import { runGrpcBench } from './grpc-bench.js';
+import { runMemoryBench } from './memory-bench.js';
+import { type BenchResult, machineInfo, renderTable, writeJsonReport } from './report.js';
+
+const USAGE = `usage: node dist/bench/main.js [--quick] [--json FILE] [--only engine,memory,grpc,grpc-closed,grpc-open]
+       [--gen-workers N] [--connections N] [--concurrency N] [--open-rate N] [--client raw|typed] [--profile]`;
+
+const SECTIONS = ['engine', 'memory', 'grpc-closed', 'grpc-open'] as const;
+type Section = (typeof SECTIONS)[number];
+
+function clientKind(text: string): BenchClientKind {
+  if (text !== 'raw' && text !== 'typed') throw new Error(`--client must be raw or typed, got ${text}`);
+  return text;
+}
+
+function parse() {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'string' },
+      only: { type: 'string' },
+      'gen-workers': { type: 'string', default: '2' },
+      connections: { type: 'string', default: '2' },
+      concurrency: { type: 'string', default: '32' },
+      'open-rate': { type: 'string', default: '500' },
+      profile: { type: 'boolean', default: false },
+      client: { type: 'string', default: 'raw' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  const int = (name: string, text: string) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${text}`);
+    return n;
+  };
+  // 'grpc' is shorthand for both gRPC sections.
+  const only = (values.only?.split(',') ?? SECTIONS).flatMap((s) =>
+    s.trim() === 'grpc' ? ['grpc-closed', 'grpc-open'] : [s.trim()],
+  );
+  for (const s of only) if (!SECTIONS.includes(s as Section)) throw new Error(`--only: unknown section ${s}`);
+  return {
+    help: values.help,
+    quick: values.quick,
+    json: values.json,
+    only: new Set(only as Section[]),
+    genWorkers: int('gen-workers', values['gen-workers']),
+    connections: int('connections', values.connections),
+    concurrency: int('concurrency', values.concurrency),
+    openRatePerSec: int('open-rate', values['open-rate']),
+    profile: values.profile,
+    client: clientKind(values.client),
+  };
+}
+
+async function main(): Promise<void> {
+  let args: ReturnType<typeof parse>;
+  try {
+    args = parse();
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
+  const log = (line: string) => console.error(`[bench] ${line}`);
+  const machine = machineInfo();
+  log(
+    `${machine.nproc} cpus (${machine.cpuModel}), node ${machine.node}, load ${machine.loadAverage1m.toFixed(2)}` +
+      `${args.quick ? ', quick mode' : ''}`,
+  );
+  const started = performance.now();
+  const results: BenchResult[] = [];
+  const details: Record<string, unknown> = {};
+  const profiles: Record<string, HotFunction[]> = {};
+  if (args.only.has('engine')) {
+    const engine = await runEngineBench({ quick: args.quick, profile: args.profile, log });
+    results.push(...engine.results);
+    details.engine = engine.details;
+    if (engine.profile !== undefined) profiles['engine, transfer x64 in-process'] = engine.profile;
+  }
+  if (args.only.has('memory')) {
+    const memory = await runMemoryBench(
+      // The second case isolates the accounts from the audit-log window that their creates fill.
+      args.quick
+        ? [{ accounts: 100_000 }]
+        : [{ accounts: 100_000 }, { accounts: 100_000, logWindowEntries: 1_000 }, { accounts: 1_000_000 }],
+      log,
+    );
+    results.push(...memory.results);
+    details.memory = memory.details;
+  }
+  if (args.only.has('grpc-closed') || args.only.has('grpc-open')) {
+    const grpc = await runGrpcBench({
+      ...args,
+      closedLoop: args.only.has('grpc-closed'),
+      openLoop: args.only.has('grpc-open'),
+      log,
+    });
+    results.push(...grpc.results);
+    details.grpc = grpc.details;
+    for (const [kind, hot] of Object.entries(grpc.profiles)) profiles[`${kind} gRPC server process`] = hot;
+  }
+  const elapsedSec = (performance.now() - started) / 1000;
+  console.log(renderTable(results));
+  for (const [where, hot] of Object.entries(profiles)) {
+    console.log(`\nCPU profile (${where}), self time as a share of busy samples:`);
+    for (const h of hot) console.log(`  ${h.selfPercent.toFixed(1).padStart(5)}%  ${h.function}`);
+  }
+  const missed = results.filter((r) => r.pass === false);
+  const loadAfter = os.loadavg()[0] ?? 0;
+  console.log(
+    `\n${results.filter((r) => r.pass === true).length} targets met, ${missed.length} missed, ` +
+      `${results.filter((r) => r.target !== undefined && r.pass === undefined).length} not measured; ` +
+      `${elapsedSec.toFixed(0)} s; load average ${machine.loadAverage1m.toFixed(2)} -> ${loadAfter.toFixed(2)} ` +
+      `on ${machine.nproc} cpus${loadAfter > machine.nproc * 0.5 ? ' (machine busy: numbers are noisy)' : ''}`,
+  );
+  if (args.json !== undefined) {
+    await writeJsonReport(args.json, {
+      command: `node dist/bench/main.js ${process.argv.slice(2).join(' ')}`.trim(),
+      startedAt: new Date(Date.now() - elapsedSec * 1000).toISOString(),
+      elapsedSec,
+      machine: { ...machine, loadAverage1mAfter: loadAfter },
+      options: { ...args, only: [...args.only] },
+      results,
+      details,
+      ...(args.profile ? { profiles } : {}),
+    });
+    log(`wrote ${args.json}`);
+  }
+}
+
+await main();

@@ -1,0 +1,60 @@
+import { LedgerEngine } from '../src/engine/ledger-engine.js';
+import { MemoryStorage } from '../src/engine/storage.js';
+import { startLedgerServer } from '../src/server/ledger-server.js';
+import { createLogger } from '../src/server/logger.js';
+import { startBareServer } from './bare-server.js';
+
+/**
+ * Hosts one server (real or bare) in its own process, so its CPU time is exactly
+ * process.cpuUsage() here and the load generator cannot share its event loop.
+ * Protocol over the fork IPC channel: {type:'ready', target} | {type:'error', message};
+ * requests {type:'cpu'} and {type:'stop'}.
+ */
+export type ServerKind = 'real' | 'bare';
+
+export interface CpuSample {
+  type: 'cpu';
+  id: number;
+  userUs: number;
+  systemUs: number;
+  eluIdleMs: number;
+  eluActiveMs: number;
+  rssBytes: number;
+}
+
+const kind = process.argv[2] as ServerKind;
+const send = (message: object) => process.send?.(message);
+
+async function start(): Promise<{ target: string; shutdown(): Promise<void> }> {
+  if (kind === 'bare') return startBareServer();
+  const engine = await LedgerEngine.open({ storage: new MemoryStorage(), locking: 'account' });
+  return startLedgerServer({ host: '127.0.0.1', port: 0, engine, logger: createLogger('silent') });
+}
+
+try {
+  const server = await start();
+  process.on('message', (message: { type: string; id?: number }) => {
+    if (message.type === 'cpu') {
+      const cpu = process.cpuUsage();
+      const elu = performance.eventLoopUtilization();
+      send({
+        type: 'cpu',
+        id: message.id ?? 0,
+        userUs: cpu.user,
+        systemUs: cpu.system,
+        eluIdleMs: elu.idle,
+        eluActiveMs: elu.active,
+        rssBytes: process.memoryUsage.rss(),
+      } satisfies CpuSample);
+    } else if (message.type === 'stop') {
+      // A natural exit (not process.exit) so --cpu-prof gets to write its profile.
+      void server.shutdown().then(() => process.disconnect());
+    }
+  });
+  // The bench went away without stopping us (crash, Ctrl-C): do not linger as an orphan.
+  process.once('disconnect', () => setTimeout(() => process.exit(0), 2_000).unref());
+  send({ type: 'ready', target: server.target });
+} catch (err) {
+  send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+  process.disconnect();
+}

@@ -1,0 +1,62 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { CpuSample, ServerKind } from './server-child.js';
+
+/** A server (real or bare) in a child process; its CPU is sampled over IPC. */
+export class ServerProcess {
+  private nextId = 1;
+  private readonly pending = new Map<number, (sample: CpuSample) => void>();
+
+  private constructor(
+    readonly kind: ServerKind,
+    readonly target: string,
+    private readonly child: ChildProcess,
+  ) {
+    child.on('message', (message: CpuSample) => {
+      if (message.type !== 'cpu') return;
+      this.pending.get(message.id)?.(message);
+      this.pending.delete(message.id);
+    });
+  }
+
+  /** Rejects with the server's own message when it cannot start (e.g. not implemented yet). */
+  static start(kind: ServerKind, cpuProfileDir?: string): Promise<ServerProcess> {
+    const script = fileURLToPath(new URL('./server-child.js', import.meta.url));
+    const execArgv = cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`];
+    const child = fork(script, [kind], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number | null) =>
+        reject(new Error(`${kind} server exited (${code}) before it was ready`));
+      child.once('exit', onExit);
+      child.once('message', (message: { type: string; target?: string; message?: string }) => {
+        child.off('exit', onExit);
+        if (message.type === 'ready') resolve(new ServerProcess(kind, message.target!, child));
+        else {
+          child.kill();
+          reject(new Error(message.message ?? 'server failed to start'));
+        }
+      });
+    });
+  }
+
+  cpu(): Promise<CpuSample> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, resolve);
+      this.child.send({ type: 'cpu', id });
+    });
+  }
+
+  /** Graceful, so a --cpu-prof profile is written; killed if it does not exit in time. */
+  stop(timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.child.exitCode !== null) return resolve();
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+      this.child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.child.send({ type: 'stop' });
+    });
+  }
+}
