@@ -192,6 +192,7 @@ class History {
     }
     return {
       initialBalances: this.initial,
+      initialLogPosition: BigInt(this.initial.size),
       finalSnapshot: this.state(),
       logEntries,
       records: this.records,
@@ -200,8 +201,11 @@ class History {
   }
 }
 
+// Durability overlaps several of these on purpose (a lost or doubled write breaks the log
+// replay too); it has its own violations in checkers-durability.test.ts, so each case here pins
+// the per-run invariants only.
 const ALL: InvariantExpectations = {
-  invariants: [...INVARIANT_NAMES],
+  invariants: INVARIANT_NAMES.filter((n) => n !== 'durability'),
   allowedErrorCodes: ['FAILED_PRECONDITION', 'NOT_FOUND', 'ALREADY_EXISTS'],
   transferOnlyPhases: ['storm'],
 };
@@ -247,7 +251,7 @@ function correctHistory(): History {
 describe('checkInvariants on a correct history', () => {
   it('passes every invariant, one verdict per name in the requested order', () => {
     const o = correctHistory().observation();
-    const result = checkInvariants(o, ALL);
+    const result = checkInvariants(o, { ...ALL, invariants: [...INVARIANT_NAMES] });
     expect(result.map((v) => v.name)).toEqual([...INVARIANT_NAMES]);
     for (const v of result)
       expect(v, `${v.name}: ${v.evidence.join('\n')}`).toMatchObject({ passed: true, evidence: [] });

@@ -36,6 +36,12 @@ export const HARNESS_LIMITS = {
   histogramLowestUs: 1,
   histogramHighestUs: 600_000_000,
   histogramSignificantDigits: 3,
+  /** Fault injection: writes left indeterminate by a kill are resent by this many callers at once. */
+  retryConcurrency: 4,
+  /** After a failed restart, each call waits this long first, so callers do not spin on a dead server. */
+  deadServerPauseMs: 100,
+  /** Retry passes after the phases end (each resends what the previous left indeterminate). */
+  finalRetryPasses: 3,
   /** Evidence lines printed per failed invariant in the human report (JSON keeps them all). */
   reportEvidenceLines: 20,
 } as const;

@@ -83,6 +83,15 @@ export interface RunObservation {
    * created). Added for the checkers: exact-balances compares final versions with applied writes.
    */
   initialVersions?: Map<string, bigint>;
+  /**
+   * The log position after set-up, before any phase ran (durability: positions after it belong
+   * to the run's writes).
+   */
+  initialLogPosition?: bigint;
+  /** Fault injection: when the server was killed (run time), in order. */
+  kills?: { atNs: bigint }[];
+  /** Fault injection: the server did not come back after a kill, or died on its own. */
+  serverFailures?: string[];
   /** Snapshot (with accounts) after every phase finished and nothing was in flight. */
   finalSnapshot: SnapshotView | undefined;
   /** Audit-log entries fetched after the run for every write transaction id in the history. */

@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import type { FaultReport } from './fault-injector.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { LatencySummary, RunResult } from './run-result.js';
 import { formatBytes, formatDurationUs } from './units.js';
@@ -55,6 +56,7 @@ export function renderHumanReport(r: RunResult, verbose = false): string {
     }
     out.push('\nopen loop (service time: from the actual send, all ops)', t.toString());
   }
+  if (r.faults !== undefined) out.push(...faultLines(r.faults));
   if (r.verdicts.length > 0) {
     const t = table(['invariant', 'result', 'summary'], [34, 8, 72]);
     for (const v of r.verdicts) t.push([v.name, v.passed ? 'pass' : 'FAIL', v.summary]);
@@ -135,4 +137,44 @@ export function renderHumanReport(r: RunResult, verbose = false): string {
     `\nresult: ${r.exitCode === 0 ? 'PASS' : 'FAIL'} (${failed} invariants failed, ${thresholdFails} thresholds failed; exit ${r.exitCode}; seed ${r.seed})`,
   );
   return `${out.join('\n')}\n`;
+}
+
+const ms = (x: number | undefined) => (x === undefined ? 'n/a' : `${x.toFixed(0)}ms`);
+
+/** Kills, restarts (time down, time to ready, recovery as the server logged it) and the retries. */
+function faultLines(f: FaultReport): string[] {
+  const out = [
+    `\nfaults: ${f.kills} kills (${f.signal}), ${f.restarts.length} restarts, ${f.indeterminateCalls} indeterminate calls`,
+  ];
+  if (f.restarts.length > 0) {
+    const t = table(['kill', 'at', 'down', 'to ready', 'recovery', 'recovered']);
+    for (const r of f.restarts) {
+      const recovered =
+        r.recoveredAccounts === undefined
+          ? 'n/a'
+          : `${r.recoveredAccounts} accounts, ${r.recoveredLogEntries} log entries`;
+      t.push([
+        r.kill,
+        `${(r.atMs / 1000).toFixed(2)}s`,
+        ms(r.downMs),
+        ms(r.readyMs),
+        ms(r.recoveryMs),
+        recovered,
+      ]);
+    }
+    const down = f.restarts.map((r) => r.downMs).sort((a, b) => a - b);
+    const recovery = f.restarts.flatMap((r) => (r.recoveryMs === undefined ? [] : [r.recoveryMs]));
+    out.push(t.toString());
+    out.push(
+      `down per restart: median ${ms(down[Math.floor(down.length / 2)])}, max ${ms(down.at(-1))}; recovery (server log): max ${recovery.length === 0 ? 'n/a' : ms(Math.max(...recovery))}`,
+    );
+  }
+  if (f.retries !== undefined) {
+    const x = f.retries;
+    out.push(
+      `retried indeterminate writes with their ids: ${x.sent} sent, ${x.replayed} replayed (had landed), ${x.executed} executed now (had not), ${x.refused} refused, ${x.indeterminate} interrupted again`,
+    );
+  }
+  for (const line of [...f.restartFailures, ...f.unexpectedExits]) out.push(`  server: ${line}`);
+  return out;
 }

@@ -21,6 +21,8 @@ export interface GroupContext {
   stop: { stopped: boolean };
   /** Write ids acknowledged in this group (for random queries). */
   acknowledged: string[];
+  /** Fault injection: resolves when the server is back up (undefined: it is up, send now). */
+  gate?: () => Promise<void> | undefined;
 }
 
 export interface GroupResult {
@@ -59,6 +61,9 @@ async function issue(
   warmup: boolean,
   scheduledNs?: bigint,
 ): Promise<void> {
+  // While a killed server restarts, calls wait instead of piling up failures against a dead port.
+  const down = ctx.gate?.();
+  if (down !== undefined) await down;
   const record = ctx.recorder.begin({
     phase: ctx.phase,
     group: ctx.spec.name,

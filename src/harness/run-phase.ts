@@ -39,6 +39,7 @@ export async function runPhase(
   recorder: RunRecorder,
   clients: readonly LedgerClient[],
   deadlineMs: number,
+  gate?: () => Promise<void> | undefined,
 ): Promise<PhaseOutcome> {
   const stop = { stopped: false };
   const timeoutMs = phaseTimeoutMs(phase);
@@ -56,6 +57,7 @@ export async function runPhase(
         deadlineMs,
         stop,
         acknowledged: g.acknowledged,
+        gate,
       }).then((r) => {
         results.push(r);
       }),

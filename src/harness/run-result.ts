@@ -1,3 +1,4 @@
+import type { FaultReport } from './fault-injector.js';
 import type { InvariantVerdict } from './history.js';
 import type { GroupResult } from './run-group.js';
 import type { ThresholdResult } from './thresholds.js';
@@ -79,6 +80,8 @@ export interface RunResult {
   thresholds: ThresholdResult[];
   resources: ResourceReport | undefined;
   stuckPhases: StuckPhaseReport[];
+  /** Fault injection (spawned server): kills, restarts and what the retries found. */
+  faults?: FaultReport;
   /** Things the reader must know to trust the numbers (truncated history, skipped checks). */
   notes: string[];
   exitCode: number;

@@ -1,10 +1,14 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LedgerCallError, LedgerClient } from '../client/ledger-client.js';
 import { LIMITS } from '../domain/limits.js';
 import { type CallSource, mixSource, scriptedSource } from './call-source.js';
 import { checkInvariants } from './checkers/index.js';
 import { runConformanceKit } from './conformance-entry.js';
 import { runExitCode } from './exit-status.js';
+import { FaultInjector, type FaultReport } from './fault-injector.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { InvariantVerdict, LogEntryView, OpRecord, RunObservation, SnapshotView } from './history.js';
 import { type InProcessServer, startInProcessServer } from './in-process-server.js';
@@ -17,6 +21,7 @@ import type { LatencySummary, OpSummary, ResourceReport, RunResult, StuckPhaseRe
 import type { Scenario } from './scenario-schema.js';
 import { SeededRandom } from './seeded-random.js';
 import type { ServerResourceSample } from './server-worker-protocol.js';
+import { SpawnedServer } from './spawned-server.js';
 import { StatusLine } from './status-line.js';
 import { evaluateThreshold, type MetricSource, parseThreshold, type Threshold } from './thresholds.js';
 
@@ -44,8 +49,26 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
   let server: InProcessServer | undefined;
+  let spawned: SpawnedServer | undefined;
+  let dataDir: string | undefined;
   let targets = options.targets;
-  if (targets === undefined) {
+  if (scenario.server.mode === 'spawned') {
+    if (targets !== undefined) {
+      throw new RunSetupError(
+        `scenario ${scenario.name} starts its own server (server: { mode: spawned }): run it without --target`,
+      );
+    }
+    dataDir =
+      scenario.server.in_memory === true ? undefined : mkdtempSync(join(tmpdir(), 'ledgerctl-stress-'));
+    spawned = new SpawnedServer({ dataDir, args: serveArgs(scenario.server) });
+    try {
+      await spawned.start();
+    } catch (err) {
+      if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+      throw new RunSetupError(err instanceof Error ? err.message : String(err));
+    }
+    targets = [spawned.target];
+  } else if (targets === undefined) {
     server = await startInProcessServer({
       locking: scenario.server.locking,
       txidTtlMs: scenario.server.txid_ttl,
@@ -59,7 +82,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
     targets = [server.target];
   }
   const connections = scenario.connections ?? HARNESS_LIMITS.defaultConnectionsPerTarget;
-  const clients = targets.flatMap((target) =>
+  const openClients = (target: string) =>
     Array.from(
       { length: connections },
       (_, i) =>
@@ -67,22 +90,30 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
           channelKey: `ledgerctl-stress-${i}`,
           maxResponseBytes: LIMITS.maxClientResponseBytes,
         }),
-    ),
-  );
-  try {
-    await Promise.all(
+    );
+  const ready = (clients: LedgerClient[]) =>
+    Promise.all(
       clients.map((c) =>
         c.waitForReady(HARNESS_LIMITS.targetConnectTimeoutMs).catch((err: Error) => {
           throw new RunSetupError(err.message);
         }),
       ),
     );
+  // Callers read this array at every call: after a restart the fault injector swaps its entries.
+  const clients = targets.flatMap(openClients);
+  let result: RunResult | undefined;
+  try {
+    await ready(clients);
     const base = {
       scenario: scenario.name,
       file: options.file,
       seed,
       startedAt,
-      target: server ? 'in-process' : targets.join(','),
+      target: server
+        ? 'in-process'
+        : spawned
+          ? `spawned ledgerctl serve (${dataDir === undefined ? 'in-memory' : 'temp data dir'})`
+          : targets.join(','),
     };
     if (scenario.kind === 'conformance') {
       const deadlineMs = scenario.deadline ?? HARNESS_LIMITS.defaultCallDeadlineMs;
@@ -103,12 +134,43 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
       };
     }
     // Remote servers are shared: prefix every id with a per-run nonce (see RunIds).
-    const ids = new RunIds(server ? '' : `r${randomBytes(4).toString('hex')}-`);
-    return { ...base, ...(await runLoad(scenario, options, seed, ids, clients, server, t0)) };
+    const ids = new RunIds(server || spawned ? '' : `r${randomBytes(4).toString('hex')}-`);
+    const connect = async (target: string) => {
+      const fresh = openClients(target);
+      await ready(fresh);
+      return fresh;
+    };
+    const faultTarget = spawned === undefined ? undefined : { server: spawned, connect };
+    result = { ...base, ...(await runLoad(scenario, options, seed, ids, clients, server, t0, faultTarget)) };
+    if (dataDir !== undefined && result.exitCode !== 0) {
+      result.notes.push(`data dir kept for inspection: ${dataDir}`);
+    }
+    return result;
   } finally {
     for (const c of clients) c.close();
     await server?.stop();
+    await spawned?.stop();
+    if (dataDir !== undefined && (result === undefined || result.exitCode === 0)) {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   }
+}
+
+/** The `ledgerctl serve` flags for a spawned server's options. */
+function serveArgs(options: Scenario['server']): string[] {
+  const args = ['--locking', options.locking];
+  if (options.txid_ttl !== undefined) args.push('--txid-ttl', `${Math.ceil(options.txid_ttl)}ms`);
+  if (options.txid_sweep_threshold !== undefined)
+    args.push('--txid-sweep-threshold', `${options.txid_sweep_threshold}`);
+  if (options.max_txids !== undefined) args.push('--max-txids', `${options.max_txids}`);
+  if (options.max_in_flight_calls !== undefined)
+    args.push('--max-in-flight', `${options.max_in_flight_calls}`);
+  return args;
+}
+
+interface FaultTarget {
+  server: SpawnedServer;
+  connect: (target: string) => Promise<LedgerClient[]>;
 }
 
 type LoadResult = Omit<RunResult, 'scenario' | 'file' | 'seed' | 'startedAt' | 'target'>;
@@ -121,6 +183,7 @@ async function runLoad(
   clients: LedgerClient[],
   server: InProcessServer | undefined,
   t0: number,
+  faultTarget: FaultTarget | undefined,
 ): Promise<LoadResult> {
   const notes: string[] = [];
   const deadlineMs = scenario.deadline ?? HARNESS_LIMITS.defaultCallDeadlineMs;
@@ -128,6 +191,8 @@ async function runLoad(
   await createAccounts(clients, setupAccounts, deadlineMs);
 
   const initial = await snapshotOrUndefined(clients[0]!, deadlineMs);
+  const initialLogPosition =
+    initial?.logPosition ?? (await snapshotOrUndefined(clients[0]!, deadlineMs, false))?.logPosition;
   const initialBalances = new Map<string, bigint>();
   const initialVersions = new Map<string, bigint>();
   if (initial !== undefined) {
@@ -159,16 +224,33 @@ async function runLoad(
     }),
   }));
 
+  const faultSpec = scenario.faults[0];
+  const injector =
+    faultSpec === undefined || faultTarget === undefined
+      ? undefined
+      : new FaultInjector(
+          faultSpec,
+          faultTarget.server,
+          clients,
+          faultTarget.connect,
+          recorder,
+          random.fork(),
+          deadlineMs,
+          callerBase,
+        );
+  const gate = injector === undefined ? undefined : () => injector.gate();
+
   const resources = new ResourceMeter(server);
   await resources.begin();
   const status = new StatusLine(recorder, process.stderr, options.status ?? false);
   status.start();
   const groups: GroupResult[] = [];
   const stuckPhases: RunObservation['stuckPhases'] = [];
+  injector?.start();
   try {
     for (const [i, { phase, groups: phaseGroups }] of plan.entries()) {
       status.phase = phase.name;
-      const outcome = await runPhase(phase, phaseGroups, recorder, clients, deadlineMs);
+      const outcome = await runPhase(phase, phaseGroups, recorder, clients, deadlineMs, gate);
       groups.push(...outcome.groups);
       if (i === 0 && plan.length > 1) await resources.baseline();
       if (outcome.stuck !== undefined) {
@@ -179,6 +261,8 @@ async function runLoad(
       }
     }
   } finally {
+    // The server is up again and every write a kill left open is resent before the final checks.
+    await injector?.stop();
     status.stop();
     await recorder.close();
   }
@@ -199,7 +283,9 @@ async function runLoad(
   const finalSnapshot = await snapshotOrUndefined(clients[0]!, deadlineMs);
   if (finalSnapshot === undefined)
     notes.push('final snapshot unavailable: balance checks have no final state');
-  const wantsLog = scenario.expect.invariants.some((n) => n === 'audit-log' || n === 'idempotency');
+  const wantsLog = scenario.expect.invariants.some(
+    (n) => n === 'audit-log' || n === 'idempotency' || n === 'durability',
+  );
   const logEntries = wantsLog
     ? await fetchLogEntries(clients, recorder.records, deadlineMs, notes)
     : new Map();
@@ -207,6 +293,12 @@ async function runLoad(
   const observation: RunObservation = {
     initialBalances,
     initialVersions: initial === undefined ? undefined : initialVersions,
+    initialLogPosition,
+    kills: injector?.killTimesNs.map((atNs) => ({ atNs })),
+    serverFailures:
+      injector === undefined
+        ? undefined
+        : [...injector.restartFailures, ...faultTarget!.server.unexpectedExits],
     finalSnapshot,
     logEntries,
     records: recorder.records,
@@ -226,13 +318,18 @@ async function runLoad(
   });
 
   const ops = summariseOps(recorder);
-  const source = metricSource(recorder, resourceReport);
+  const faults = injector?.report(recorder.records.filter((r) => r.type === 'info').length);
+  const source = metricSource(recorder, resourceReport, faults);
   const thresholds = scenario.expect.thresholds.map((text) =>
     evaluateThreshold(parseThreshold(text) as Threshold, source),
   );
+  if (faults !== undefined && faultSpec?.count !== undefined && faults.kills < faultSpec.count) {
+    notes.push(`only ${faults.kills} of ${faultSpec.count} kills fit in the phases (lengthen them)`);
+  }
   return {
     kind: 'load',
     durationMs: performance.now() - t0,
+    faults,
     ops,
     groups,
     verdicts,
@@ -317,9 +414,10 @@ async function createAccounts(
 async function snapshotOrUndefined(
   client: LedgerClient,
   deadlineMs: number,
+  includeAccounts = true,
 ): Promise<SnapshotView | undefined> {
   try {
-    const { value } = await client.getSnapshot(true, { deadlineMs });
+    const { value } = await client.getSnapshot(includeAccounts, { deadlineMs });
     return value;
   } catch {
     return undefined;
@@ -391,7 +489,11 @@ function summariseOps(recorder: RunRecorder): OpSummary[] {
     }));
 }
 
-function metricSource(recorder: RunRecorder, resources: ResourceReport): MetricSource {
+function metricSource(
+  recorder: RunRecorder,
+  resources: ResourceReport,
+  faults: FaultReport | undefined,
+): MetricSource {
   const inProcessOnly = { unavailable: 'measured for the in-process server only' };
   return (t) => {
     if (t.op !== undefined) {
@@ -414,6 +516,12 @@ function metricSource(recorder: RunRecorder, resources: ResourceReport): MetricS
           return stats.dropped;
       }
       return { unavailable: `unknown metric ${t.metric}` };
+    }
+    if (t.metric === 'kills' || t.metric === 'max_down') {
+      if (faults === undefined) return { unavailable: 'no faults injected' };
+      if (t.metric === 'kills') return faults.kills;
+      // Thresholds compare times in microseconds.
+      return Math.max(0, ...faults.restarts.map((x) => x.downMs)) * 1_000;
     }
     const r = resources;
     const growth = (before: number | undefined, after: number | undefined) =>

@@ -20,7 +20,10 @@ export const INVARIANT_NAMES = [
   'audit-log',
   'no-deadlock',
   'expected-errors',
+  'durability',
 ] as const;
+/** Checked when a scenario lists none: every invariant but durability, which needs a spawned server's kills to mean much. */
+export const DEFAULT_INVARIANTS = INVARIANT_NAMES.filter((n) => n !== 'durability');
 export const GRPC_CODE_NAMES = [
   'CANCELLED',
   'UNKNOWN',
@@ -150,6 +153,15 @@ const phase = z.strictObject({
 });
 
 const server = z.strictObject({
+  /**
+   * in-process: the ledger in a worker thread of the harness (default). spawned: `ledgerctl serve`
+   * as a child process, which the harness can kill and restart (see `faults`).
+   */
+  mode: z.enum(['in-process', 'spawned']).default('in-process'),
+  /** spawned only: `temp`, a fresh temporary data dir (removed after a passing run). */
+  data_dir: z.literal('temp').optional(),
+  /** spawned only: `ledgerctl serve --in-memory`: nothing survives a kill (proves the durability verdict can fail). */
+  in_memory: z.boolean().optional(),
   locking: z.enum(['account', 'global']).default('account'),
   txid_ttl: duration.optional(),
   txid_sweep_threshold: positiveInt.optional(),
@@ -165,34 +177,64 @@ const server = z.strictObject({
   test_double: z.strictObject({ unsafe_locking: z.enum(['none', 'unordered']) }).optional(),
 });
 
+/** "300ms..900ms": a uniform random pick from [min, max]; a single duration means exactly that. */
+const interval = z.string().transform((text, ctx) => {
+  const parts = text.split('..').map((p) => parseDurationMs(p));
+  const [min, max = min] = parts;
+  if (parts.length > 2 || min === undefined || max === undefined || min > max) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected a duration or a range like 300ms..900ms (min <= max)',
+    });
+    return z.NEVER;
+  }
+  return { minMs: min, maxMs: max };
+});
+
+/** Kill the spawned server at seeded random moments while the phases run, and restart it on the same data dir. */
+const fault = z.strictObject({
+  kill: z.literal('server'),
+  /** Uptime before each kill, measured from the moment the (re)started server is ready. */
+  every: interval,
+  signal: z.enum(['SIGKILL', 'SIGTERM']).default('SIGKILL'),
+  /** At most this many kills (default: keep killing until the phases end). */
+  count: positiveInt.optional(),
+  /** After each restart, resend every write left indeterminate by a kill, with its transaction id. */
+  retry_indeterminate: z.boolean().default(true),
+});
+
 const threshold = z.string().superRefine((text, ctx) => {
   const parsed = parseThreshold(text);
   if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
 });
 
 const expect = z.strictObject({
-  invariants: z.array(z.enum(INVARIANT_NAMES)).default([...INVARIANT_NAMES]),
+  /** Absent: the defaults, plus durability when the scenario injects faults. */
+  invariants: z.array(z.enum(INVARIANT_NAMES)).optional(),
   final_balances: z.record(z.string(), money).optional(),
   allowed_errors: z.array(z.enum(GRPC_CODE_NAMES)).default([]),
   thresholds: z.array(threshold).default([]),
 });
 
-export const ScenarioSchema = z
-  .strictObject({
-    $schema: z.string().optional(),
-    name,
-    description: z.string().optional(),
-    kind: z.enum(['load', 'conformance']).default('load'),
-    ci: z.boolean().default(false),
-    seed: z.int().min(0).optional(),
-    deadline: duration.optional(),
-    connections: positiveInt.max(64).optional(),
-    server: server.default({ locking: 'account' }),
-    accounts: z.array(accountSpec).default([]),
-    phases: z.array(phase).default([]),
-    expect: expect.default({ invariants: [...INVARIANT_NAMES], allowed_errors: [], thresholds: [] }),
-  })
+const scenarioObject = z.strictObject({
+  $schema: z.string().optional(),
+  name,
+  description: z.string().optional(),
+  kind: z.enum(['load', 'conformance']).default('load'),
+  ci: z.boolean().default(false),
+  seed: z.int().min(0).optional(),
+  deadline: duration.optional(),
+  connections: positiveInt.max(64).optional(),
+  server: server.default({ mode: 'in-process', locking: 'account' }),
+  faults: z.array(fault).max(1, 'one kill fault per scenario').default([]),
+  accounts: z.array(accountSpec).default([]),
+  phases: z.array(phase).default([]),
+  expect: expect.default({ allowed_errors: [], thresholds: [] }),
+});
+
+export const ScenarioSchema = scenarioObject
   .superRefine((s, ctx) => {
+    checkServerMode(s, ctx);
     if (s.kind === 'load' && s.phases.length === 0) {
       ctx.addIssue({ code: 'custom', message: 'a load scenario needs at least one phase', path: ['phases'] });
     }
@@ -209,9 +251,41 @@ export const ScenarioSchema = z
         seen.add(g.name);
       }
     }
-  });
+  })
+  .transform((s) => ({
+    ...s,
+    expect: {
+      ...s.expect,
+      invariants: s.expect.invariants ?? [...(s.faults.length > 0 ? INVARIANT_NAMES : DEFAULT_INVARIANTS)],
+    },
+  }));
+
+/** Keys the spawned `ledgerctl serve` has no flag for, and the in-process server's counterpart. */
+const IN_PROCESS_ONLY = ['log_window_entries', 'commit_delay_ms', 'test_double'] as const;
+
+function checkServerMode(s: z.output<typeof scenarioObject>, ctx: z.RefinementCtx): void {
+  const issue = (message: string, path: (string | number)[]) =>
+    ctx.addIssue({ code: 'custom', message, path });
+  if (s.server.mode === 'spawned') {
+    for (const key of IN_PROCESS_ONLY) {
+      if (s.server[key] !== undefined) issue(`"${key}" needs server mode in-process`, ['server', key]);
+    }
+    if (s.server.in_memory === true && s.server.data_dir !== undefined) {
+      issue('use "data_dir" or "in_memory", not both', ['server', 'in_memory']);
+    }
+    if (s.kind === 'conformance')
+      issue('a conformance scenario runs against an in-process server or --target', ['server', 'mode']);
+  } else {
+    for (const key of ['data_dir', 'in_memory'] as const) {
+      if (s.server[key] !== undefined) issue(`"${key}" needs server mode spawned`, ['server', key]);
+    }
+    if (s.faults.length > 0)
+      issue('needs "server: { mode: spawned }" (a process the harness can kill)', ['faults']);
+  }
+}
 
 export type Scenario = z.output<typeof ScenarioSchema>;
+export type FaultSpec = Scenario['faults'][number];
 export type PhaseSpec = Scenario['phases'][number];
 export type GroupSpec = PhaseSpec['groups'][number];
 export type ScriptSpec = NonNullable<GroupSpec['script']>;

@@ -38,6 +38,9 @@ const RUN_METRICS: Record<string, MetricKind> = {
   server_heap_growth: 'fraction',
   server_elu: 'fraction',
   txid_sweep_ratio: 'fraction',
+  /** Fault injection: kills done, and the longest time the server was down (kill to reconnected). */
+  kills: 'count',
+  max_down: 'time',
 };
 
 const SHAPE =

@@ -65,6 +65,11 @@ export function registerGate(program: Command): void {
         try {
           const scenario = await loadScenarioFile(file);
           if (!scenario.ci && !flags.all) continue;
+          // A scenario that spawns (and kills) its own server cannot run against someone else's.
+          if (scenario.server.mode === 'spawned' && flags.target !== undefined) {
+            process.stderr.write(`gate: skipping ${file}: it spawns its own server (not with --target)\n`);
+            continue;
+          }
         } catch (err) {
           if (!(err instanceof ScenarioError)) throw err;
           process.stderr.write(`${err.message}\n`);

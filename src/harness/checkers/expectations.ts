@@ -9,7 +9,8 @@ export type InvariantName =
   | 'idempotency'
   | 'audit-log'
   | 'no-deadlock'
-  | 'expected-errors';
+  | 'expected-errors'
+  | 'durability';
 
 export const INVARIANT_NAMES: readonly InvariantName[] = [
   'conservation',
@@ -22,6 +23,7 @@ export const INVARIANT_NAMES: readonly InvariantName[] = [
   'audit-log',
   'no-deadlock',
   'expected-errors',
+  'durability',
 ];
 
 /** What the scenario promises about its run; the checkers hold the recorded history to it. */

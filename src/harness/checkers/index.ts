@@ -1,6 +1,7 @@
 import type { InvariantVerdict, RunObservation } from '../history.js';
 import { checkAuditLog } from './audit-log.js';
 import { checkConservation } from './conservation.js';
+import { checkDurability } from './durability.js';
 import { checkExactBalances } from './exact-balances.js';
 import type { InvariantExpectations, InvariantName } from './expectations.js';
 import { checkExpectedErrors } from './expected-errors.js';
@@ -13,6 +14,7 @@ import { checkReadYourWrites } from './read-your-writes.js';
 
 export { checkAuditLog } from './audit-log.js';
 export { checkConservation } from './conservation.js';
+export { checkDurability } from './durability.js';
 export { checkExactBalances } from './exact-balances.js';
 export { INVARIANT_NAMES, type InvariantExpectations, type InvariantName } from './expectations.js';
 export { checkExpectedErrors } from './expected-errors.js';
@@ -34,6 +36,7 @@ const checkers: Record<InvariantName, (o: RunObservation, e: InvariantExpectatio
   'audit-log': (o) => checkAuditLog(o),
   'no-deadlock': (o) => checkNoDeadlock(o),
   'expected-errors': (o, e) => checkExpectedErrors(o, e.allowedErrorCodes),
+  durability: (o) => checkDurability(o),
 };
 
 /** One verdict per requested invariant, in the requested order; a checker that throws fails its verdict. */
