@@ -27,6 +27,7 @@ import { CommitSequencer } from './commit-sequencer.js';
 import { IdempotencyStore } from './idempotency-store.js';
 import type { Outcome, TxRecord } from './outcome.js';
 import { type LedgerStorage, MemoryStorage, type RecoveryStats } from './storage.js';
+import { generateTransactionId } from './transaction-ids.js';
 
 export interface EngineOptions {
   storage?: LedgerStorage;
@@ -223,8 +224,10 @@ export class LedgerEngine {
     if (this.closing) throw Errors.shuttingDown();
     const txid = cmd.transactionId;
     let expiresAtMs = 0;
+    // Computed once: the claim compares it, the record keeps it.
+    const print = txid === undefined ? '' : fingerprint(cmd);
     if (txid !== undefined) {
-      const claim = this.idempotency.claim(txid, fingerprint(cmd));
+      const claim = this.idempotency.claim(txid, print);
       if (claim.kind === 'replay') {
         const { outcome } = claim;
         return outcome instanceof Promise ? outcome.then(replay) : replay(outcome);
@@ -233,31 +236,30 @@ export class LedgerEngine {
     }
     this.writesInFlight++;
     const keys = this.locks.keysFor(touchedIds(cmd));
-    if (this.locks.tryAcquire(keys)) return this.decide(cmd, keys, txid, expiresAtMs);
-    return this.lockThenDecide(cmd, keys, txid, expiresAtMs);
+    const claimed: Claimed | undefined = txid === undefined ? undefined : { txid, print, expiresAtMs };
+    if (this.locks.tryAcquire(keys)) return this.decide(cmd, keys, claimed);
+    return this.lockThenDecide(cmd, keys, claimed);
   }
 
   private async lockThenDecide(
     cmd: WriteCommand,
     keys: readonly string[],
-    txid: string | undefined,
-    expiresAtMs: number,
+    claimed: Claimed | undefined,
   ): Promise<WriteOutcome> {
     try {
       await this.locks.acquire(keys);
     } catch (err) {
-      this.finish([], txid, err);
+      this.finish([], claimed, err);
       throw err;
     }
-    return this.decide(cmd, keys, txid, expiresAtMs);
+    return this.decide(cmd, keys, claimed);
   }
 
   /** Under the locks: read, decide, hand the batch to the commit step; unlock once it is applied. */
   private decide(
     cmd: WriteCommand,
     keys: readonly string[],
-    txid: string | undefined,
-    expiresAtMs: number,
+    claimed: Claimed | undefined,
   ): WriteOutcome | Promise<WriteOutcome> {
     let applied: Promise<void> | undefined;
     let outcome: WriteOutcome | undefined;
@@ -277,14 +279,14 @@ export class LedgerEngine {
         if (!(err instanceof LedgerError)) throw err;
         failure = err;
       }
-      if (failure !== undefined) applied = this.recordFailure(cmd, txid, expiresAtMs, failure);
-      else applied = this.commit(cmd, ids, after!, increase, txid, expiresAtMs, (o) => (outcome = o));
+      if (failure !== undefined) applied = this.recordFailure(claimed, failure);
+      else applied = this.commit(cmd, ids, after!, increase, claimed, (o) => (outcome = o));
     } catch (err) {
-      this.finish(keys, txid, err);
+      this.finish(keys, claimed, err);
       throw err;
     }
-    if (applied === undefined) return this.settle(keys, txid, failure, outcome);
-    return applied.then(() => this.settle(keys, txid, failure, outcome));
+    if (applied === undefined) return this.settle(keys, claimed, failure, outcome);
+    return applied.then(() => this.settle(keys, claimed, failure, outcome));
   }
 
   private commit(
@@ -292,11 +294,10 @@ export class LedgerEngine {
     ids: readonly string[],
     after: AccountState[],
     increase: bigint,
-    txid: string | undefined,
-    expiresAtMs: number,
+    claimed: Claimed | undefined,
     done: (outcome: WriteOutcome) => void,
   ): Promise<void> | undefined {
-    const transactionId = txid ?? crypto.randomUUID();
+    const transactionId = claimed?.txid ?? generateTransactionId();
     const result: WriteResult = { transactionId, accounts: after };
     const logEntry: LogEntry = {
       position: this.nextPosition++,
@@ -308,7 +309,7 @@ export class LedgerEngine {
       balancesAfter: after.map((a) => a.balance),
       status: 'OK',
     };
-    const txRecord = txid === undefined ? undefined : record(txid, cmd, { ok: true, result }, expiresAtMs);
+    const txRecord = claimed === undefined ? undefined : record(claimed, { ok: true, result });
     if (increase > 0n) this.totalReserved += increase;
     return this.sequencer.submit({ accounts: after, logEntry, txRecord }, () => {
       if (increase > 0n) this.totalReserved -= increase;
@@ -320,14 +321,9 @@ export class LedgerEngine {
   }
 
   /** A failure decided by ledger state is an outcome too: it is made durable and replayed. */
-  private recordFailure(
-    cmd: WriteCommand,
-    txid: string | undefined,
-    expiresAtMs: number,
-    err: LedgerError,
-  ): Promise<void> | undefined {
-    if (txid === undefined || !isRecordedOutcome(err.code)) return undefined;
-    const txRecord = record(txid, cmd, { ok: false, code: err.code, message: err.message }, expiresAtMs);
+  private recordFailure(claimed: Claimed | undefined, err: LedgerError): Promise<void> | undefined {
+    if (claimed === undefined || !isRecordedOutcome(err.code)) return undefined;
+    const txRecord = record(claimed, { ok: false, code: err.code, message: err.message });
     return this.sequencer.submit({ accounts: [], logEntry: undefined, txRecord }, () =>
       this.idempotency.settle(txRecord),
     );
@@ -335,22 +331,22 @@ export class LedgerEngine {
 
   private settle(
     keys: readonly string[],
-    txid: string | undefined,
+    claimed: Claimed | undefined,
     failure: LedgerError | undefined,
     outcome: WriteOutcome | undefined,
   ): WriteOutcome {
-    this.finish(keys, txid, failure);
+    this.finish(keys, claimed, failure);
     if (failure !== undefined) throw failure;
     invariant(outcome !== undefined, 'a committed write has an outcome');
     return outcome;
   }
 
   /** Unlocks and ends the write; a claim whose outcome was not recorded is released unused. */
-  private finish(keys: readonly string[], txid: string | undefined, err: unknown): void {
+  private finish(keys: readonly string[], claimed: Claimed | undefined, err: unknown): void {
     this.locks.release(keys);
     const recorded = err === undefined || (err instanceof LedgerError && isRecordedOutcome(err.code));
-    if (txid !== undefined && !recorded && !(err instanceof InvariantViolation)) {
-      this.idempotency.abandon(txid, transientOutcome(err));
+    if (claimed !== undefined && !recorded && !(err instanceof InvariantViolation)) {
+      this.idempotency.abandon(claimed.txid, transientOutcome(err));
     }
     if (--this.writesInFlight === 0 && this.drained !== undefined) this.drained();
   }
@@ -379,8 +375,20 @@ function transition(cmd: WriteCommand, before: (AccountState | undefined)[]): Ac
   }
 }
 
-function record(transactionId: string, cmd: WriteCommand, outcome: Outcome, expiresAtMs: number): TxRecord {
-  return { transactionId, fingerprint: fingerprint(cmd), outcome, expiresAtMs };
+/** A transaction id this write claimed, with what its idempotency record will keep. */
+interface Claimed {
+  readonly txid: string;
+  readonly print: string;
+  readonly expiresAtMs: number;
+}
+
+function record(claimed: Claimed, outcome: Outcome): TxRecord {
+  return {
+    transactionId: claimed.txid,
+    fingerprint: claimed.print,
+    outcome,
+    expiresAtMs: claimed.expiresAtMs,
+  };
 }
 
 /** The answer for duplicates of a request that failed without a recorded outcome. */
