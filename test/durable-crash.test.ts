@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerCallError, LedgerClient } from '../src/client/ledger-client.js';
+import { SeededRandom } from '../src/harness/seeded-random.js';
 import { CliProcess } from './cli-run.js';
 import { removeDir, tempDir } from './durable-fixture.js';
 
@@ -14,15 +15,10 @@ const INITIAL_BALANCE = 1_000n;
 const WORKERS = 12;
 const LOAD_MS = { min: 60, max: 300 };
 
+/** Deterministic random numbers so a failing interleaving can be rerun. */
 function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 type Op =

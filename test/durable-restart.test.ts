@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LedgerError } from '../src/domain/errors.js';
 import type { LedgerEngine } from '../src/engine/ledger-engine.js';
+import { SeededRandom } from '../src/harness/seeded-random.js';
 import { fakeClock, openDurable, removeDir, tempDir } from './durable-fixture.js';
 
 async function rejection(work: Promise<unknown>): Promise<LedgerError> {
@@ -13,16 +14,10 @@ async function rejection(work: Promise<unknown>): Promise<LedgerError> {
   throw new Error('expected a LedgerError');
 }
 
-/** A small deterministic PRNG (mulberry32) so failures reproduce. */
+/** Deterministic random numbers so a failing interleaving can be rerun. */
 function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 describe('durable ledger across restarts', () => {

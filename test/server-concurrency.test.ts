@@ -1,17 +1,12 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { LedgerCallError, type LedgerClient } from '../src/client/ledger-client.js';
+import { SeededRandom } from '../src/harness/seeded-random.js';
 import { inParallel, startTestServer, type TestServer } from './server-fixture.js';
 
 /** Deterministic random numbers so a failing interleaving can be rerun. */
 function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);

@@ -1,3 +1,5 @@
+import type { Account, LogEntryResult, SnapshotResult } from '../client/ledger-client.js';
+
 /**
  * The recorded history of a stress run, Jepsen-style: one record per call, with what was asked
  * and what came back. Checkers are pure functions of it. Times are nanoseconds from the
@@ -11,29 +13,10 @@ export type OpKind = 'create' | 'get' | 'update' | 'transfer' | 'snapshot' | 'qu
  */
 export type OpType = 'ok' | 'fail' | 'info';
 
-export interface AccountView {
-  accountId: string;
-  balance: bigint;
-  version: bigint;
-}
-
-export interface SnapshotView {
-  totalBalance: bigint;
-  accountCount: bigint;
-  logPosition: bigint;
-  accounts: AccountView[];
-}
-
-export interface LogEntryView {
-  position: bigint;
-  transactionId: string;
-  timestampNs: bigint;
-  operation: string;
-  accountIds: string[];
-  amount: bigint;
-  balancesAfter: bigint[];
-  status: string;
-}
+// What the checkers see of an answer is exactly what the typed client returns.
+export type AccountView = Account;
+export type SnapshotView = SnapshotResult;
+export type LogEntryView = LogEntryResult;
 
 export interface OpArgs {
   accountId?: string;

@@ -88,6 +88,15 @@ export function renderHumanReport(r: RunResult, verbose = false): string {
       `${x.processCpuCores.toFixed(2)} cores`,
       'all threads of this process over wall time',
     ]);
+    if (x.generatorCpuCores !== undefined) {
+      const server = x.serverCpuCores === undefined ? '' : `, server ${x.serverCpuCores.toFixed(2)}`;
+      const other = x.processCpuCores - x.generatorCpuCores - (x.serverCpuCores ?? 0);
+      t.push([
+        'thread CPU',
+        `generator ${x.generatorCpuCores.toFixed(2)}${server}, other ${other.toFixed(2)} cores`,
+        'per-thread clocks; other: GC and compiler helpers, libuv',
+      ]);
+    }
     t.push([
       'client ELU',
       pct(x.clientEventLoopUtilization),

@@ -38,6 +38,13 @@ export interface ResourceReport {
   processCpuCores: number;
   /** Busy share of the load generator's event loop (main thread). */
   clientEventLoopUtilization: number;
+  /**
+   * CPU of the load generator's threads (main thread, plus generator threads with
+   * `--generator-threads`) over wall time, in cores; Linux only (per-thread clocks in /proc).
+   */
+  generatorCpuCores?: number;
+  /** CPU of the in-process server's thread over wall time, in cores; Linux only. */
+  serverCpuCores?: number;
   /** Busy share of the server thread's event loop; in-process only. */
   serverEventLoopUtilization?: number;
   /** Server event-loop busy time over process CPU time: roughly the server's share of the CPU spent. */

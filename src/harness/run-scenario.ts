@@ -23,6 +23,7 @@ import { SeededRandom } from './seeded-random.js';
 import type { ServerResourceSample } from './server-worker-protocol.js';
 import { SpawnedServer } from './spawned-server.js';
 import { StatusLine } from './status-line.js';
+import { threadCpuMs } from './thread-cpu.js';
 import { evaluateThreshold, type MetricSource, parseThreshold, type Threshold } from './thresholds.js';
 
 export interface RunOptions {
@@ -553,6 +554,7 @@ class ResourceMeter {
   private elu0 = performance.eventLoopUtilization();
   private mem0 = process.memoryUsage();
   private wall0 = performance.now();
+  private mainCpu0: number | undefined;
   private server0: ServerResourceSample | undefined;
   private serverBaseline: ServerResourceSample | undefined;
   private rssBaseline = 0;
@@ -567,6 +569,7 @@ class ResourceMeter {
     this.elu0 = performance.eventLoopUtilization();
     this.mem0 = process.memoryUsage();
     this.wall0 = performance.now();
+    this.mainCpu0 = threadCpuMs();
     this.rssBaseline = this.mem0.rss;
     this.serverBaseline = this.server0;
     this.rssMax = this.mem0.rss;
@@ -585,6 +588,7 @@ class ResourceMeter {
   async end(serviceMsOfWrites: number): Promise<ResourceReport> {
     clearInterval(this.timer);
     const wallMs = performance.now() - this.wall0;
+    const mainCpu1 = threadCpuMs();
     const cpu = process.cpuUsage(this.cpu0);
     const elu = performance.eventLoopUtilization(this.elu0);
     const mem = process.memoryUsage();
@@ -603,6 +607,9 @@ class ResourceMeter {
       clientHeapBeforeBytes: this.mem0.heapUsed,
       clientHeapAfterBytes: mem.heapUsed,
     };
+    if (this.mainCpu0 !== undefined && mainCpu1 !== undefined) {
+      report.generatorCpuCores = (mainCpu1 - this.mainCpu0) / wallMs;
+    }
     if (server1 !== undefined && this.server0 !== undefined) {
       const serverActiveMs = server1.eventLoopActiveMs - this.server0.eventLoopActiveMs;
       const lockWaitMs = server1.engine.lockWaitMsTotal - this.server0.engine.lockWaitMsTotal;
@@ -618,6 +625,9 @@ class ResourceMeter {
         txidSwept: server1.engine.txidSwept,
         txidSweepMaxSliceMs: server1.engine.txidSweepMaxSliceMs,
       } satisfies Partial<ResourceReport>);
+      if (server1.threadCpuMs !== undefined && this.server0.threadCpuMs !== undefined) {
+        report.serverCpuCores = (server1.threadCpuMs - this.server0.threadCpuMs) / wallMs;
+      }
     }
     return report;
   }

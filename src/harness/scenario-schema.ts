@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { INVARIANT_NAMES } from './checkers/expectations.js';
 import { parseThreshold } from './thresholds.js';
 import { DURATION_PATTERN, parseDurationMs } from './units.js';
 
@@ -9,19 +10,6 @@ import { DURATION_PATTERN, parseDurationMs } from './units.js';
  */
 
 export const OP_KINDS = ['get', 'update', 'transfer', 'snapshot', 'create', 'query'] as const;
-export const INVARIANT_NAMES = [
-  'conservation',
-  'exact-balances',
-  'no-negative-balance',
-  'no-torn-snapshot',
-  'monotonic-reads',
-  'read-your-writes',
-  'idempotency',
-  'audit-log',
-  'no-deadlock',
-  'expected-errors',
-  'durability',
-] as const;
 /** Checked when a scenario lists none: every invariant but durability, which needs a spawned server's kills to mean much. */
 export const DEFAULT_INVARIANTS = INVARIANT_NAMES.filter((n) => n !== 'durability');
 export const GRPC_CODE_NAMES = [

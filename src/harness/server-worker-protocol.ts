@@ -20,6 +20,8 @@ export interface ServerResourceSample {
   eventLoopActiveMs: number;
   /** V8 heap of the server thread's isolate (per thread, unlike RSS). */
   heapUsedBytes: number;
+  /** CPU time of the server thread since it started (Linux only; see thread-cpu.ts). */
+  threadCpuMs?: number;
   engine: EngineStats;
 }
 

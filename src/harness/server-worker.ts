@@ -6,6 +6,7 @@ import { DelayedCommitStorage, MemoryStorage } from '../engine/storage.js';
 import { startLedgerServer } from '../server/ledger-server.js';
 import { createLogger } from '../server/logger.js';
 import type { FromWorker, ServerWorkerOptions, ToWorker } from './server-worker-protocol.js';
+import { threadCpuMs } from './thread-cpu.js';
 
 /**
  * The in-process server's thread: its own event loop, so the load generator on the main thread
@@ -45,6 +46,8 @@ try {
   const startElu = performance.eventLoopUtilization();
   port.on('message', (message: ToWorker) => {
     if (message.type === 'sample') {
+      // Read before the forced GC, so the harness's own collection is not billed to serving.
+      const cpuMs = threadCpuMs();
       if (message.gc) gc?.();
       const elu = performance.eventLoopUtilization(startElu);
       send({
@@ -54,6 +57,7 @@ try {
           eventLoopUtilization: elu.utilization,
           eventLoopActiveMs: elu.active,
           heapUsedBytes: process.memoryUsage().heapUsed,
+          threadCpuMs: cpuMs,
           engine: engine.stats(),
         },
       });

@@ -1,18 +1,5 @@
 /** The invariants a scenario can ask for, by their stable verdict names. */
-export type InvariantName =
-  | 'conservation'
-  | 'exact-balances'
-  | 'no-negative-balance'
-  | 'no-torn-snapshot'
-  | 'monotonic-reads'
-  | 'read-your-writes'
-  | 'idempotency'
-  | 'audit-log'
-  | 'no-deadlock'
-  | 'expected-errors'
-  | 'durability';
-
-export const INVARIANT_NAMES: readonly InvariantName[] = [
+export const INVARIANT_NAMES = [
   'conservation',
   'exact-balances',
   'no-negative-balance',
@@ -24,7 +11,9 @@ export const INVARIANT_NAMES: readonly InvariantName[] = [
   'no-deadlock',
   'expected-errors',
   'durability',
-];
+] as const;
+
+export type InvariantName = (typeof INVARIANT_NAMES)[number];
 
 /** What the scenario promises about its run; the checkers hold the recorded history to it. */
 export interface InvariantExpectations {
