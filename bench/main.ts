@@ -4,13 +4,15 @@ import type { BenchClientKind } from './bench-client.js';
 import type { HotFunction } from './cpu-profile.js';
 import { runEngineBench } from './engine-bench.js';
 import { runGrpcBench } from './grpc-bench.js';
+import { runHarnessBench } from './harness-bench.js';
 import { runMemoryBench } from './memory-bench.js';
 import { type BenchResult, machineInfo, renderTable, writeJsonReport } from './report.js';
 
-const USAGE = `usage: node dist/bench/main.js [--quick] [--json FILE] [--only engine,memory,grpc,grpc-closed,grpc-open]
-       [--gen-workers N] [--connections N] [--concurrency N] [--open-rate N] [--client raw|typed] [--profile]`;
+const USAGE = `usage: node dist/bench/main.js [--quick] [--json FILE] [--only engine,memory,grpc,grpc-closed,grpc-open,harness]
+       [--gen-workers N] [--connections N] [--concurrency N] [--open-rate N] [--client raw|typed] [--profile]
+       [--harness-rates R,R,...] [--harness-connections N]`;
 
-const SECTIONS = ['engine', 'memory', 'grpc-closed', 'grpc-open'] as const;
+const SECTIONS = ['engine', 'memory', 'grpc-closed', 'grpc-open', 'harness'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function clientKind(text: string): BenchClientKind {
@@ -30,6 +32,8 @@ function parse() {
       'open-rate': { type: 'string', default: '500' },
       profile: { type: 'boolean', default: false },
       client: { type: 'string', default: 'raw' },
+      'harness-rates': { type: 'string' },
+      'harness-connections': { type: 'string', default: '4' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -54,6 +58,8 @@ function parse() {
     openRatePerSec: int('open-rate', values['open-rate']),
     profile: values.profile,
     client: clientKind(values.client),
+    harnessRatesPerS: values['harness-rates']?.split(',').map((r) => int('harness-rates', r.trim())),
+    harnessConnections: int('harness-connections', values['harness-connections']),
   };
 }
 
@@ -107,6 +113,16 @@ async function main(): Promise<void> {
     results.push(...grpc.results);
     details.grpc = grpc.details;
     for (const [kind, hot] of Object.entries(grpc.profiles)) profiles[`${kind} gRPC server process`] = hot;
+  }
+  if (args.only.has('harness')) {
+    const harness = await runHarnessBench({
+      quick: args.quick,
+      ratesPerS: args.harnessRatesPerS,
+      connections: args.harnessConnections,
+      log,
+    });
+    results.push(...harness.results);
+    details.harness = harness.details;
   }
   const elapsedSec = (performance.now() - started) / 1000;
   console.log(renderTable(results));

@@ -71,14 +71,16 @@ export class RunRecorder {
     if (this.records.length < HARNESS_LIMITS.maxRecordedOps) this.records.push(record);
     else this.truncated = true;
     this.inFlight.set(record.index, record);
-    this.writeHistory({
-      type: 'invoke',
-      index: record.index,
-      process: record.caller,
-      f: record.op,
-      value: record.args,
-      time: record.invokeNs,
-    });
+    // Without a history file, skip building the line: the generator's allocations are its GC pauses.
+    if (this.history !== undefined)
+      this.writeHistory({
+        type: 'invoke',
+        index: record.index,
+        process: record.caller,
+        f: record.op,
+        value: record.args,
+        time: record.invokeNs,
+      });
     return record;
   }
 
@@ -106,22 +108,23 @@ export class RunRecorder {
         outcome.replayed === true,
       );
     }
-    this.writeHistory({
-      type: outcome.type,
-      index: record.index,
-      process: record.caller,
-      f: record.op,
-      value: {
-        ...record.args,
-        code: outcome.code,
-        message: outcome.message,
-        replayed: outcome.replayed,
-        accounts: outcome.accounts,
-        snapshot: outcome.snapshot,
-        logEntry: outcome.logEntry,
-      },
-      time: record.completeNs,
-    });
+    if (this.history !== undefined)
+      this.writeHistory({
+        type: outcome.type,
+        index: record.index,
+        process: record.caller,
+        f: record.op,
+        value: {
+          ...record.args,
+          code: outcome.code,
+          message: outcome.message,
+          replayed: outcome.replayed,
+          accounts: outcome.accounts,
+          snapshot: outcome.snapshot,
+          logEntry: outcome.logEntry,
+        },
+        time: record.completeNs,
+      });
   }
 
   /** Open loop: a due send was dropped because too many calls were in flight. */
