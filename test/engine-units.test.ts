@@ -30,7 +30,7 @@ describe('IdempotencyStore', () => {
       ttlMs: 1000,
       sweepThreshold: 10,
       maxRecords: 100,
-      sliceSize: 3,
+      sliceMs: 0,
       nowMs: () => now.ms,
       ...overrides,
     });
@@ -89,6 +89,24 @@ describe('IdempotencyStore', () => {
     expect(expired).toEqual(Array.from({ length: 12 }, (_, i) => `old-${i}`));
     expect(s.size).toBe(4);
     expect(s.sweepStats.removed).toBe(12);
+  });
+
+  it('yields the event loop between sweep slices', async () => {
+    const now = { ms: 0 };
+    const batches: number[] = [];
+    const s = store(now, { maxRecords: 1000, onExpired: (ids) => batches.push(ids.length) });
+    for (let i = 0; i < 200; i++) {
+      s.claim(`old-${i}`, 'fp');
+      s.settle(settled(`old-${i}`, 1000));
+    }
+    now.ms = 2000;
+    s.claim('trigger', 'fp');
+    await tick();
+    // A zero time budget ends a slice at the first clock check (every 64 removals).
+    expect(batches).toEqual([64]);
+    for (let i = 0; i < 10; i++) await tick();
+    expect(batches).toEqual([64, 64, 64, 8]);
+    expect(s.size).toBe(1);
   });
 
   it('refuses new ids beyond the hard cap', () => {

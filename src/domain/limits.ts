@@ -23,8 +23,8 @@ export const LIMITS = {
   defaultTxidSweepThreshold: 100_000,
   /** Hard cap of live idempotency records; new ids beyond it get RESOURCE_EXHAUSTED (memory bound). */
   defaultMaxTxids: 2_000_000,
-  /** Records the sweep examines per slice before yielding the event loop. */
-  txidSweepSliceSize: 2_000,
+  /** Longest stretch the idempotency sweep holds the event loop before yielding to requests. */
+  txidSweepSliceMs: 1,
   /** Audit-log entries kept in memory (the newest); older ones are only on disk in durable mode. */
   defaultLogWindowEntries: 200_000,
   /**

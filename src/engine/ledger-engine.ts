@@ -111,7 +111,7 @@ export class LedgerEngine {
       ttlMs: options.txidTtlMs ?? LIMITS.defaultTxidTtlMs,
       sweepThreshold: options.txidSweepThreshold ?? LIMITS.defaultTxidSweepThreshold,
       maxRecords: options.maxTxids ?? LIMITS.defaultMaxTxids,
-      sliceSize: LIMITS.txidSweepSliceSize,
+      sliceMs: LIMITS.txidSweepSliceMs,
       nowMs: clock.nowMs,
       onExpired: (ids) => storage.forgetTransactions(ids),
     });
