@@ -3,16 +3,7 @@ import { LedgerError } from '../src/domain/errors.js';
 import type { LedgerEngine } from '../src/engine/ledger-engine.js';
 import { SeededRandom } from '../src/harness/seeded-random.js';
 import { fakeClock, openDurable, removeDir, tempDir } from './durable-fixture.js';
-
-async function rejection(work: Promise<unknown>): Promise<LedgerError> {
-  try {
-    await work;
-  } catch (err) {
-    if (err instanceof LedgerError) return err;
-    throw err;
-  }
-  throw new Error('expected a LedgerError');
-}
+import { rejection } from './ledger-rejection.js';
 
 /** Deterministic random numbers so a failing interleaving can be rerun. */
 function seeded(seed: number): () => number {

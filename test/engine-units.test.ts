@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvariantViolation, LedgerError } from '../src/domain/errors.js';
+import { InvariantViolation } from '../src/domain/errors.js';
 import { INT64_MAX } from '../src/domain/money.js';
 import type { LogEntry } from '../src/domain/types.js';
 import { AuditLogWindow } from '../src/engine/audit-log.js';
@@ -8,16 +8,7 @@ import { IdempotencyStore } from '../src/engine/idempotency-store.js';
 import { LedgerEngine } from '../src/engine/ledger-engine.js';
 import type { TxRecord } from '../src/engine/outcome.js';
 import { type CommitBatch, MemoryStorage } from '../src/engine/storage.js';
-
-async function rejection(work: Promise<unknown>): Promise<LedgerError> {
-  try {
-    await work;
-  } catch (err) {
-    if (err instanceof LedgerError) return err;
-    throw err;
-  }
-  throw new Error('expected a LedgerError');
-}
+import { rejection } from './ledger-rejection.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 

@@ -1,16 +1,11 @@
 import { LedgerCallError, type LedgerClient } from '../client/ledger-client.js';
-import type { AccountView, LogEntryView, OpArgs, OpKind, OpType, SnapshotView } from './history.js';
+import type { AccountView, OpArgs, OpKind, OpRecord } from './history.js';
 
-export interface CallOutcome {
-  type: OpType;
-  code?: string;
-  message?: string;
-  replayed?: boolean;
-  accounts?: AccountView[];
-  resultTransactionId?: string;
-  snapshot?: SnapshotView;
-  logEntry?: LogEntryView;
-}
+/** What one call came back with: the answer fields of its history record. */
+export type CallOutcome = Pick<
+  OpRecord,
+  'type' | 'code' | 'message' | 'replayed' | 'accounts' | 'resultTransactionId' | 'snapshot' | 'logEntry'
+>;
 
 /**
  * Codes after which the write may or may not have happened: the request may have reached the

@@ -1,5 +1,5 @@
 import type { InvariantVerdict, RunObservation } from '../history.js';
-import { describeRecord, Evidence } from './evidence.js';
+import { describeRecord, Evidence, missingFinalSnapshot } from './evidence.js';
 import { knownAccountIds, type LogicalWrite, logicalWrites, totalEffect } from './logical-writes.js';
 import { describeExpected, describeReachable, reachable, reachableSums } from './reachable-sums.js';
 
@@ -31,14 +31,7 @@ export function expectedTotal(initial: ReadonlyMap<string, bigint>, writes: read
 export function checkConservation(observation: RunObservation): InvariantVerdict {
   const name = 'conservation';
   const final = observation.finalSnapshot;
-  if (final === undefined) {
-    return {
-      name,
-      passed: false,
-      summary: 'no final snapshot was recorded',
-      evidence: ['finalSnapshot missing'],
-    };
-  }
+  if (final === undefined) return missingFinalSnapshot(name);
   const writes = logicalWrites(observation.records);
   const known = knownAccountIds(observation.initialBalances, writes);
   const evidence = new Evidence();

@@ -1,4 +1,4 @@
-import type { AccountView, OpRecord } from '../history.js';
+import type { AccountView, InvariantVerdict, OpRecord } from '../history.js';
 
 /** Evidence is for a human reading a failed verdict: a few concrete lines, never the whole run. */
 export const MAX_EVIDENCE_LINES = 20;
@@ -65,4 +65,14 @@ export function describeOutcome(record: OpRecord): string {
 /** "#12 caller 3 [phase/group] update(a1, delta=+10, tx=t5) -> ok a1=1010 v3" */
 export function describeRecord(record: OpRecord): string {
   return `#${record.index} caller ${record.caller} [${record.phase}/${record.group}] ${describeArgs(record)} -> ${describeOutcome(record)}`;
+}
+
+/** The verdict of a checker that needs the final snapshot when the run recorded none. */
+export function missingFinalSnapshot(name: string): InvariantVerdict {
+  return {
+    name,
+    passed: false,
+    summary: 'no final snapshot was recorded',
+    evidence: ['finalSnapshot missing'],
+  };
 }

@@ -1,5 +1,5 @@
 import type { AccountView, InvariantVerdict, RunObservation } from '../history.js';
-import { describeRecord, Evidence } from './evidence.js';
+import { describeRecord, Evidence, missingFinalSnapshot } from './evidence.js';
 import {
   accountEffect,
   knownAccountIds,
@@ -23,14 +23,7 @@ export function checkExactBalances(
 ): InvariantVerdict {
   const name = 'exact-balances';
   const final = observation.finalSnapshot;
-  if (final === undefined) {
-    return {
-      name,
-      passed: false,
-      summary: 'no final snapshot was recorded',
-      evidence: ['finalSnapshot missing'],
-    };
-  }
+  if (final === undefined) return missingFinalSnapshot(name);
   const finalById = new Map<string, AccountView>(final.accounts.map((a) => [a.accountId, a]));
   const writes = logicalWrites(observation.records);
   const touching = new Map<string, LogicalWrite[]>();
