@@ -126,6 +126,9 @@ export function renderHumanReport(r: RunResult, verbose = false): string {
       `${formatBytes(x.rssBeforeBytes)} -> ${formatBytes(x.rssAfterBytes)} (max ${formatBytes(x.rssMaxBytes)})`,
       x.server === 'in-process' ? 'whole process: client and server' : 'this client only',
     ]);
+    if (x.serverRssMaxBytes !== undefined) {
+      t.push(['server RSS', `max ${formatBytes(x.serverRssMaxBytes)}`, 'spawned server process, sampled']);
+    }
     t.push([
       'client heap',
       `${formatBytes(x.clientHeapBeforeBytes)} -> ${formatBytes(x.clientHeapAfterBytes)}`,

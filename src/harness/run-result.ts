@@ -52,6 +52,8 @@ export interface ResourceReport {
   rssBeforeBytes: number;
   rssAfterBytes: number;
   rssMaxBytes: number;
+  /** Spawned server only: the largest RSS of the server process(es), sampled while phases ran. */
+  serverRssMaxBytes?: number;
   /** RSS at the end of the first phase (the baseline for rss_growth when there are several phases). */
   rssBaselineBytes: number;
   clientHeapBeforeBytes: number;

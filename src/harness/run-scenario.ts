@@ -12,6 +12,7 @@ import { FaultInjector, type FaultReport } from './fault-injector.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { InvariantVerdict, LogEntryView, OpRecord, RunObservation, SnapshotView } from './history.js';
 import { type InProcessServer, startInProcessServer } from './in-process-server.js';
+import { processRssBytes } from './process-rss.js';
 import type { GroupResult } from './run-group.js';
 import { callerSlots } from './run-group.js';
 import { RunIds } from './run-ids.js';
@@ -241,7 +242,7 @@ async function runLoad(
         );
   const gate = injector === undefined ? undefined : () => injector.gate();
 
-  const resources = new ResourceMeter(server);
+  const resources = new ResourceMeter(server, () => faultTarget?.server.pid);
   await resources.begin();
   const status = new StatusLine(recorder, process.stderr, options.status ?? false);
   status.start();
@@ -529,6 +530,8 @@ function metricSource(
       before === undefined || after === undefined || before === 0 ? inProcessOnly : (after - before) / before;
     switch (t.metric) {
       case 'max_rss':
+        // A spawned server is measured on its own; in-process, client and server share one process.
+        if (r.serverRssMaxBytes !== undefined) return r.serverRssMaxBytes;
         return r.server === 'in-process'
           ? r.rssMaxBytes
           : { unavailable: 'server RSS is not observable on a remote target' };
@@ -559,9 +562,20 @@ class ResourceMeter {
   private serverBaseline: ServerResourceSample | undefined;
   private rssBaseline = 0;
   private rssMax = 0;
+  private serverRssMax: number | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly server: InProcessServer | undefined) {}
+  constructor(
+    private readonly server: InProcessServer | undefined,
+    /** A spawned server's current pid: its RSS is sampled apart from this process's. */
+    private readonly spawnedPid: () => number | undefined,
+  ) {}
+
+  private sampleSpawnedRss(): void {
+    const pid = this.spawnedPid();
+    const rss = pid === undefined ? undefined : processRssBytes(pid);
+    if (rss !== undefined) this.serverRssMax = Math.max(this.serverRssMax ?? 0, rss);
+  }
 
   async begin(): Promise<void> {
     this.server0 = await this.server?.sample({ gc: true });
@@ -573,8 +587,10 @@ class ResourceMeter {
     this.rssBaseline = this.mem0.rss;
     this.serverBaseline = this.server0;
     this.rssMax = this.mem0.rss;
+    this.sampleSpawnedRss();
     this.timer = setInterval(() => {
       this.rssMax = Math.max(this.rssMax, process.memoryUsage.rss());
+      this.sampleSpawnedRss();
     }, HARNESS_LIMITS.statusIntervalMs);
     this.timer.unref();
   }
@@ -593,6 +609,7 @@ class ResourceMeter {
     const elu = performance.eventLoopUtilization(this.elu0);
     const mem = process.memoryUsage();
     this.rssMax = Math.max(this.rssMax, mem.rss);
+    this.sampleSpawnedRss();
     const cpuMs = (cpu.user + cpu.system) / 1000;
     const server1 = await this.server?.sample({ gc: true });
     const report: ResourceReport = {
@@ -604,6 +621,7 @@ class ResourceMeter {
       rssAfterBytes: mem.rss,
       rssMaxBytes: this.rssMax,
       rssBaselineBytes: this.rssBaseline,
+      ...(this.serverRssMax === undefined ? {} : { serverRssMaxBytes: this.serverRssMax }),
       clientHeapBeforeBytes: this.mem0.heapUsed,
       clientHeapAfterBytes: mem.heapUsed,
     };

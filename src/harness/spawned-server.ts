@@ -65,6 +65,11 @@ export class SpawnedServer {
     return last.target;
   }
 
+  /** The running server's process id, if one is running. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get running(): boolean {
     return this.child !== undefined;
   }
