@@ -1,0 +1,126 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import Table from 'cli-table3';
+import { worstExitCode } from '../../harness/exit-status.js';
+import { renderHumanReport, tableStyle } from '../../harness/human-report.js';
+import { loadScenarioFile, ScenarioError } from '../../harness/load-scenario.js';
+import type { RunResult } from '../../harness/run-result.js';
+import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
+import { runOne, writeOutputs } from './stress-action.js';
+
+export interface GateFlags {
+  target?: string[];
+  seed?: number;
+  json?: string;
+  junit?: string;
+  status: boolean;
+  all?: boolean;
+  verbose?: boolean;
+}
+
+interface Row {
+  file: string;
+  scenario: string;
+  exitCode: ExitCode;
+  detail: string;
+  seconds: string;
+}
+
+/** `ledgerctl gate [dir]`: every CI scenario, one summary table, the worst exit code. */
+export async function gate(dir: string, flags: GateFlags): Promise<void> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+  } catch (err) {
+    throw new CliError(
+      `cannot read scenario directory ${dir}: ${(err as NodeJS.ErrnoException).code}`,
+      EXIT.usage,
+    );
+  }
+  const rows: Row[] = [];
+  const results: RunResult[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    try {
+      const scenario = await loadScenarioFile(file);
+      if (!scenario.ci && !flags.all) continue;
+      // A scenario that spawns (and kills) its own server cannot run against someone else's.
+      if (scenario.server.mode === 'spawned' && flags.target !== undefined) {
+        process.stderr.write(`gate: skipping ${file}: it spawns its own server (not with --target)\n`);
+        continue;
+      }
+    } catch (err) {
+      if (!(err instanceof ScenarioError)) throw err;
+      process.stderr.write(`${err.message}\n`);
+      rows.push({
+        file,
+        scenario: name,
+        exitCode: EXIT.usage,
+        detail: 'invalid scenario file',
+        seconds: '-',
+      });
+      continue;
+    }
+    process.stderr.write(`gate: running ${file}\n`);
+    try {
+      const result = await runOne(file, flags);
+      results.push(result);
+      if (flags.verbose || result.exitCode !== EXIT.ok)
+        process.stdout.write(renderHumanReport(result, flags.verbose));
+      rows.push({
+        file,
+        scenario: result.scenario,
+        exitCode: result.exitCode as ExitCode,
+        detail: describe(result),
+        seconds: (result.durationMs / 1000).toFixed(1),
+      });
+    } catch (err) {
+      if (!(err instanceof CliError)) throw err;
+      process.stderr.write(`${file}: ${err.message}\n`);
+      rows.push({
+        file,
+        scenario: name,
+        exitCode: err.exitCode,
+        detail: err.message.split('\n')[0]!,
+        seconds: '-',
+      });
+    }
+  }
+  if (rows.length === 0) throw new CliError(`no CI scenarios (ci: true) in ${dir}`, EXIT.usage);
+  const style = tableStyle();
+  const head = ['scenario', 'result', 'exit', 'seconds', 'detail'];
+  const table = new Table(style === undefined ? { head } : { head, style });
+  for (const r of rows) table.push([r.scenario, verdictWord(r.exitCode), r.exitCode, r.seconds, r.detail]);
+  process.stdout.write(`${table.toString()}\n`);
+  const worst = worstExitCode(rows.map((r) => r.exitCode));
+  process.stdout.write(`gate: ${rows.length} scenarios, exit ${worst}\n`);
+  await writeOutputs(results, flags.json, flags.junit, true);
+  process.exitCode = worst;
+}
+
+function verdictWord(code: number): string {
+  switch (code) {
+    case EXIT.ok:
+      return 'pass';
+    case EXIT.failed:
+      return 'INVARIANT FAILED';
+    case EXIT.threshold:
+      return 'THRESHOLD FAILED';
+    case EXIT.usage:
+      return 'INVALID';
+    default:
+      return 'ERROR';
+  }
+}
+
+function describe(r: RunResult): string {
+  const inv = r.verdicts.filter((v) => v.passed).length;
+  const th = r.thresholds.filter((t) => t.status === 'pass').length;
+  const failed = [
+    ...r.verdicts.filter((v) => !v.passed).map((v) => v.name),
+    ...r.thresholds.filter((t) => t.status === 'fail').map((t) => t.threshold),
+  ];
+  const ops = r.ops.find((o) => o.op === '*')?.count ?? 0;
+  const base = `${inv}/${r.verdicts.length} invariants, ${th}/${r.thresholds.length} thresholds, ${ops} ops`;
+  return failed.length > 0 ? `${base}; failed: ${failed.join(', ')}` : base;
+}

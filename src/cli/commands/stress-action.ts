@@ -1,0 +1,68 @@
+import { writeFile } from 'node:fs/promises';
+import { renderHumanReport } from '../../harness/human-report.js';
+import { renderJunit } from '../../harness/junit-report.js';
+import { loadScenarioFile, ScenarioError } from '../../harness/load-scenario.js';
+import { jsonReplacer } from '../../harness/run-recorder.js';
+import type { RunResult } from '../../harness/run-result.js';
+import { RunSetupError, runScenario } from '../../harness/run-scenario.js';
+import { CliError, EXIT } from '../exit-codes.js';
+
+export interface StressFlags {
+  target?: string[];
+  seed?: number;
+  json?: string;
+  junit?: string;
+  history?: string;
+  status: boolean;
+  verbose?: boolean;
+}
+
+/** `ledgerctl stress <scenario>`: run it, print the report, write the outputs, set the exit code. */
+export async function stress(file: string, flags: StressFlags): Promise<void> {
+  const result = await runOne(file, flags);
+  process.stdout.write(renderHumanReport(result, flags.verbose));
+  await writeOutputs([result], flags.json, flags.junit, false);
+  process.exitCode = result.exitCode;
+}
+
+/** Loads and runs one scenario; a problem the user can fix becomes a CliError (exit 2). */
+export async function runOne(
+  file: string,
+  flags: { target?: string[]; seed?: number; history?: string; status: boolean },
+): Promise<RunResult> {
+  try {
+    const scenario = await loadScenarioFile(file);
+    return await runScenario(scenario, {
+      file,
+      targets: flags.target,
+      seed: flags.seed,
+      historyFile: flags.history,
+      status: flags.status,
+    });
+  } catch (err) {
+    throw asUserError(err);
+  }
+}
+
+export function asUserError(err: unknown): unknown {
+  if (err instanceof ScenarioError) return new CliError(err.problems.join('\n'), EXIT.usage);
+  if (err instanceof RunSetupError) return new CliError(err.message, EXIT.usage);
+  return err;
+}
+
+export async function writeOutputs(
+  results: RunResult[],
+  jsonFile: string | undefined,
+  junitFile: string | undefined,
+  asArray: boolean,
+): Promise<void> {
+  try {
+    if (jsonFile !== undefined) {
+      const body = asArray ? results : results[0];
+      await writeFile(jsonFile, `${JSON.stringify(body, jsonReplacer, 2)}\n`);
+    }
+    if (junitFile !== undefined) await writeFile(junitFile, renderJunit(results));
+  } catch (err) {
+    throw new CliError(`cannot write report: ${(err as Error).message}`, EXIT.usage);
+  }
+}
