@@ -1,18 +1,13 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { CallOutcome } from './call-op.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
-import type { OpArgs, OpKind, OpRecord } from './history.js';
+import type { OpKind, OpRecord } from './history.js';
 import { OpStats } from './op-stats.js';
 
-export interface CallStart {
-  phase: string;
-  group: string;
-  caller: number;
-  op: OpKind;
-  args: OpArgs;
-  scheduledNs?: bigint;
+/** What is known of a call when it starts: the request half of its history record. */
+export type CallStart = Pick<OpRecord, 'phase' | 'group' | 'caller' | 'op' | 'args' | 'scheduledNs'> & {
   warmup: boolean;
-}
+};
 
 /** JSON with bigint as decimal strings (exact), for the JSONL history and the JSON report. */
 export function jsonReplacer(_key: string, value: unknown): unknown {
