@@ -223,26 +223,27 @@ export class LedgerEngine {
   private write(cmd: WriteCommand): WriteOutcome | Promise<WriteOutcome> {
     if (this.closing) throw Errors.shuttingDown();
     const txid = cmd.transactionId;
-    let expiresAtMs = 0;
-    // Computed once: the claim compares it, the record keeps it.
-    const print = txid === undefined ? '' : fingerprint(cmd);
+    let claimed: Claimed | undefined;
     if (txid !== undefined) {
+      // Computed once: the claim compares it, the record keeps it.
+      const print = fingerprint(cmd);
       const claim = this.idempotency.claim(txid, print);
       if (claim.kind === 'replay') {
         const { outcome } = claim;
         return outcome instanceof Promise ? outcome.then(replay) : replay(outcome);
       }
-      expiresAtMs = claim.expiresAtMs;
+      claimed = { txid, print, expiresAtMs: claim.expiresAtMs };
     }
     this.writesInFlight++;
-    const keys = this.locks.keysFor(touchedIds(cmd));
-    const claimed: Claimed | undefined = txid === undefined ? undefined : { txid, print, expiresAtMs };
-    if (this.locks.tryAcquire(keys)) return this.decide(cmd, keys, claimed);
-    return this.lockThenDecide(cmd, keys, claimed);
+    const ids = touchedIds(cmd);
+    const keys = this.locks.keysFor(ids);
+    if (this.locks.tryAcquire(keys)) return this.decide(cmd, ids, keys, claimed);
+    return this.lockThenDecide(cmd, ids, keys, claimed);
   }
 
   private async lockThenDecide(
     cmd: WriteCommand,
+    ids: readonly string[],
     keys: readonly string[],
     claimed: Claimed | undefined,
   ): Promise<WriteOutcome> {
@@ -252,12 +253,13 @@ export class LedgerEngine {
       this.finish([], claimed, err);
       throw err;
     }
-    return this.decide(cmd, keys, claimed);
+    return this.decide(cmd, ids, keys, claimed);
   }
 
   /** Under the locks: read, decide, hand the batch to the commit step; unlock once it is applied. */
   private decide(
     cmd: WriteCommand,
+    ids: readonly string[],
     keys: readonly string[],
     claimed: Claimed | undefined,
   ): WriteOutcome | Promise<WriteOutcome> {
@@ -265,7 +267,6 @@ export class LedgerEngine {
     let outcome: WriteOutcome | undefined;
     let failure: LedgerError | undefined;
     try {
-      const ids = touchedIds(cmd);
       const before = ids.map((id) => this.accounts.get(id));
       let after: AccountState[] | undefined;
       let increase = 0n;
