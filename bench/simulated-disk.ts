@@ -18,8 +18,8 @@ function newGroup(): Group {
 /**
  * A simulated disk with real group commit and a sub-millisecond flush: one flush at a time;
  * batches that arrive during a flush wait for the next one, which starts when the current one
- * ends (how lmdb and most WALs behave). The product's GroupCommitStorage uses setTimeout, which
- * rounds 0.5 ms up to at least 1 ms, so the bench brings its own precise one.
+ * ends (how lmdb and most WALs behave). A setTimeout-based simulation would round 0.5 ms up to
+ * at least 1 ms, hence the timer thread.
  */
 export class PreciseGroupCommitStorage extends MemoryStorage {
   override readonly kind: string = 'bench-precise-group-commit';

@@ -87,9 +87,4 @@ export class AccountLocks {
       else next();
     }
   }
-
-  /** Accounts currently locked (held or waited for). */
-  get activeCount(): number {
-    return this.held.size;
-  }
 }

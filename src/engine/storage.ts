@@ -88,31 +88,3 @@ export class DelayedCommitStorage extends MemoryStorage {
     return new Promise((resolve) => setTimeout(resolve, delayMs));
   }
 }
-
-/**
- * A simulated disk with group commit: every batch submitted while a flush is pending joins the
- * next flush, which completes `flushMs` later (Node timers round up to whole milliseconds).
- * Models a durable engine's cost for benchmarks without touching a disk.
- */
-export class GroupCommitStorage extends MemoryStorage {
-  override readonly kind: string = 'memory-group-commit';
-  private next: Promise<void> | undefined;
-  flushes = 0;
-  batches = 0;
-  constructor(private readonly flushMs: number) {
-    super();
-  }
-  override commit(): Promise<void> {
-    this.batches++;
-    if (this.next === undefined) {
-      this.flushes++;
-      this.next = new Promise((resolve) =>
-        setTimeout(() => {
-          this.next = undefined;
-          resolve();
-        }, this.flushMs),
-      );
-    }
-    return this.next;
-  }
-}
