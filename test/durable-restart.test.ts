@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LedgerError } from '../src/domain/errors.js';
 import type { LedgerEngine } from '../src/engine/ledger-engine.js';
 import { SeededRandom } from '../src/harness/seeded-random.js';
-import { fakeClock, openDurable, removeDir, tempDir } from './durable-fixture.js';
+import { openDurable, removeDir, tempDir } from './durable-fixture.js';
 import { rejection } from './ledger-rejection.js';
 
 /** Deterministic random numbers so a failing interleaving can be rerun. */
@@ -116,26 +116,6 @@ describe('durable ledger across restarts', () => {
     expect([ghost.message, ghost.replayed]).toEqual([missing.message, true]);
     expect(e.getBalance('a').balance).toBe(110n);
     expect((await rejection(e.getTransaction('too-much'))).code).toBe('NOT_FOUND');
-  });
-
-  it('drops idempotency records that expired while the server was down', async () => {
-    const clock = fakeClock();
-    let e = await restart({ clock, txidTtlMs: 60_000 });
-    await e.createAccount({ accountId: 'a', initialBalance: 0n });
-    await e.updateBalance({ accountId: 'a', delta: 1n, transactionId: 'old' });
-    clock.ms += 30_000;
-    await e.updateBalance({ accountId: 'a', delta: 1n, transactionId: 'young' });
-    clock.ms += 40_000;
-    e = await restart({ clock, txidTtlMs: 60_000 });
-    expect(e.recovery).toMatchObject({ txRecords: 1, txRecordsExpired: 1 });
-    expect((await e.updateBalance({ accountId: 'a', delta: 1n, transactionId: 'young' })).replayed).toBe(
-      true,
-    );
-    // The expired id is free again: it executes as a new write.
-    expect((await e.updateBalance({ accountId: 'a', delta: 1n, transactionId: 'old' })).replayed).toBe(false);
-    e = await restart({ clock, txidTtlMs: 60_000 });
-    expect(e.recovery).toMatchObject({ txRecords: 2, txRecordsExpired: 0 });
-    expect(e.getBalance('a')).toMatchObject({ balance: 3n, version: 3 });
   });
 
   it('conserves money across many concurrent transfers and a restart', async () => {

@@ -100,6 +100,26 @@ describe('IdempotencyStore', () => {
     expect(s.size).toBe(1);
   });
 
+  it('with a backing store, keeps a bounded cache, never evicts a pending claim, and asks the store', () => {
+    const disk = new Map<string, TxRecord>();
+    const s = store(
+      { ms: 0 },
+      { cacheRecords: 8, sweepThreshold: 1000, backing: { findTxRecord: (id) => disk.get(id) } },
+    );
+    s.claim('pending', 'fp');
+    for (let i = 0; i < 20; i++) {
+      s.claim(`r${i}`, 'fp');
+      const record = settled(`r${i}`, 1000);
+      disk.set(record.transactionId, record);
+      s.settle(record);
+    }
+    expect(s.size).toBeLessThanOrEqual(8);
+    expect(s.isPending('pending')).toBe(true);
+    expect(s.claim('r0', 'fp')).toEqual({ kind: 'replay', outcome: settled('r0', 1000).outcome });
+    expect(() => s.claim('r0', 'other')).toThrow('Transaction r0 already exists with different parameters');
+    expect(s.claim('never-seen', 'fp').kind).toBe('execute');
+  });
+
   it('refuses new ids beyond the hard cap', () => {
     const s = store({ ms: 0 }, { maxRecords: 2, sweepThreshold: 100 });
     s.claim('a', 'fp');

@@ -21,10 +21,24 @@ export const LIMITS = {
   defaultTxidTtlMs: 24 * 60 * 60 * 1000,
   /** Above this many held idempotency records the background sweep starts removing expired ones. */
   defaultTxidSweepThreshold: 100_000,
-  /** Hard cap of live idempotency records; new ids beyond it get RESOURCE_EXHAUSTED (memory bound). */
+  /**
+   * Hard cap of idempotency records held in memory; new ids beyond it get RESOURCE_EXHAUSTED
+   * (memory bound). In durable mode records live on disk and memory holds only claims in flight
+   * plus `defaultTxidCacheRecords`, so the cap is not reached there.
+   */
   defaultMaxTxids: 2_000_000,
+  /** Durable mode: the most recently claimed idempotency records kept in memory in front of disk. */
+  defaultTxidCacheRecords: 100_000,
   /** Longest stretch the idempotency sweep holds the event loop before yielding to requests. */
   txidSweepSliceMs: 1,
+  /**
+   * Durable mode: the sweep of expired idempotency records on disk walks all of them in slices of
+   * `txidSweepSliceMs` with this pause between slices (at most ~1/11 of a core), then rests for
+   * `txidDiskSweepRestMs` before the next pass. An expired record is refused as a replay the
+   * moment it expires; the sweep only gives back its disk space.
+   */
+  txidDiskSweepPauseMs: 10,
+  txidDiskSweepRestMs: 60_000,
   /** Audit-log entries kept in memory (the newest); older ones are only on disk in durable mode. */
   defaultLogWindowEntries: 200_000,
   /**

@@ -78,6 +78,12 @@ export function encodeTxRecord(record: TxRecord): StoredTxRecord {
   return [record.fingerprint, record.expiresAtMs, encodeOutcome(record.outcome)];
 }
 
+/** A stored record's expiry alone (the disk sweep reads every record, it needs nothing else). */
+export function storedTxRecordExpiry(value: unknown): number | undefined {
+  const expiresAtMs = Array.isArray(value) ? (value[1] as unknown) : undefined;
+  return typeof expiresAtMs === 'number' ? expiresAtMs : undefined;
+}
+
 export function decodeTxRecord(transactionId: unknown, value: unknown): TxRecord {
   if (typeof transactionId !== 'string' || !Array.isArray(value) || value.length !== 3) {
     throw bad('idempotency record', transactionId);

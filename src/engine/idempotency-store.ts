@@ -1,6 +1,11 @@
 import { Errors, invariant } from '../domain/errors.js';
 import type { Outcome, TxRecord } from './outcome.js';
 
+/** Where records that are no longer held in memory are found (durable storage keeps all of them). */
+export interface TxRecordLookup {
+  findTxRecord(transactionId: string): TxRecord | undefined;
+}
+
 export interface IdempotencyOptions {
   ttlMs: number;
   /** The sweep of expired records starts above this many held records. */
@@ -10,8 +15,14 @@ export interface IdempotencyOptions {
   /** How long one sweep slice may hold the event loop before yielding. */
   sliceMs: number;
   nowMs: () => number;
-  /** Told which ids the sweep removed (durable storage forgets them too). */
+  /** Told which ids the sweep removed from memory. */
   onExpired?: (transactionIds: readonly string[]) => void;
+  /**
+   * Durable mode: every settled record is also in `backing`, so memory keeps only the claims in
+   * flight plus the `cacheRecords` most recently claimed records, and asks `backing` for the rest.
+   */
+  backing?: TxRecordLookup;
+  cacheRecords?: number;
 }
 
 export type Claim =
@@ -42,7 +53,8 @@ export interface SweepStats {
 /**
  * Transaction ids: the first request decides the outcome, later ones replay it.
  * Records are kept in a Map in claim order; with one TTL that is also expiry order, so the sweep
- * removes a prefix in slices and never scans live records.
+ * removes a prefix in slices and never scans live records. With a backing store, memory is a
+ * bounded cache in front of it (the oldest settled records are evicted first).
  */
 export class IdempotencyStore {
   private readonly held = new Map<string, Held>();
@@ -57,13 +69,20 @@ export class IdempotencyStore {
     return this.held.size;
   }
 
+  /** True while a write that claimed this id is executing (its record is not stored yet). */
+  isPending(transactionId: string): boolean {
+    const held = this.held.get(transactionId);
+    return held !== undefined && isPending(held);
+  }
+
   /**
    * Synchronous, so claiming is atomic: one caller gets 'execute', every concurrent or later
    * caller with the same fingerprint gets 'replay', any other fingerprint is a conflict.
    */
   claim(transactionId: string, fingerprint: string): Claim {
     const now = this.options.nowMs();
-    const existing = this.held.get(transactionId);
+    // A settled record leaves memory only once it is in the backing store, so memory comes first.
+    const existing = this.held.get(transactionId) ?? this.options.backing?.findTxRecord(transactionId);
     if (existing !== undefined) {
       if (existing.expiresAtMs > now || isPending(existing)) {
         if (existing.fingerprint !== fingerprint) throw Errors.transactionConflict(transactionId);
@@ -88,6 +107,8 @@ export class IdempotencyStore {
     invariant(held !== undefined && isPending(held), `settle of unclaimed id ${record.transactionId}`);
     this.held.set(record.transactionId, record);
     wake(held, record.outcome);
+    const cap = this.options.cacheRecords;
+    if (cap !== undefined && this.held.size > cap) this.evict(cap);
   }
 
   /** Forgets a claim whose outcome is not to be kept (the id stays unused); waiters get `outcome`. */
@@ -98,11 +119,15 @@ export class IdempotencyStore {
     wake(held, outcome);
   }
 
-  /** Loads records recovered from storage (oldest first); expired ones are skipped. */
-  load(records: Iterable<TxRecord>): void {
-    const now = this.options.nowMs();
-    for (const record of records) {
-      if (record.expiresAtMs > now) this.held.set(record.transactionId, record);
+  /**
+   * Drops the oldest settled records (they are in the backing store) to 7/8 of `cap`. In batches:
+   * iterating a Map from the front walks over the holes earlier deletes left until V8 rehashes.
+   */
+  private evict(cap: number): void {
+    const target = cap - (cap >> 3);
+    for (const [id, held] of this.held) {
+      if (this.held.size <= target) return;
+      if (!isPending(held)) this.held.delete(id);
     }
   }
 

@@ -35,6 +35,8 @@ export interface EngineOptions {
   txidTtlMs?: number;
   txidSweepThreshold?: number;
   maxTxids?: number;
+  /** Durable storage only: idempotency records kept in memory in front of the disk. */
+  txidCacheRecords?: number;
   logWindowEntries?: number;
   maxSnapshotAccounts?: number;
   clock?: Clock;
@@ -107,18 +109,21 @@ export class LedgerEngine {
   static async open(options: EngineOptions = {}): Promise<LedgerEngine> {
     const storage = options.storage ?? new MemoryStorage();
     const clock = options.clock ?? systemClock();
+    const backing = storage.txRecords;
     const idempotency = new IdempotencyStore({
       ttlMs: options.txidTtlMs ?? LIMITS.defaultTxidTtlMs,
       sweepThreshold: options.txidSweepThreshold ?? LIMITS.defaultTxidSweepThreshold,
       maxRecords: options.maxTxids ?? LIMITS.defaultMaxTxids,
       sliceMs: LIMITS.txidSweepSliceMs,
       nowMs: clock.nowMs,
-      onExpired: (ids) => storage.forgetTransactions(ids),
+      backing,
+      cacheRecords:
+        backing === undefined ? undefined : (options.txidCacheRecords ?? LIMITS.defaultTxidCacheRecords),
     });
     const log = new AuditLogWindow(options.logWindowEntries ?? LIMITS.defaultLogWindowEntries);
     const recovered = await storage.recover();
     log.restore(recovered.recentLog, recovered.lastPosition);
-    idempotency.load(recovered.txRecords);
+    backing?.startSweep((id) => idempotency.isPending(id));
     const engine = new LedgerEngine(
       storage,
       new AccountLocks(options.locking ?? 'account', LIMITS.maxLockQueuePerAccount, options.unsafeLocking),

@@ -7,7 +7,6 @@ import {
   DecodeError,
   decodeAccount,
   decodeLogEntry,
-  decodeTxRecord,
   encodeAccount,
   encodeLogEntry,
   encodeTxRecord,
@@ -23,7 +22,7 @@ import {
 import { checkLmdbFile } from './durable-lmdb-header.js';
 import { DataDirLock } from './durable-lock.js';
 import { probeLmdbFile, SUB_DATABASES } from './durable-probe.js';
-import type { TxRecord } from './outcome.js';
+import { DurableTxRecords } from './durable-tx-records.js';
 import type { CommitBatch, LedgerStorage, RecoveredState, RecoveryStats } from './storage.js';
 
 export const DATA_FILE = 'ledger.mdb';
@@ -31,8 +30,11 @@ export const DATA_FILE = 'ledger.mdb';
 export interface LmdbStorageOptions {
   /** How many of the newest log entries recover() returns (the engine's memory window). */
   recentLogEntries?: number;
-  /** Wall clock for dropping expired idempotency records at recovery (tests pass a fake one). */
+  /** Wall clock of the sweep of expired idempotency records (tests pass a fake one). */
   nowMs?: () => number;
+  /** Pause between slices of that sweep and rest between its passes (tests shorten them). */
+  txidSweepPauseMs?: number;
+  txidSweepRestMs?: number;
 }
 
 /** Group-commit counters: mean commits per flush = commits / flushes. */
@@ -40,6 +42,14 @@ export interface FlushStats {
   commits: number;
   puts: number;
   flushes: number;
+}
+
+interface SubDatabases {
+  accounts: Database;
+  log: Database;
+  logIndex: Database;
+  txids: Database;
+  meta: Database;
 }
 
 type Commit = Promise<boolean> & { flushed?: PromiseLike<unknown> };
@@ -50,7 +60,7 @@ type Commit = Promise<boolean> & { flushed?: PromiseLike<unknown> };
  *   accounts  id -> [balance, version]
  *   log       position -> entry (ordered integer keys: the tail is a reverse range read)
  *   logIndex  transaction id -> position (GetTransaction in O(log N))
- *   txids     transaction id -> idempotency record (deleted when the engine sweeps it)
+ *   txids     transaction id -> idempotency record (looked up on demand; swept when expired)
  *   meta      'formatVersion' -> DURABLE_FORMAT_VERSION
  * The last position is the log's last key, not a separate counter, so the two cannot disagree.
  *
@@ -64,17 +74,21 @@ export class LmdbStorage implements LedgerStorage {
   private lastCommit: Commit | undefined;
   private lastDurable: Promise<void> | undefined;
   private closed = false;
+  private readonly accounts: Database;
+  private readonly log: Database;
+  private readonly logIndex: Database;
+  private readonly txids: Database;
 
   private constructor(
     readonly dataDir: string,
     private readonly lock: DataDirLock,
     private readonly root: RootDatabase,
-    private readonly accounts: Database,
-    private readonly log: Database,
-    private readonly logIndex: Database,
-    private readonly txids: Database,
-    private readonly options: Required<LmdbStorageOptions>,
-  ) {}
+    dbs: SubDatabases,
+    private readonly recentLogEntries: number,
+    readonly txRecords: DurableTxRecords,
+  ) {
+    ({ accounts: this.accounts, log: this.log, logIndex: this.logIndex, txids: this.txids } = dbs);
+  }
 
   /**
    * Opens (creating if missing) a data dir. Refuses with DataDirError, leaving the directory as
@@ -100,7 +114,7 @@ export class LmdbStorage implements LedgerStorage {
         await initDataFile(dir, file, state === 'fresh');
       }
       root = openRoot(file);
-      const dbs = {
+      const dbs: SubDatabases = {
         accounts: root.openDB({ name: 'accounts' }),
         log: root.openDB({ name: 'log' }),
         logIndex: root.openDB({ name: 'logIndex' }),
@@ -108,10 +122,13 @@ export class LmdbStorage implements LedgerStorage {
         meta: root.openDB({ name: 'meta' }),
       };
       checkFormatVersion(dir, dbs.meta);
-      return new LmdbStorage(dir, lock, root, dbs.accounts, dbs.log, dbs.logIndex, dbs.txids, {
-        recentLogEntries: options.recentLogEntries ?? LIMITS.defaultLogWindowEntries,
+      const txRecords = new DurableTxRecords(dbs.txids, {
         nowMs: options.nowMs ?? Date.now,
+        pauseMs: options.txidSweepPauseMs,
+        restMs: options.txidSweepRestMs,
       });
+      const recentLogEntries = options.recentLogEntries ?? LIMITS.defaultLogWindowEntries;
+      return new LmdbStorage(dir, lock, root, dbs, recentLogEntries, txRecords);
     } catch (err) {
       // Refused: close what we opened and give the directory back as it was.
       root?.close().catch(() => {});
@@ -137,7 +154,7 @@ export class LmdbStorage implements LedgerStorage {
       const recentLog: LogEntry[] = [];
       for (const { key, value } of this.log.getRange({
         reverse: true,
-        limit: this.options.recentLogEntries,
+        limit: this.recentLogEntries,
       })) {
         const entry = decodeLogEntry(key, value);
         if (entry.position !== lastPosition - recentLog.length)
@@ -146,30 +163,16 @@ export class LmdbStorage implements LedgerStorage {
       }
       recentLog.reverse();
 
-      const now = this.options.nowMs();
-      const txRecords: TxRecord[] = [];
-      let expired = 0;
-      for (const { key, value } of this.txids.getRange()) {
-        const record = decodeTxRecord(key, value);
-        if (record.expiresAtMs > now) txRecords.push(record);
-        else {
-          // Expired while the server was down: nobody will sweep it from memory, so drop it here.
-          this.txids.remove(record.transactionId).catch(() => {});
-          expired++;
-        }
-      }
-      // Claim order is expiry order for the engine's sweep; on disk they are in id order.
-      txRecords.sort((a, b) => a.expiresAtMs - b.expiresAtMs);
-
+      // Idempotency records stay on disk: the engine looks them up by id when a request needs one.
+      const txRecords = (this.txids.getStats() as { entryCount: number }).entryCount;
       const stats: RecoveryStats = {
         accounts: accounts.length,
         logEntries: lastPosition,
         logEntriesInMemory: recentLog.length,
-        txRecords: txRecords.length,
-        txRecordsExpired: expired,
+        txRecords,
         durationMs: performance.now() - started,
       };
-      return { accounts, lastPosition, recentLog, txRecords, stats };
+      return { accounts, lastPosition, recentLog, stats };
     } catch (err) {
       throw asCorrupt(this.dataDir, err);
     }
@@ -216,15 +219,10 @@ export class LmdbStorage implements LedgerStorage {
     return entry.transactionId === transactionId ? entry : undefined;
   }
 
-  forgetTransactions(transactionIds: readonly string[]): void {
-    // Ordered after every earlier put of these ids (lmdb-js keeps call order), so a record made
-    // again after its expiry is not deleted by this.
-    for (const id of transactionIds) this.txids.remove(id).catch(() => {});
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.txRecords.stop();
     try {
       await this.root.flushed;
       await this.root.close();

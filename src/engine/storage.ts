@@ -1,4 +1,5 @@
 import type { AccountState, LogEntry } from '../domain/types.js';
+import type { TxRecordLookup } from './idempotency-store.js';
 import type { TxRecord } from './outcome.js';
 
 /** Everything one write makes durable at once. */
@@ -15,9 +16,8 @@ export interface RecoveryStats {
   readonly logEntries: number;
   /** The newest ones, handed to the engine's memory window. */
   readonly logEntriesInMemory: number;
+  /** Idempotency records on disk (looked up there on demand, not loaded; expired ones are swept). */
   readonly txRecords: number;
-  /** Idempotency records that expired while the server was down (deleted at recovery). */
-  readonly txRecordsExpired: number;
   readonly durationMs: number;
 }
 
@@ -26,8 +26,6 @@ export interface RecoveredState {
   readonly lastPosition: number;
   /** The newest log entries, oldest first (at most the engine's memory window). */
   readonly recentLog: readonly LogEntry[];
-  /** Idempotency records, oldest first. */
-  readonly txRecords: Iterable<TxRecord>;
   /** Durable storage only: counts and duration of the recovery. */
   readonly stats?: RecoveryStats;
 }
@@ -43,12 +41,23 @@ export interface LedgerStorage {
   commit(batch: CommitBatch): Promise<void> | undefined;
   /** Log entries older than the engine's memory window. */
   findLogEntry(transactionId: string): Promise<LogEntry | undefined>;
-  /** Idempotency records the engine swept as expired. */
-  forgetTransactions(transactionIds: readonly string[]): void;
+  /**
+   * Set when storage keeps every committed idempotency record and sweeps expired ones itself: the
+   * engine then holds only a bounded cache of them and looks the others up synchronously here.
+   */
+  readonly txRecords: TxRecordStore | undefined;
   close(): Promise<void>;
 }
 
-const EMPTY: RecoveredState = { accounts: [], lastPosition: 0, recentLog: [], txRecords: [] };
+export interface TxRecordStore extends TxRecordLookup {
+  /**
+   * Starts the background sweep of expired records. `isPending` tells which ids a write is
+   * executing again right now: their old record must not be deleted after the new one is written.
+   */
+  startSweep(isPending: (transactionId: string) => boolean): void;
+}
+
+const EMPTY: RecoveredState = { accounts: [], lastPosition: 0, recentLog: [] };
 
 /** Nothing survives the process: commits are complete the moment they are made. */
 export class MemoryStorage implements LedgerStorage {
@@ -62,7 +71,7 @@ export class MemoryStorage implements LedgerStorage {
   async findLogEntry(): Promise<undefined> {
     return undefined;
   }
-  forgetTransactions(): void {}
+  readonly txRecords: TxRecordStore | undefined = undefined;
   async close(): Promise<void> {}
 }
 

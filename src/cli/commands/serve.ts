@@ -26,6 +26,7 @@ interface ServeOptions {
   dataDir: string;
   inMemory: boolean;
   maxTxids: number;
+  txidCache: number;
   txidSweepThreshold: number;
   maxInFlight: number;
   shutdownGrace: number;
@@ -67,8 +68,16 @@ export function registerServe(program: Command): void {
         .conflicts('dataDir'),
     )
     .addOption(
-      new Option('--max-txids <n>', 'most transaction ids held at once; beyond it new ids are refused')
+      new Option(
+        '--max-txids <n>',
+        'most transaction ids held in memory; beyond it new ids are refused (durable mode keeps them on disk)',
+      )
         .default(LIMITS.defaultMaxTxids)
+        .argParser(positiveIntArg),
+    )
+    .addOption(
+      new Option('--txid-cache <n>', 'durable mode: idempotency records kept in memory in front of the disk')
+        .default(LIMITS.defaultTxidCacheRecords)
         .argParser(positiveIntArg),
     )
     .addOption(
@@ -133,6 +142,7 @@ async function start(options: ServeOptions, logger: Logger): Promise<RunningServ
     txidTtlMs: options.txidTtl,
     txidSweepThreshold: options.txidSweepThreshold,
     maxTxids: options.maxTxids,
+    txidCacheRecords: options.txidCache,
   });
   // Operators (and the crash harness, which reports it per restart) see what a restart cost.
   if (engine.recovery !== undefined) logger.info({ ...engine.recovery }, 'ledger recovered');

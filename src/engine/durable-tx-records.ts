@@ -1,0 +1,104 @@
+import type { Database } from 'lmdb';
+import { LIMITS } from '../domain/limits.js';
+import { decodeTxRecord, storedTxRecordExpiry } from './durable-codec.js';
+import type { TxRecord } from './outcome.js';
+import type { TxRecordStore } from './storage.js';
+
+export interface DiskSweepOptions {
+  nowMs: () => number;
+  sliceMs?: number;
+  pauseMs?: number;
+  restMs?: number;
+}
+
+export interface DiskSweepStats {
+  passes: number;
+  removed: number;
+  maxSliceMs: number;
+}
+
+/**
+ * Idempotency records on disk (the `txids` sub-database): looked up synchronously by id (a read
+ * of the memory-mapped B+tree), and swept when expired by a background walk over all of them in
+ * short slices. The walk costs nothing on the write path (no expiry index to maintain); a record
+ * outlives its expiry on disk by at most one pass plus a rest, and is refused as a replay from
+ * the moment it expires because every lookup checks the expiry.
+ */
+export class DurableTxRecords implements TxRecordStore {
+  readonly sweepStats: DiskSweepStats = { passes: 0, removed: 0, maxSliceMs: 0 };
+  /** Where the current pass continues (exclusive); undefined: at the start of a pass. */
+  private cursor: string | undefined;
+  private isPending: (transactionId: string) => boolean = () => false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private lastRemove: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly txids: Database,
+    private readonly options: DiskSweepOptions,
+  ) {}
+
+  findTxRecord(transactionId: string): TxRecord | undefined {
+    const value = this.txids.get(transactionId) as unknown;
+    return value === undefined ? undefined : decodeTxRecord(transactionId, value);
+  }
+
+  startSweep(isPending: (transactionId: string) => boolean): void {
+    this.isPending = isPending;
+    this.schedule(this.options.pauseMs ?? LIMITS.txidDiskSweepPauseMs);
+  }
+
+  /**
+   * Sweeps for at most `budgetMs` from where the last slice stopped; true when a pass ended.
+   * A record is removed only if it is expired and no write is executing its id again: a new
+   * record for a pending id is queued after this remove, or visible (and live) once settled.
+   */
+  sweepSlice(budgetMs: number): boolean {
+    const started = performance.now();
+    const now = this.options.nowMs();
+    let seen = 0;
+    for (const { key, value } of this.txids.getRange({ start: this.cursor })) {
+      const id = key as string;
+      if (id === this.cursor) continue;
+      const expiresAtMs = storedTxRecordExpiry(value);
+      if (expiresAtMs !== undefined && expiresAtMs <= now && !this.isPending(id)) {
+        this.lastRemove = this.txids.remove(id).catch(() => {});
+        this.sweepStats.removed++;
+      }
+      this.cursor = id;
+      if ((++seen & 63) === 0 && performance.now() - started >= budgetMs) {
+        this.noteSlice(started);
+        return false;
+      }
+    }
+    this.cursor = undefined;
+    this.sweepStats.passes++;
+    this.noteSlice(started);
+    return true;
+  }
+
+  /** Resolves once every removal issued so far is committed. */
+  async flushed(): Promise<void> {
+    await this.lastRemove;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private noteSlice(started: number): void {
+    this.sweepStats.maxSliceMs = Math.max(this.sweepStats.maxSliceMs, performance.now() - started);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      const { sliceMs = LIMITS.txidSweepSliceMs, pauseMs = LIMITS.txidDiskSweepPauseMs } = this.options;
+      const passEnded = this.sweepSlice(sliceMs);
+      this.schedule(passEnded ? (this.options.restMs ?? LIMITS.txidDiskSweepRestMs) : pauseMs);
+    }, delayMs);
+    // The sweep never keeps a process alive on its own.
+    this.timer.unref();
+  }
+}
