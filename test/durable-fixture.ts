@@ -33,10 +33,10 @@ export interface DurableOpen extends EngineOptions {
 /** Opens the engine on LMDB storage in `dir`, as the server does. */
 export async function openDurable(dir: string, options: DurableOpen = {}): Promise<LedgerEngine> {
   const { recentLogEntries, ...engineOptions } = options;
-  const storage = await LmdbStorage.open(dir, {
-    ...(recentLogEntries === undefined ? {} : { recentLogEntries }),
-    ...(options.clock === undefined ? {} : { nowMs: options.clock.nowMs }),
-  });
+  const storage = await LmdbStorage.open(
+    dir,
+    options.clock === undefined ? {} : { nowMs: options.clock.nowMs },
+  );
   return LedgerEngine.open({
     ...engineOptions,
     storage,

@@ -30,7 +30,7 @@ const TRY_OPEN = `
 import { LmdbStorage } from STORAGE;
 try {
   const storage = await LmdbStorage.open(process.argv[2]);
-  const recovered = await storage.recover();
+  const recovered = await storage.recover(100);
   console.log(JSON.stringify({ ok: true, accounts: recovered.stats.accounts }));
   await storage.close();
 } catch (err) {
@@ -77,7 +77,7 @@ describe('durable data dir safety', () => {
     const holder = await runNode(
       `import { LmdbStorage } from STORAGE;
        const storage = await LmdbStorage.open(process.argv[2]);
-       await storage.recover();
+       await storage.recover(100);
        process.kill(process.pid, 'SIGKILL');`,
       [dir],
     );

@@ -32,15 +32,20 @@ export const LIMITS = {
   /** Longest stretch the idempotency sweep holds the event loop before yielding to requests. */
   txidSweepSliceMs: 1,
   /**
-   * Durable mode: the sweep of expired idempotency records on disk walks all of them in slices of
-   * `txidSweepSliceMs` with this pause between slices (at most ~1/11 of a core), then rests for
-   * `txidDiskSweepRestMs` before the next pass. An expired record is refused as a replay the
-   * moment it expires; the sweep only gives back its disk space.
+   * Durable mode: background work on disk (the sweep of expired idempotency records, the audit-log
+   * retention) runs in slices of `txidSweepSliceMs` with this pause between slices (at most ~1/11
+   * of a core), then rests for `diskSweepRestMs` before looking again. An expired record is
+   * refused as a replay the moment it expires; the sweep only gives back its disk space.
    */
-  txidDiskSweepPauseMs: 10,
-  txidDiskSweepRestMs: 60_000,
+  diskSweepPauseMs: 10,
+  diskSweepRestMs: 60_000,
   /** Audit-log entries kept in memory (the newest); older ones are only on disk in durable mode. */
   defaultLogWindowEntries: 200_000,
+  /**
+   * Durable mode: address space reserved for the data file's memory map (not disk space). A
+   * larger file still works: lmdb-js maps it again, bigger.
+   */
+  lmdbMapSizeBytes: 64 * 2 ** 30,
   /**
    * Durable mode: how long a starting server waits for another starter that is taking over the
    * same data dir's stale LOCK; a takeover guard older than this is itself stale (its owner died).

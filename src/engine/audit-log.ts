@@ -20,6 +20,11 @@ export class AuditLogWindow {
     this.ring = new Array(windowEntries);
   }
 
+  /** How many entries the window holds when full. */
+  get capacity(): number {
+    return this.windowEntries;
+  }
+
   get lastPosition(): number {
     return this.lastPositionValue;
   }

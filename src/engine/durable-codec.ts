@@ -84,6 +84,18 @@ export function storedTxRecordExpiry(value: unknown): number | undefined {
   return typeof expiresAtMs === 'number' ? expiresAtMs : undefined;
 }
 
+/** A stored log entry's id and time alone (the retention pruner needs nothing else). */
+export function storedLogEntryHead(
+  value: unknown,
+): { transactionId: string; timestampNs: bigint } | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const [transactionId, timestampNs] = value as unknown[];
+  if (typeof transactionId !== 'string' || typeof timestampNs !== 'string' || !/^\d+$/.test(timestampNs)) {
+    return undefined;
+  }
+  return { transactionId, timestampNs: BigInt(timestampNs) };
+}
+
 export function decodeTxRecord(transactionId: unknown, value: unknown): TxRecord {
   if (typeof transactionId !== 'string' || !Array.isArray(value) || value.length !== 3) {
     throw bad('idempotency record', transactionId);

@@ -1,8 +1,8 @@
 import type { Database } from 'lmdb';
 import { LIMITS } from '../domain/limits.js';
 import { decodeTxRecord, storedTxRecordExpiry } from './durable-codec.js';
+import type { TxRecordLookup } from './idempotency-store.js';
 import type { TxRecord } from './outcome.js';
-import type { TxRecordStore } from './storage.js';
 
 export interface DiskSweepOptions {
   nowMs: () => number;
@@ -24,7 +24,7 @@ export interface DiskSweepStats {
  * outlives its expiry on disk by at most one pass plus a rest, and is refused as a replay from
  * the moment it expires because every lookup checks the expiry.
  */
-export class DurableTxRecords implements TxRecordStore {
+export class DurableTxRecords implements TxRecordLookup {
   readonly sweepStats: DiskSweepStats = { passes: 0, removed: 0, maxSliceMs: 0 };
   /** Where the current pass continues (exclusive); undefined: at the start of a pass. */
   private cursor: string | undefined;
@@ -43,9 +43,10 @@ export class DurableTxRecords implements TxRecordStore {
     return value === undefined ? undefined : decodeTxRecord(transactionId, value);
   }
 
+  /** `isPending`: ids a write is executing again now (their new record is not written yet). */
   startSweep(isPending: (transactionId: string) => boolean): void {
     this.isPending = isPending;
-    this.schedule(this.options.pauseMs ?? LIMITS.txidDiskSweepPauseMs);
+    this.schedule(this.options.pauseMs ?? LIMITS.diskSweepPauseMs);
   }
 
   /**
@@ -94,9 +95,9 @@ export class DurableTxRecords implements TxRecordStore {
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      const { sliceMs = LIMITS.txidSweepSliceMs, pauseMs = LIMITS.txidDiskSweepPauseMs } = this.options;
+      const { sliceMs = LIMITS.txidSweepSliceMs, pauseMs = LIMITS.diskSweepPauseMs } = this.options;
       const passEnded = this.sweepSlice(sliceMs);
-      this.schedule(passEnded ? (this.options.restMs ?? LIMITS.txidDiskSweepRestMs) : pauseMs);
+      this.schedule(passEnded ? (this.options.restMs ?? LIMITS.diskSweepRestMs) : pauseMs);
     }, delayMs);
     // The sweep never keeps a process alive on its own.
     this.timer.unref();

@@ -87,7 +87,7 @@ export class LedgerEngine {
   /** Increases of the total decided but not yet applied: keeps the total inside int64 under concurrency. */
   private totalReserved = 0n;
   private sortedIds: string[] | undefined = [];
-  private nextPosition: number;
+  private nextPosition = 1;
   private writesInFlight = 0;
   private closing = false;
   private drained: (() => void) | undefined;
@@ -102,9 +102,7 @@ export class LedgerEngine {
     private readonly sequencer: CommitSequencer,
     private readonly clock: Clock,
     private readonly maxSnapshotAccounts: number,
-  ) {
-    this.nextPosition = log.lastPosition + 1;
-  }
+  ) {}
 
   static async open(options: EngineOptions = {}): Promise<LedgerEngine> {
     const storage = options.storage ?? new MemoryStorage();
@@ -121,9 +119,8 @@ export class LedgerEngine {
         backing === undefined ? undefined : (options.txidCacheRecords ?? LIMITS.defaultTxidCacheRecords),
     });
     const log = new AuditLogWindow(options.logWindowEntries ?? LIMITS.defaultLogWindowEntries);
-    const recovered = await storage.recover();
-    log.restore(recovered.recentLog, recovered.lastPosition);
-    backing?.startSweep((id) => idempotency.isPending(id));
+    const recovered = await storage.recover(log.capacity);
+    storage.startMaintenance((id) => idempotency.isPending(id));
     const engine = new LedgerEngine(
       storage,
       new AccountLocks(options.locking ?? 'account', LIMITS.maxLockQueuePerAccount, options.unsafeLocking),
@@ -134,6 +131,11 @@ export class LedgerEngine {
       options.maxSnapshotAccounts ?? LIMITS.maxSnapshotAccounts,
     );
     for (const account of recovered.accounts) engine.restoreAccount(account);
+    log.restore(
+      recovered.recentLog.map((entry) => engine.sharingAccountIds(entry)),
+      recovered.lastPosition,
+    );
+    engine.nextPosition = log.lastPosition + 1;
     engine.recovery = recovered.stats;
     return engine;
   }
@@ -362,6 +364,15 @@ export class LedgerEngine {
     this.totalBalance += account.balance - (previous?.balance ?? 0n);
     if (previous === undefined) this.sortedIds = undefined;
     this.accounts.set(account.id, account);
+  }
+
+  /**
+   * A recovered log entry with the account map's own id strings instead of freshly decoded copies,
+   * as live entries have them: ~30 bytes less per id in the log window (a full window of 200,000
+   * transfers: ~12 MB of heap).
+   */
+  private sharingAccountIds(entry: LogEntry): LogEntry {
+    return { ...entry, accountIds: entry.accountIds.map((id) => this.accounts.get(id)?.id ?? id) };
   }
 
   private restoreAccount(account: AccountState): void {

@@ -21,6 +21,7 @@ import {
 } from './durable-format.js';
 import { checkLmdbFile } from './durable-lmdb-header.js';
 import { DataDirLock } from './durable-lock.js';
+import { DurableLogRetention } from './durable-log-retention.js';
 import { probeLmdbFile, SUB_DATABASES } from './durable-probe.js';
 import { DurableTxRecords } from './durable-tx-records.js';
 import type { CommitBatch, LedgerStorage, RecoveredState, RecoveryStats } from './storage.js';
@@ -28,13 +29,13 @@ import type { CommitBatch, LedgerStorage, RecoveredState, RecoveryStats } from '
 export const DATA_FILE = 'ledger.mdb';
 
 export interface LmdbStorageOptions {
-  /** How many of the newest log entries recover() returns (the engine's memory window). */
-  recentLogEntries?: number;
   /** Wall clock of the sweep of expired idempotency records (tests pass a fake one). */
   nowMs?: () => number;
   /** Pause between slices of that sweep and rest between its passes (tests shorten them). */
   txidSweepPauseMs?: number;
   txidSweepRestMs?: number;
+  /** Audit-log entries older than this are removed from disk; undefined keeps every entry. */
+  logRetentionMs?: number;
 }
 
 /** Group-commit counters: mean commits per flush = commits / flushes. */
@@ -84,8 +85,8 @@ export class LmdbStorage implements LedgerStorage {
     private readonly lock: DataDirLock,
     private readonly root: RootDatabase,
     dbs: SubDatabases,
-    private readonly recentLogEntries: number,
     readonly txRecords: DurableTxRecords,
+    readonly logRetention: DurableLogRetention | undefined,
   ) {
     ({ accounts: this.accounts, log: this.log, logIndex: this.logIndex, txids: this.txids } = dbs);
   }
@@ -127,8 +128,16 @@ export class LmdbStorage implements LedgerStorage {
         pauseMs: options.txidSweepPauseMs,
         restMs: options.txidSweepRestMs,
       });
-      const recentLogEntries = options.recentLogEntries ?? LIMITS.defaultLogWindowEntries;
-      return new LmdbStorage(dir, lock, root, dbs, recentLogEntries, txRecords);
+      const logRetention =
+        options.logRetentionMs === undefined
+          ? undefined
+          : new DurableLogRetention(dbs.log, dbs.logIndex, {
+              retentionMs: options.logRetentionMs,
+              nowMs: options.nowMs ?? Date.now,
+              pauseMs: options.txidSweepPauseMs,
+              restMs: options.txidSweepRestMs,
+            });
+      return new LmdbStorage(dir, lock, root, dbs, txRecords, logRetention);
     } catch (err) {
       // Refused: close what we opened and give the directory back as it was.
       root?.close().catch(() => {});
@@ -138,23 +147,25 @@ export class LmdbStorage implements LedgerStorage {
     }
   }
 
-  async recover(): Promise<RecoveredState> {
+  async recover(recentLogEntries: number): Promise<RecoveredState> {
     const started = performance.now();
     try {
       const accounts: AccountState[] = [];
       for (const { key, value } of this.accounts.getRange()) accounts.push(decodeAccount(key, value));
 
       const lastPosition = (firstKey(this.log, true) as number | undefined) ?? 0;
+      // Retention removes entries from the front only: what is left is one dense range.
+      const firstPosition = (firstKey(this.log, false) as number | undefined) ?? 1;
       const logEntries = this.log.getStats() as { entryCount: number };
-      if (logEntries.entryCount !== lastPosition) {
+      if (logEntries.entryCount !== lastPosition - firstPosition + 1) {
         throw new DecodeError(
-          `log holds ${logEntries.entryCount} entries but ends at position ${lastPosition}`,
+          `log holds ${logEntries.entryCount} entries but runs from position ${firstPosition} to ${lastPosition}`,
         );
       }
       const recentLog: LogEntry[] = [];
       for (const { key, value } of this.log.getRange({
         reverse: true,
-        limit: this.recentLogEntries,
+        limit: recentLogEntries,
       })) {
         const entry = decodeLogEntry(key, value);
         if (entry.position !== lastPosition - recentLog.length)
@@ -168,6 +179,7 @@ export class LmdbStorage implements LedgerStorage {
       const stats: RecoveryStats = {
         accounts: accounts.length,
         logEntries: lastPosition,
+        logEntriesOnDisk: logEntries.entryCount,
         logEntriesInMemory: recentLog.length,
         txRecords,
         durationMs: performance.now() - started,
@@ -211,9 +223,16 @@ export class LmdbStorage implements LedgerStorage {
     return this.lastDurable;
   }
 
+  startMaintenance(isPending: (transactionId: string) => boolean): void {
+    this.txRecords.startSweep(isPending);
+    this.logRetention?.start(isPending);
+  }
+
   async findLogEntry(transactionId: string): Promise<LogEntry | undefined> {
     const position = this.logIndex.get(transactionId) as number | undefined;
     if (position === undefined) return undefined;
+    // Both reads see one snapshot, and retention removes an entry with its index entry: an index
+    // entry without its log entry is damage (decoding refuses it).
     const entry = decodeLogEntry(position, this.log.get(position));
     // The index keeps only the newest use of an id reused after its record expired.
     return entry.transactionId === transactionId ? entry : undefined;
@@ -223,6 +242,7 @@ export class LmdbStorage implements LedgerStorage {
     if (this.closed) return;
     this.closed = true;
     this.txRecords.stop();
+    this.logRetention?.stop();
     try {
       await this.root.flushed;
       await this.root.close();
@@ -265,6 +285,10 @@ function openRoot(file: string): RootDatabase {
     separateFlushed: true,
     eventTurnBatching: true,
     cache: false,
+    // Reserved address space, not disk: the file grows as needed. Without it lmdb-js starts small
+    // and maps the file again each time it outgrows the map, keeping the old maps, so a page that
+    // is resident in several of them counts several times in RSS (2 GB for a 600 MB file).
+    mapSize: LIMITS.lmdbMapSizeBytes,
     encoding: 'msgpack',
   });
 }

@@ -7,8 +7,8 @@ export interface StorageChoice {
   inMemory: boolean;
   /** Where durable state lives (created if missing). */
   dataDir: string;
-  /** How many of the newest log entries recovery loads (the engine's memory window). */
-  logWindowEntries?: number;
+  /** Durable: audit-log entries older than this are removed from disk; undefined keeps all. */
+  logRetentionMs?: number;
 }
 
 /**
@@ -19,6 +19,6 @@ export async function openStorage(choice: StorageChoice): Promise<LedgerStorage>
   if (choice.inMemory) return new MemoryStorage();
   return await LmdbStorage.open(
     choice.dataDir,
-    choice.logWindowEntries === undefined ? {} : { recentLogEntries: choice.logWindowEntries },
+    choice.logRetentionMs === undefined ? {} : { logRetentionMs: choice.logRetentionMs },
   );
 }

@@ -14,6 +14,8 @@ export interface RecoveryStats {
   readonly accounts: number;
   /** Every entry ever logged (the last position). */
   readonly logEntries: number;
+  /** Entries still on disk (all of them, unless a log retention removed the oldest). */
+  readonly logEntriesOnDisk: number;
   /** The newest ones, handed to the engine's memory window. */
   readonly logEntriesInMemory: number;
   /** Idempotency records on disk (looked up there on demand, not loaded; expired ones are swept). */
@@ -37,7 +39,8 @@ export interface RecoveredState {
  */
 export interface LedgerStorage {
   readonly kind: string;
-  recover(): Promise<RecoveredState>;
+  /** `recentLogEntries`: how many of the newest log entries to return (the engine's memory window). */
+  recover(recentLogEntries: number): Promise<RecoveredState>;
   commit(batch: CommitBatch): Promise<void> | undefined;
   /** Log entries older than the engine's memory window. */
   findLogEntry(transactionId: string): Promise<LogEntry | undefined>;
@@ -45,16 +48,14 @@ export interface LedgerStorage {
    * Set when storage keeps every committed idempotency record and sweeps expired ones itself: the
    * engine then holds only a bounded cache of them and looks the others up synchronously here.
    */
-  readonly txRecords: TxRecordStore | undefined;
-  close(): Promise<void>;
-}
-
-export interface TxRecordStore extends TxRecordLookup {
+  readonly txRecords: TxRecordLookup | undefined;
   /**
-   * Starts the background sweep of expired records. `isPending` tells which ids a write is
-   * executing again right now: their old record must not be deleted after the new one is written.
+   * Starts background work on disk (sweeping expired idempotency records, log retention).
+   * `isPending` tells which ids a write is executing right now: what it is about to write for
+   * that id must not be deleted by work that read the old state.
    */
-  startSweep(isPending: (transactionId: string) => boolean): void;
+  startMaintenance(isPending: (transactionId: string) => boolean): void;
+  close(): Promise<void>;
 }
 
 const EMPTY: RecoveredState = { accounts: [], lastPosition: 0, recentLog: [] };
@@ -62,7 +63,7 @@ const EMPTY: RecoveredState = { accounts: [], lastPosition: 0, recentLog: [] };
 /** Nothing survives the process: commits are complete the moment they are made. */
 export class MemoryStorage implements LedgerStorage {
   readonly kind: string = 'memory';
-  async recover(): Promise<RecoveredState> {
+  async recover(_recentLogEntries: number): Promise<RecoveredState> {
     return EMPTY;
   }
   commit(_batch: CommitBatch): Promise<void> | undefined {
@@ -71,7 +72,8 @@ export class MemoryStorage implements LedgerStorage {
   async findLogEntry(): Promise<undefined> {
     return undefined;
   }
-  readonly txRecords: TxRecordStore | undefined = undefined;
+  readonly txRecords: TxRecordLookup | undefined = undefined;
+  startMaintenance(): void {}
   async close(): Promise<void> {}
 }
 

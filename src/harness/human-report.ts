@@ -1,6 +1,7 @@
 import Table from 'cli-table3';
 import type { FaultReport } from './fault-injector.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
+import type { ProcessMemory } from './process-rss.js';
 import type { LatencySummary, RunResult } from './run-result.js';
 import { formatBytes, formatDurationUs } from './units.js';
 
@@ -128,6 +129,14 @@ export function renderHumanReport(r: RunResult, verbose = false): string {
     ]);
     if (x.serverRssMaxBytes !== undefined) {
       t.push(['server RSS', `max ${formatBytes(x.serverRssMaxBytes)}`, 'spawned server process, sampled']);
+    }
+    const m = x.serverMemory;
+    if (m !== undefined) {
+      const at = (p: ProcessMemory) =>
+        `${formatBytes(p.rssBytes)} (anon ${formatBytes(p.anonBytes)}, file ${formatBytes(p.fileBytes)})`;
+      t.push(['server RSS start', at(m.before), 'file: mapped data-file pages, evictable']);
+      t.push(['server RSS baseline', at(m.baseline), 'after the first phase']);
+      t.push(['server RSS end', at(m.after), '']);
     }
     t.push([
       'client heap',

@@ -1,5 +1,6 @@
 import type { FaultReport } from './fault-injector.js';
 import type { InvariantVerdict } from './history.js';
+import type { ProcessMemory } from './process-rss.js';
 import type { GroupResult } from './run-group.js';
 import type { ThresholdResult } from './thresholds.js';
 
@@ -54,6 +55,11 @@ export interface ResourceReport {
   rssMaxBytes: number;
   /** Spawned server only: the largest RSS of the server process(es), sampled while phases ran. */
   serverRssMaxBytes?: number;
+  /**
+   * Spawned server only: its resident memory at the start, at the end of the first phase (the
+   * baseline for server_rss_growth) and at the end; `fileBytes` are mapped file pages (LMDB).
+   */
+  serverMemory?: { before: ProcessMemory; baseline: ProcessMemory; after: ProcessMemory };
   /** RSS at the end of the first phase (the baseline for rss_growth when there are several phases). */
   rssBaselineBytes: number;
   clientHeapBeforeBytes: number;

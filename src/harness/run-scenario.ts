@@ -12,7 +12,7 @@ import { FaultInjector, type FaultReport } from './fault-injector.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { InvariantVerdict, LogEntryView, OpRecord, RunObservation, SnapshotView } from './history.js';
 import { type InProcessServer, startInProcessServer } from './in-process-server.js';
-import { processRssBytes } from './process-rss.js';
+import { type ProcessMemory, processMemory } from './process-rss.js';
 import type { GroupResult } from './run-group.js';
 import { callerSlots } from './run-group.js';
 import { RunIds } from './run-ids.js';
@@ -165,6 +165,8 @@ function serveArgs(options: Scenario['server']): string[] {
   if (options.txid_sweep_threshold !== undefined)
     args.push('--txid-sweep-threshold', `${options.txid_sweep_threshold}`);
   if (options.max_txids !== undefined) args.push('--max-txids', `${options.max_txids}`);
+  if (options.txid_cache !== undefined) args.push('--txid-cache', `${options.txid_cache}`);
+  if (options.log_window_entries !== undefined) args.push('--log-window', `${options.log_window_entries}`);
   if (options.max_in_flight_calls !== undefined)
     args.push('--max-in-flight', `${options.max_in_flight_calls}`);
   return args;
@@ -539,6 +541,11 @@ function metricSource(
         return r.server === 'in-process' ? growth(r.rssBaselineBytes, r.rssAfterBytes) : inProcessOnly;
       case 'server_heap_growth':
         return growth(r.serverHeapBaselineBytes, r.serverHeapAfterBytes);
+      case 'server_rss_growth': {
+        const m = r.serverMemory;
+        if (m === undefined) return { unavailable: 'server RSS growth needs a spawned server' };
+        return growth(m.baseline.rssBytes, m.after.rssBytes);
+      }
       case 'server_elu':
         return r.serverEventLoopUtilization ?? inProcessOnly;
       case 'txid_sweep_ratio': {
@@ -563,6 +570,9 @@ class ResourceMeter {
   private rssBaseline = 0;
   private rssMax = 0;
   private serverRssMax: number | undefined;
+  /** A spawned server's memory at the start, after the first phase and at the end. */
+  private spawned0: ProcessMemory | undefined;
+  private spawnedBaseline: ProcessMemory | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -571,10 +581,11 @@ class ResourceMeter {
     private readonly spawnedPid: () => number | undefined,
   ) {}
 
-  private sampleSpawnedRss(): void {
+  private sampleSpawnedRss(): ProcessMemory | undefined {
     const pid = this.spawnedPid();
-    const rss = pid === undefined ? undefined : processRssBytes(pid);
-    if (rss !== undefined) this.serverRssMax = Math.max(this.serverRssMax ?? 0, rss);
+    const memory = pid === undefined ? undefined : processMemory(pid);
+    if (memory !== undefined) this.serverRssMax = Math.max(this.serverRssMax ?? 0, memory.rssBytes);
+    return memory;
   }
 
   async begin(): Promise<void> {
@@ -587,7 +598,8 @@ class ResourceMeter {
     this.rssBaseline = this.mem0.rss;
     this.serverBaseline = this.server0;
     this.rssMax = this.mem0.rss;
-    this.sampleSpawnedRss();
+    this.spawned0 = this.sampleSpawnedRss();
+    this.spawnedBaseline = this.spawned0;
     this.timer = setInterval(() => {
       this.rssMax = Math.max(this.rssMax, process.memoryUsage.rss());
       this.sampleSpawnedRss();
@@ -599,6 +611,7 @@ class ResourceMeter {
   async baseline(): Promise<void> {
     this.serverBaseline = (await this.server?.sample({ gc: true })) ?? this.serverBaseline;
     this.rssBaseline = process.memoryUsage.rss();
+    this.spawnedBaseline = this.sampleSpawnedRss() ?? this.spawnedBaseline;
   }
 
   async end(serviceMsOfWrites: number): Promise<ResourceReport> {
@@ -609,7 +622,7 @@ class ResourceMeter {
     const elu = performance.eventLoopUtilization(this.elu0);
     const mem = process.memoryUsage();
     this.rssMax = Math.max(this.rssMax, mem.rss);
-    this.sampleSpawnedRss();
+    const spawned1 = this.sampleSpawnedRss();
     const cpuMs = (cpu.user + cpu.system) / 1000;
     const server1 = await this.server?.sample({ gc: true });
     const report: ResourceReport = {
@@ -622,6 +635,15 @@ class ResourceMeter {
       rssMaxBytes: this.rssMax,
       rssBaselineBytes: this.rssBaseline,
       ...(this.serverRssMax === undefined ? {} : { serverRssMaxBytes: this.serverRssMax }),
+      ...(spawned1 === undefined || this.spawned0 === undefined
+        ? {}
+        : {
+            serverMemory: {
+              before: this.spawned0,
+              baseline: this.spawnedBaseline ?? this.spawned0,
+              after: spawned1,
+            },
+          }),
       clientHeapBeforeBytes: this.mem0.heapUsed,
       clientHeapAfterBytes: mem.heapUsed,
     };

@@ -154,6 +154,8 @@ const server = z.strictObject({
   txid_ttl: duration.optional(),
   txid_sweep_threshold: positiveInt.optional(),
   max_txids: positiveInt.optional(),
+  /** spawned durable server only: idempotency records cached in memory in front of the disk. */
+  txid_cache: positiveInt.optional(),
   log_window_entries: positiveInt.optional(),
   max_in_flight_calls: positiveInt.optional(),
   /** Simulated storage: every commit awaits a delay drawn uniformly from [min, max] ms. */
@@ -249,7 +251,7 @@ export const ScenarioSchema = scenarioObject
   }));
 
 /** Keys the spawned `ledgerctl serve` has no flag for, and the in-process server's counterpart. */
-const IN_PROCESS_ONLY = ['log_window_entries', 'commit_delay_ms', 'test_double'] as const;
+const IN_PROCESS_ONLY = ['commit_delay_ms', 'test_double'] as const;
 
 function checkServerMode(s: z.output<typeof scenarioObject>, ctx: z.RefinementCtx): void {
   const issue = (message: string, path: (string | number)[]) =>
@@ -261,10 +263,16 @@ function checkServerMode(s: z.output<typeof scenarioObject>, ctx: z.RefinementCt
     if (s.server.in_memory === true && s.server.data_dir !== undefined) {
       issue('use "data_dir" or "in_memory", not both', ['server', 'in_memory']);
     }
+    if (s.server.in_memory === true && s.server.txid_cache !== undefined) {
+      issue('"txid_cache" is for a durable server (records on disk), not in_memory', [
+        'server',
+        'txid_cache',
+      ]);
+    }
     if (s.kind === 'conformance')
       issue('a conformance scenario runs against an in-process server or --target', ['server', 'mode']);
   } else {
-    for (const key of ['data_dir', 'in_memory'] as const) {
+    for (const key of ['data_dir', 'in_memory', 'txid_cache'] as const) {
       if (s.server[key] !== undefined) issue(`"${key}" needs server mode spawned`, ['server', key]);
     }
     if (s.faults.length > 0)

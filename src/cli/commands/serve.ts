@@ -27,6 +27,8 @@ interface ServeOptions {
   inMemory: boolean;
   maxTxids: number;
   txidCache: number;
+  logRetention?: number;
+  logWindow: number;
   txidSweepThreshold: number;
   maxInFlight: number;
   shutdownGrace: number;
@@ -69,6 +71,14 @@ export function registerServe(program: Command): void {
     )
     .addOption(
       new Option(
+        '--log-retention <duration>',
+        'remove audit-log entries older than this from disk (default: keep every entry)',
+      )
+        .argParser(durationArg)
+        .conflicts('inMemory'),
+    )
+    .addOption(
+      new Option(
         '--max-txids <n>',
         'most transaction ids held in memory; beyond it new ids are refused (durable mode keeps them on disk)',
       )
@@ -83,6 +93,14 @@ export function registerServe(program: Command): void {
     .addOption(
       new Option('--txid-sweep-threshold <n>', 'above this many held ids, expired ones are swept')
         .default(LIMITS.defaultTxidSweepThreshold)
+        .argParser(positiveIntArg),
+    )
+    .addOption(
+      new Option(
+        '--log-window <n>',
+        'newest audit-log entries kept in memory (durable mode: older ones are read from disk)',
+      )
+        .default(LIMITS.defaultLogWindowEntries)
         .argParser(positiveIntArg),
     )
     .addOption(
@@ -131,7 +149,11 @@ async function serve(options: ServeOptions): Promise<void> {
 async function start(options: ServeOptions, logger: Logger): Promise<RunningServer> {
   let storage: LedgerStorage;
   try {
-    storage = await openStorage({ inMemory: options.inMemory, dataDir: options.dataDir });
+    storage = await openStorage({
+      inMemory: options.inMemory,
+      dataDir: options.dataDir,
+      logRetentionMs: options.logRetention,
+    });
   } catch (err) {
     if (err instanceof DataDirError) throw new CliError(err.message);
     throw err;
@@ -143,6 +165,7 @@ async function start(options: ServeOptions, logger: Logger): Promise<RunningServ
     txidSweepThreshold: options.txidSweepThreshold,
     maxTxids: options.maxTxids,
     txidCacheRecords: options.txidCache,
+    logWindowEntries: options.logWindow,
   });
   // Operators (and the crash harness, which reports it per restart) see what a restart cost.
   if (engine.recovery !== undefined) logger.info({ ...engine.recovery }, 'ledger recovered');
