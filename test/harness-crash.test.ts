@@ -41,6 +41,11 @@ describe('fault injection: a spawned server killed and restarted during the run'
     expect(recovered.every((n, i) => i === 0 || n >= recovered[i - 1]!)).toBe(true);
     const retries = result.faults!.retries!;
     expect(retries.sent).toBe(retries.replayed + retries.executed + retries.refused + retries.indeterminate);
+    // The spawned server's memory is measured apart from this process, split into anon and file pages.
+    const memory = result.resources!.serverMemory!.after;
+    expect(memory.anonBytes).toBeGreaterThan(10 * 2 ** 20);
+    expect(memory.fileBytes).toBeGreaterThan(0);
+    expect(memory.anonBytes + memory.fileBytes).toBeLessThanOrEqual(memory.rssBytes);
     expect(result.exitCode).toBe(EXIT.ok);
   });
 

@@ -541,10 +541,13 @@ function metricSource(
         return r.server === 'in-process' ? growth(r.rssBaselineBytes, r.rssAfterBytes) : inProcessOnly;
       case 'server_heap_growth':
         return growth(r.serverHeapBaselineBytes, r.serverHeapAfterBytes);
-      case 'server_rss_growth': {
+      case 'server_rss_growth':
+      case 'server_anon_rss_growth': {
         const m = r.serverMemory;
         if (m === undefined) return { unavailable: 'server RSS growth needs a spawned server' };
-        return growth(m.baseline.rssBytes, m.after.rssBytes);
+        return t.metric === 'server_rss_growth'
+          ? growth(m.baseline.rssBytes, m.after.rssBytes)
+          : growth(m.baseline.anonBytes, m.after.anonBytes);
       }
       case 'server_elu':
         return r.serverEventLoopUtilization ?? inProcessOnly;

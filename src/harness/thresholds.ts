@@ -37,6 +37,7 @@ const RUN_METRICS: Record<string, MetricKind> = {
   rss_growth: 'fraction',
   server_heap_growth: 'fraction',
   server_rss_growth: 'fraction',
+  server_anon_rss_growth: 'fraction',
   server_elu: 'fraction',
   txid_sweep_ratio: 'fraction',
   /** Fault injection: kills done, and the longest time the server was down (kill to reconnected). */
