@@ -90,6 +90,12 @@ describe('ledgerctl serve', () => {
     ['a non-integer count', ['--max-txids', '1e6'], /'--max-txids <n>' argument '1e6'.*positive integer/],
     ['an empty data dir', ['--data-dir', ''], /'--data-dir <dir>' argument ''/],
     ['--in-memory with --data-dir', ['--in-memory', '--data-dir', 'x'], /'--in-memory' cannot be used with/],
+    [
+      '--log-retention with --in-memory',
+      ['--in-memory', '--log-retention', '30d'],
+      /'--log-retention <duration>' cannot be used with option '--in-memory'/,
+    ],
+    ['a zero txid cache', ['--txid-cache', '0'], /'--txid-cache <n>' argument '0'.*positive integer/],
     ['an unknown flag', ['--prot', '1'], /unknown option '--prot'/],
     [
       'a cap below the sweep threshold',

@@ -20,7 +20,9 @@ export function positiveIntArg(value: string): number {
 export function durationArg(value: string): number {
   const ms = parseDurationMs(value);
   if (ms === undefined) {
-    throw new InvalidArgumentError('Expected a number and a unit (ms, s, m, h), e.g. 500ms, 30s, 24h.');
+    throw new InvalidArgumentError(
+      'Expected a number and a unit (ms, s, m, h, d), e.g. 500ms, 30s, 24h, 90d.',
+    );
   }
   if (!(Number.isSafeInteger(ms) && ms > 0)) {
     throw new InvalidArgumentError('Expected a whole number of milliseconds above 0.');

@@ -1,14 +1,11 @@
 import type { Database } from 'lmdb';
-import { LIMITS } from '../domain/limits.js';
+import { BackgroundSlices, type SliceTiming } from './background-slices.js';
 import { DecodeError, storedLogEntryHead } from './durable-codec.js';
 
-export interface LogRetentionOptions {
+export interface LogRetentionOptions extends SliceTiming {
   /** Entries older than this are removed from disk (with their index entry). */
   retentionMs: number;
   nowMs: () => number;
-  sliceMs?: number;
-  pauseMs?: number;
-  restMs?: number;
 }
 
 export interface LogPruneStats {
@@ -25,8 +22,7 @@ export interface LogPruneStats {
 export class DurableLogRetention {
   readonly stats: LogPruneStats = { removed: 0, maxSliceMs: 0 };
   private isPending: (transactionId: string) => boolean = () => false;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly background: BackgroundSlices;
   /** The first position not yet removed (the log's first key once the removes commit). */
   private nextPosition: number | undefined;
   private lastRemove: Promise<unknown> = Promise.resolve();
@@ -35,11 +31,13 @@ export class DurableLogRetention {
     private readonly log: Database,
     private readonly logIndex: Database,
     private readonly options: LogRetentionOptions,
-  ) {}
+  ) {
+    this.background = new BackgroundSlices((budgetMs) => this.pruneSlice(budgetMs), options);
+  }
 
   start(isPending: (transactionId: string) => boolean): void {
     this.isPending = isPending;
-    this.schedule(this.options.pauseMs ?? LIMITS.diskSweepPauseMs);
+    this.background.start();
   }
 
   /** Prunes for at most `budgetMs`; true when nothing more is old enough right now. */
@@ -77,22 +75,11 @@ export class DurableLogRetention {
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    this.background.stop();
   }
 
   private lastPosition(): number | undefined {
     for (const key of this.log.getKeys({ reverse: true, limit: 1 })) return key as number;
     return undefined;
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      const { sliceMs = LIMITS.txidSweepSliceMs, pauseMs = LIMITS.diskSweepPauseMs } = this.options;
-      const done = this.pruneSlice(sliceMs);
-      this.schedule(done ? (this.options.restMs ?? LIMITS.diskSweepRestMs) : pauseMs);
-    }, delayMs);
-    this.timer.unref();
   }
 }

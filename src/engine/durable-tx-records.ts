@@ -1,14 +1,11 @@
 import type { Database } from 'lmdb';
-import { LIMITS } from '../domain/limits.js';
+import { BackgroundSlices, type SliceTiming } from './background-slices.js';
 import { decodeTxRecord, storedTxRecordExpiry } from './durable-codec.js';
 import type { TxRecordLookup } from './idempotency-store.js';
 import type { TxRecord } from './outcome.js';
 
-export interface DiskSweepOptions {
+export interface DiskSweepOptions extends SliceTiming {
   nowMs: () => number;
-  sliceMs?: number;
-  pauseMs?: number;
-  restMs?: number;
 }
 
 export interface DiskSweepStats {
@@ -29,14 +26,15 @@ export class DurableTxRecords implements TxRecordLookup {
   /** Where the current pass continues (exclusive); undefined: at the start of a pass. */
   private cursor: string | undefined;
   private isPending: (transactionId: string) => boolean = () => false;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly background: BackgroundSlices;
   private lastRemove: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly txids: Database,
     private readonly options: DiskSweepOptions,
-  ) {}
+  ) {
+    this.background = new BackgroundSlices((budgetMs) => this.sweepSlice(budgetMs), options);
+  }
 
   findTxRecord(transactionId: string): TxRecord | undefined {
     const value = this.txids.get(transactionId) as unknown;
@@ -46,7 +44,7 @@ export class DurableTxRecords implements TxRecordLookup {
   /** `isPending`: ids a write is executing again now (their new record is not written yet). */
   startSweep(isPending: (transactionId: string) => boolean): void {
     this.isPending = isPending;
-    this.schedule(this.options.pauseMs ?? LIMITS.diskSweepPauseMs);
+    this.background.start();
   }
 
   /**
@@ -84,22 +82,10 @@ export class DurableTxRecords implements TxRecordLookup {
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    this.background.stop();
   }
 
   private noteSlice(started: number): void {
     this.sweepStats.maxSliceMs = Math.max(this.sweepStats.maxSliceMs, performance.now() - started);
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      const { sliceMs = LIMITS.txidSweepSliceMs, pauseMs = LIMITS.diskSweepPauseMs } = this.options;
-      const passEnded = this.sweepSlice(sliceMs);
-      this.schedule(passEnded ? (this.options.restMs ?? LIMITS.diskSweepRestMs) : pauseMs);
-    }, delayMs);
-    // The sweep never keeps a process alive on its own.
-    this.timer.unref();
   }
 }

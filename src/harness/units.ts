@@ -1,10 +1,17 @@
 /** Human-written quantities in scenario files and thresholds: durations, sizes, rates, percents. */
 
-const DURATION_UNITS_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS_MS: Record<string, number> = {
+  us: 0.001,
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 /** Binary multiples: 1 MB = 2^20 bytes, as RSS tools report it. */
 const SIZE_UNITS_BYTES: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 };
 
-export const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(us|ms|s|m|h)$/;
+export const DURATION_PATTERN = /^(\d+(?:\.\d+)?)\s*(us|ms|s|m|h|d)$/;
 export const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB)$/;
 
 /** "250ms", "5s", "2m" -> milliseconds; undefined when malformed. */
