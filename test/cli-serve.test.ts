@@ -95,6 +95,11 @@ describe('ledgerctl serve', () => {
       ['--in-memory', '--log-retention', '30d'],
       /'--log-retention <duration>' cannot be used with option '--in-memory'/,
     ],
+    [
+      'a txid cache as large as the cap',
+      ['--txid-cache', '200000', '--max-txids', '200000'],
+      /--txid-cache 200000 must be below --max-txids 200000/,
+    ],
     ['a zero txid cache', ['--txid-cache', '0'], /'--txid-cache <n>' argument '0'.*positive integer/],
     ['an unknown flag', ['--prot', '1'], /unknown option '--prot'/],
     [

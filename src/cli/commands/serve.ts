@@ -124,6 +124,13 @@ async function serve(options: ServeOptions): Promise<void> {
         'expired ids would never be swept; raise --max-txids or lower the threshold',
     );
   }
+  if (!options.inMemory && options.txidCache >= options.maxTxids) {
+    // Memory holds the cache plus the claims in flight: the cap would refuse ids that disk could keep.
+    throw new CliError(
+      `--txid-cache ${options.txidCache} must be below --max-txids ${options.maxTxids}: ` +
+        'the ids held in memory are the cache plus the writes in flight',
+    );
+  }
   const logger = createLogger(options.logLevel);
   const server = await start(options, logger);
   const storage =
