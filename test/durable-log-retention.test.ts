@@ -26,7 +26,7 @@ describe('audit-log retention on disk', () => {
       txidSweepPauseMs: 1e9,
       txidSweepRestMs: 1e9,
     });
-    engine = await LedgerEngine.open({ storage, clock, logWindowEntries: 3 });
+    engine = await LedgerEngine.open({ storage, clock, logWindowEntries: 3, txidTtlMs: 10_000 });
     return { e: engine, s: storage, retention: storage.logRetention! };
   };
 
@@ -66,5 +66,19 @@ describe('audit-log retention on disk', () => {
     expect((await e.getTransaction('u')).position).toBe(2);
     await e.updateBalance({ accountId: 'a', delta: 1n, transactionId: 'v' });
     expect((await e.getTransaction('v')).position).toBe(3);
+  });
+
+  it('keeps the index entry of an id used again after its record expired', async () => {
+    const { e, s, retention } = await restart();
+    await e.createAccount({ accountId: 'a', initialBalance: 0n });
+    await e.updateBalance({ accountId: 'a', delta: 1n, transactionId: 'reused' });
+    clock.ms += 20_000;
+    await e.updateBalance({ accountId: 'a', delta: 2n, transactionId: 'reused' });
+    await e.updateBalance({ accountId: 'a', delta: 3n, transactionId: 'last' });
+    clock.ms += 50_000;
+    retention.pruneSlice(Number.POSITIVE_INFINITY);
+    await retention.flushed();
+    expect(retention.stats.removed).toBe(2);
+    expect(await s.findLogEntry('reused')).toMatchObject({ position: 3, amount: 2n });
   });
 });
