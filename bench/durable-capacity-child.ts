@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LedgerEngine } from '../src/engine/ledger-engine.js';
 import { LmdbStorage } from '../src/engine/lmdb-storage.js';
 import { progress, reportToParent } from './durable-child-process.js';
-import { type ProcessMemory, processMemory, settledMemory } from './durable-process-memory.js';
+import { type MemoryReport, memoryReport, settledMemory } from './durable-process-memory.js';
 
 /*
  * Capacity of a live durable server: a fresh process creates N accounts and runs M transfers
@@ -22,7 +22,7 @@ export interface CapacityChildReport {
   stats: Record<string, unknown>;
   flushes: number;
   commitsPerFlush: number;
-  memory: { baseline: ProcessMemory; afterWrites: ProcessMemory; settled: ProcessMemory };
+  memory: { baseline: MemoryReport; afterWrites: MemoryReport; settled: MemoryReport };
 }
 
 const [dataDir, accountsArg, transfersArg, batchArg] = process.argv.slice(2);
@@ -36,7 +36,7 @@ const INITIAL_BALANCE = 1_000_000n;
 const width = Math.max(7, String(accounts).length);
 const accountId = (i: number): string => flat(`acct-${String(i + 1).padStart(width, '0')}`);
 
-const baseline = processMemory();
+const baseline = memoryReport();
 const storage = await LmdbStorage.open(dataDir);
 const engine = await LedgerEngine.open({ storage });
 
@@ -57,7 +57,7 @@ const transfersMs = await inBatches('transfers', transfers, () => {
     transactionId: clientTransactionId(),
   });
 });
-const afterWrites = processMemory();
+const afterWrites = memoryReport();
 const settled = await settledMemory();
 const { commits, flushes } = storage.flushStats;
 const report: CapacityChildReport = {

@@ -1,11 +1,12 @@
 import * as fs from 'node:fs';
 import { DATA_FILE } from '../src/engine/lmdb-storage.js';
+import { procStatusBytes } from '../src/harness/process-rss.js';
 import { forceGc } from './force-gc.js';
 
 const MB = 2 ** 20;
 
 /** Memory of this process in MB. RSS splits into anonymous pages and mapped file pages (LMDB's map). */
-export interface ProcessMemory {
+export interface MemoryReport {
   heapUsedMb: number;
   heapTotalMb: number;
   externalMb: number;
@@ -24,9 +25,11 @@ export interface ProcessMemory {
   dataFileMappings: number;
 }
 
-export function processMemory(): ProcessMemory {
+export function memoryReport(): MemoryReport {
   const usage = process.memoryUsage();
-  const status = procStatusKb(['RssAnon', 'RssFile', 'RssShmem', 'VmHWM']);
+  // Linux only: NaN elsewhere, so nobody mistakes it for 0.
+  const status = procStatusBytes('self', ['RssAnon', 'RssFile', 'RssShmem', 'VmHWM']) ?? {};
+  const mb = (field: string) => round((status[field] ?? Number.NaN) / MB);
   const dataFile = mappedFile(`/${DATA_FILE}`);
   return {
     heapUsedMb: round(usage.heapUsed / MB),
@@ -34,21 +37,21 @@ export function processMemory(): ProcessMemory {
     externalMb: round(usage.external / MB),
     arrayBuffersMb: round(usage.arrayBuffers / MB),
     rssMb: round(usage.rss / MB),
-    rssAnonMb: round(status.RssAnon! / 1024),
-    rssFileMb: round(status.RssFile! / 1024),
-    rssShmemMb: round(status.RssShmem! / 1024),
-    rssPeakMb: round(status.VmHWM! / 1024),
+    rssAnonMb: mb('RssAnon'),
+    rssFileMb: mb('RssFile'),
+    rssShmemMb: mb('RssShmem'),
+    rssPeakMb: mb('VmHWM'),
     rssDataFileMb: round(dataFile.rssKb / 1024),
     dataFileMappings: dataFile.mappings,
   };
 }
 
 /** Heap after a full GC; RSS after idling a moment, since V8 and malloc return pages lazily. */
-export async function settledMemory(settleMs = 2_000): Promise<ProcessMemory> {
+export async function settledMemory(settleMs = 2_000): Promise<MemoryReport> {
   fullGc();
   await new Promise((resolve) => setTimeout(resolve, settleMs));
   fullGc();
-  return processMemory();
+  return memoryReport();
 }
 
 export function fullGc(): void {
@@ -60,20 +63,6 @@ export function fullGc(): void {
   }
   gc();
   gc();
-}
-
-/** Fields of /proc/self/status in kB (Linux only: NaN elsewhere, so nobody mistakes it for 0). */
-function procStatusKb(fields: readonly string[]): Record<string, number> {
-  let text = '';
-  try {
-    text = fs.readFileSync('/proc/self/status', 'utf8');
-  } catch {}
-  const found: Record<string, number> = {};
-  for (const field of fields) {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
-    found[field] = match === null ? Number.NaN : Number(match[1]);
-  }
-  return found;
 }
 
 /** Resident kB and count of the mappings of files whose path ends with `suffix` (NaN without /proc). */

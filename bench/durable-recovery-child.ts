@@ -1,7 +1,7 @@
 import { LedgerEngine } from '../src/engine/ledger-engine.js';
 import { LmdbStorage } from '../src/engine/lmdb-storage.js';
 import { reportToParent } from './durable-child-process.js';
-import { type ProcessMemory, processMemory, settledMemory } from './durable-process-memory.js';
+import { type MemoryReport, memoryReport, settledMemory } from './durable-process-memory.js';
 
 /*
  * Opens a data dir the way a restarting server does and reports how long that took and what the
@@ -20,20 +20,20 @@ export interface RecoveryChildReport {
   logPosition: number;
   /** Exact, as a decimal string: the parent compares it with the loaded history. */
   totalBalance: string;
-  memory: { baseline: ProcessMemory; afterOpen: ProcessMemory; settled: ProcessMemory };
+  memory: { baseline: MemoryReport; afterOpen: MemoryReport; settled: MemoryReport };
 }
 
 const dataDir = process.argv[2];
 if (dataDir === undefined) throw new Error('usage: durable-recovery-child.js DATA_DIR');
 
-const baseline = processMemory();
+const baseline = memoryReport();
 const started = performance.now();
 const storage = await LmdbStorage.open(dataDir);
 const storageOpened = performance.now();
 const engine = await LedgerEngine.open({ storage });
 const ready = performance.now();
 // Before any GC: what recovery left behind, garbage included.
-const afterOpen = processMemory();
+const afterOpen = memoryReport();
 const settled = await settledMemory();
 const snapshot = engine.getSnapshot(false);
 const report: RecoveryChildReport = {

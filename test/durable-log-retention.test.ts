@@ -23,8 +23,8 @@ describe('audit-log retention on disk', () => {
     const storage = await LmdbStorage.open(dir, {
       nowMs: clock.nowMs,
       logRetentionMs: 60_000,
-      txidSweepPauseMs: 1e9,
-      txidSweepRestMs: 1e9,
+      diskSweepPauseMs: 1e9,
+      diskSweepRestMs: 1e9,
     });
     engine = await LedgerEngine.open({ storage, clock, logWindowEntries: 3, txidTtlMs: 10_000 });
     return { e: engine, s: storage, retention: storage.logRetention! };

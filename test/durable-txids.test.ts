@@ -25,8 +25,8 @@ describe('durable idempotency records', () => {
     await engine?.close();
     storage = await LmdbStorage.open(dir, {
       nowMs: clock.nowMs,
-      txidSweepPauseMs: options.sweepPauseMs ?? 1e9,
-      txidSweepRestMs: options.sweepPauseMs ?? 1e9,
+      diskSweepPauseMs: options.sweepPauseMs ?? 1e9,
+      diskSweepRestMs: options.sweepPauseMs ?? 1e9,
     });
     engine = await LedgerEngine.open({
       storage,

@@ -1,6 +1,7 @@
 import type { Database } from 'lmdb';
 import { BackgroundSlices, type SliceTiming } from './background-slices.js';
 import { DecodeError, storedLogEntryHead } from './durable-codec.js';
+import { edgeKey } from './durable-keys.js';
 
 export interface LogRetentionOptions extends SliceTiming {
   /** Entries older than this are removed from disk (with their index entry). */
@@ -44,7 +45,7 @@ export class DurableLogRetention {
   pruneSlice(budgetMs: number): boolean {
     const started = performance.now();
     const cutoffNs = BigInt(this.options.nowMs() - this.options.retentionMs) * 1_000_000n;
-    const lastPosition = this.lastPosition();
+    const lastPosition = edgeKey(this.log, true);
     let done = true;
     let seen = 0;
     for (const { key, value } of this.log.getRange({ start: this.nextPosition })) {
@@ -76,10 +77,5 @@ export class DurableLogRetention {
 
   stop(): void {
     this.background.stop();
-  }
-
-  private lastPosition(): number | undefined {
-    for (const key of this.log.getKeys({ reverse: true, limit: 1 })) return key as number;
-    return undefined;
   }
 }

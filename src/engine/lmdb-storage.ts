@@ -19,6 +19,7 @@ import {
   ioError,
   writeFormatMarker,
 } from './durable-format.js';
+import { edgeKey } from './durable-keys.js';
 import { checkLmdbFile } from './durable-lmdb-header.js';
 import { DataDirLock } from './durable-lock.js';
 import { DurableLogRetention } from './durable-log-retention.js';
@@ -31,9 +32,9 @@ export const DATA_FILE = 'ledger.mdb';
 export interface LmdbStorageOptions {
   /** Wall clock of the sweep of expired idempotency records (tests pass a fake one). */
   nowMs?: () => number;
-  /** Pause between slices of that sweep and rest between its passes (tests shorten them). */
-  txidSweepPauseMs?: number;
-  txidSweepRestMs?: number;
+  /** Background work on disk (that sweep, log retention): pause between slices, rest when idle (tests shorten them). */
+  diskSweepPauseMs?: number;
+  diskSweepRestMs?: number;
   /** Audit-log entries older than this are removed from disk; undefined keeps every entry. */
   logRetentionMs?: number;
 }
@@ -123,19 +124,18 @@ export class LmdbStorage implements LedgerStorage {
         meta: root.openDB({ name: 'meta' }),
       };
       checkFormatVersion(dir, dbs.meta);
-      const txRecords = new DurableTxRecords(dbs.txids, {
+      const background = {
         nowMs: options.nowMs ?? Date.now,
-        pauseMs: options.txidSweepPauseMs,
-        restMs: options.txidSweepRestMs,
-      });
+        pauseMs: options.diskSweepPauseMs,
+        restMs: options.diskSweepRestMs,
+      };
+      const txRecords = new DurableTxRecords(dbs.txids, background);
       const logRetention =
         options.logRetentionMs === undefined
           ? undefined
           : new DurableLogRetention(dbs.log, dbs.logIndex, {
+              ...background,
               retentionMs: options.logRetentionMs,
-              nowMs: options.nowMs ?? Date.now,
-              pauseMs: options.txidSweepPauseMs,
-              restMs: options.txidSweepRestMs,
             });
       return new LmdbStorage(dir, lock, root, dbs, txRecords, logRetention);
     } catch (err) {
@@ -153,9 +153,9 @@ export class LmdbStorage implements LedgerStorage {
       const accounts: AccountState[] = [];
       for (const { key, value } of this.accounts.getRange()) accounts.push(decodeAccount(key, value));
 
-      const lastPosition = (firstKey(this.log, true) as number | undefined) ?? 0;
+      const lastPosition = (edgeKey(this.log, true) as number | undefined) ?? 0;
       // Retention removes entries from the front only: what is left is one dense range.
-      const firstPosition = (firstKey(this.log, false) as number | undefined) ?? 1;
+      const firstPosition = (edgeKey(this.log, false) as number | undefined) ?? 1;
       const logEntries = this.log.getStats() as { entryCount: number };
       if (logEntries.entryCount !== lastPosition - firstPosition + 1) {
         throw new DecodeError(
@@ -308,11 +308,6 @@ function checkFormatVersion(dir: string, meta: Database): void {
     dir,
     `data dir ${dir}: its data file has format version ${String(stored)}, expected ${DURABLE_FORMAT_VERSION}`,
   );
-}
-
-function firstKey(db: Database, reverse: boolean): unknown {
-  for (const key of db.getKeys({ reverse, limit: 1 })) return key;
-  return undefined;
 }
 
 function asCorrupt(dir: string, err: unknown): DataDirError {
