@@ -1,10 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { registerBalance } from './commands/balance.js';
+import { registerCreateAccount } from './commands/create-account.js';
 import { registerGate } from './commands/gate.js';
 import { registerQueryLog } from './commands/query-log.js';
 import { registerServe } from './commands/serve.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerStress } from './commands/stress.js';
+import { registerTransfer } from './commands/transfer.js';
+import { registerUpdate } from './commands/update.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 // A reader that stops early (`ledgerctl snapshot --accounts | head`) is not an error to report.
@@ -35,6 +38,9 @@ for (const register of [
   registerQueryLog,
   registerBalance,
   registerSnapshot,
+  registerCreateAccount,
+  registerUpdate,
+  registerTransfer,
   registerStress,
   registerGate,
 ]) {

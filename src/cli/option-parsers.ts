@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { parseInt64 } from '../domain/money.js';
 import { parseDurationMs } from '../harness/units.js';
 
 // Commander prints these as "option '--flag <x>' argument 'value' is invalid. <message>", so
@@ -33,4 +34,15 @@ export function durationArg(value: string): number {
 export function nonEmptyArg(value: string): string {
   if (value.trim() === '') throw new InvalidArgumentError('The value must not be empty.');
   return value;
+}
+
+/** An exact int64 amount in minor units: a float or an out-of-range value would be changed silently on the wire. */
+export function int64Arg(value: string): bigint {
+  const amount = parseInt64(value.trim());
+  if (amount === undefined) {
+    throw new InvalidArgumentError(
+      'Expected an integer amount in minor units within int64 (no fractions, no exponent), e.g. 250 or -100.',
+    );
+  }
+  return amount;
 }

@@ -55,6 +55,7 @@ export function addConnectionOptions(command: Command): Command {
 export async function withLedger<T>(
   options: ConnectionOptions,
   conversation: (client: LedgerClient) => Promise<T>,
+  writeTxid?: string,
 ): Promise<T> {
   const client = new LedgerClient(options.target, {
     deadlineMs: options.timeout,
@@ -63,27 +64,48 @@ export async function withLedger<T>(
   try {
     return await conversation(client);
   } catch (err) {
-    if (err instanceof LedgerCallError) throw callFailure(err, options);
+    if (err instanceof LedgerCallError) throw callFailure(err, options, writeTxid);
     throw err;
   } finally {
     client.close();
   }
 }
 
-function callFailure(err: LedgerCallError, { target, timeout }: ConnectionOptions): CliError {
+/** The server's own refusals of a request it understood: a negative answer, in the contract's words. */
+const REFUSALS = new Set([
+  grpc.status.NOT_FOUND,
+  grpc.status.ALREADY_EXISTS,
+  grpc.status.FAILED_PRECONDITION,
+  grpc.status.OUT_OF_RANGE,
+]);
+
+function callFailure(
+  err: LedgerCallError,
+  { target, timeout }: ConnectionOptions,
+  writeTxid: string | undefined,
+): CliError {
+  if (REFUSALS.has(err.code)) {
+    // A replayed refusal is the outcome recorded for this id earlier, not a new attempt.
+    const replay = err.replayed ? ` (replayed: the outcome recorded for transaction ${writeTxid})` : '';
+    return new CliError(`${err.details}${replay}`, EXIT.failed);
+  }
+  // A write that timed out or lost its connection may have committed: only its id can tell.
+  const neverSent = /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN)\b/.test(err.details);
+  const unknownOutcome =
+    writeTxid === undefined || neverSent
+      ? ''
+      : `; the write may or may not have happened: send it again with --txid ${writeTxid} to find out`;
   switch (err.code) {
-    case grpc.status.NOT_FOUND:
-      return new CliError(err.details, EXIT.failed);
     case grpc.status.INVALID_ARGUMENT:
       return new CliError(err.details, EXIT.usage);
     case grpc.status.UNAVAILABLE:
       return new CliError(
-        `cannot reach the ledger at ${target}: ${unavailableReason(err.details)}`,
+        `cannot reach the ledger at ${target}: ${unavailableReason(err.details)}${unknownOutcome}`,
         EXIT.usage,
       );
     case grpc.status.DEADLINE_EXCEEDED:
       return new CliError(
-        `the ledger at ${target} did not answer within ${formatDuration(timeout)} (raise --timeout?)`,
+        `the ledger at ${target} did not answer within ${formatDuration(timeout)} (raise --timeout?)${unknownOutcome}`,
         EXIT.usage,
       );
     case grpc.status.UNIMPLEMENTED:

@@ -51,7 +51,7 @@ export const LIMITS = {
    * same data dir's stale LOCK; a takeover guard older than this is itself stale (its owner died).
    */
   dataDirLockTakeoverWaitMs: 5_000,
-  /** Deadline of one call from `query-log`, `balance` or `snapshot` unless --timeout says otherwise. */
+  /** Deadline of one call from a client verb (query-log, balance, snapshot, the writes) unless --timeout says otherwise. */
   defaultCliCallTimeoutMs: 5_000,
   /** How long SIGINT/SIGTERM waits for in-flight calls before forcing shutdown. */
   defaultShutdownGraceMs: 10_000,
