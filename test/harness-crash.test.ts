@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { EXIT } from '../src/cli/exit-codes.js';
 import { parseScenario, ScenarioError } from '../src/harness/load-scenario.js';
 import { runScenario } from '../src/harness/run-scenario.js';
 
@@ -46,7 +45,7 @@ describe('fault injection: a spawned server killed and restarted during the run'
     expect(memory.anonBytes).toBeGreaterThan(10 * 2 ** 20);
     expect(memory.fileBytes).toBeGreaterThan(0);
     expect(memory.anonBytes + memory.fileBytes).toBeLessThanOrEqual(memory.rssBytes);
-    expect(result.exitCode).toBe(EXIT.ok);
+    expect(result.verdict).toBe('pass');
   });
 
   it('fails (exit 1) against a server that keeps nothing across a kill (--in-memory)', async () => {
@@ -57,7 +56,7 @@ describe('fault injection: a spawned server killed and restarted during the run'
     expect(durability.evidence[0]).toMatch(
       /acknowledged at .* before kill #1 .*missing after the last restart/,
     );
-    expect(result.exitCode).toBe(EXIT.failed);
+    expect(result.verdict).toBe('invariant-failed');
   });
 });
 

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../src/cli/exit-codes.js';
-import { runExitCode, worstExitCode } from '../src/harness/exit-status.js';
+import { exitCodeOf, worstExitCode } from '../src/cli/exit-status.js';
 import type { InvariantVerdict } from '../src/harness/history.js';
 import { renderHumanReport } from '../src/harness/human-report.js';
 import { renderJunit } from '../src/harness/junit-report.js';
 import type { RunResult } from '../src/harness/run-result.js';
+import { runVerdict } from '../src/harness/run-verdict.js';
 import type { ThresholdResult } from '../src/harness/thresholds.js';
 
 const pass: InvariantVerdict = { name: 'conservation', passed: true, summary: 'total kept', evidence: [] };
@@ -50,16 +51,17 @@ function result(verdicts: InvariantVerdict[], thresholds: ThresholdResult[]): Ru
     resources: undefined,
     stuckPhases: [],
     notes: [],
-    exitCode: runExitCode(verdicts, thresholds),
+    verdict: runVerdict(verdicts, thresholds),
   };
 }
 
 describe('exit codes', () => {
   it('maps one run: invariant failure 1 (even with a threshold failure), threshold 3, else 0', () => {
-    expect(runExitCode([pass], [tPass, tSkip])).toBe(EXIT.ok);
-    expect(runExitCode([pass], [tFail])).toBe(EXIT.threshold);
-    expect(runExitCode([fail], [tPass])).toBe(EXIT.failed);
-    expect(runExitCode([fail], [tFail])).toBe(EXIT.failed);
+    const code = (v: InvariantVerdict[], t: ThresholdResult[]) => exitCodeOf(runVerdict(v, t));
+    expect(code([pass], [tPass, tSkip])).toBe(EXIT.ok);
+    expect(code([pass], [tFail])).toBe(EXIT.threshold);
+    expect(code([fail], [tPass])).toBe(EXIT.failed);
+    expect(code([fail], [tFail])).toBe(EXIT.failed);
   });
 
   it('gate: the worst of all runs, invariants first, then invalid input, then thresholds', () => {
@@ -72,7 +74,7 @@ describe('exit codes', () => {
 
 describe('reports', () => {
   it('human report shows the seed, each verdict, evidence of failures and the exit code', () => {
-    const text = renderHumanReport(result([pass, fail], [tPass, tFail]));
+    const text = renderHumanReport(result([pass, fail], [tPass, tFail]), false, 1);
     expect(text).toContain('seed 7');
     expect(text).toContain('exact-balances FAILED: lost update');
     expect(text).toContain('acc: 1020 <want 2000>');

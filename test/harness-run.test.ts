@@ -47,7 +47,7 @@ describe('stress runs against the in-process server', () => {
     expect(result.thresholds.every((t) => t.status === 'pass')).toBe(true);
     expect(result.ops.find((o) => o.op === 'update')).toMatchObject({ count: 100, ok: 100 });
     expect(result.resources?.server).toBe('in-process');
-    expect(result.exitCode).toBe(EXIT.ok);
+    expect(result.verdict).toBe('pass');
   });
 
   it('fails (exit 1) against the broken test-double engine: lost updates are caught', async () => {
@@ -57,7 +57,7 @@ describe('stress runs against the in-process server', () => {
     );
     const failed = result.verdicts.filter((v) => !v.passed).map((v) => v.name);
     expect(failed).toContain('exact-balances');
-    expect(result.exitCode).toBe(EXIT.failed);
+    expect(result.verdict).toBe('invariant-failed');
   });
 });
 

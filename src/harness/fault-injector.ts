@@ -58,6 +58,19 @@ const isRetryable = (r: OpRecord): boolean =>
   (r.op === 'create' || r.op === 'update' || r.op === 'transfer') &&
   !!r.args.transactionId;
 
+export interface FaultInjectorOptions {
+  spec: FaultSpec;
+  server: SpawnedServer;
+  /** The run's clients, read at every call: their entries are replaced after each restart. */
+  clients: LedgerClient[];
+  connect: (target: string) => Promise<LedgerClient[]>;
+  recorder: RunRecorder;
+  random: SeededRandom;
+  deadlineMs: number;
+  /** First caller id reserved for retries (after every group's callers). */
+  retryCallerBase: number;
+}
+
 /**
  * Kills the spawned server at seeded random moments while the phases run and restarts it on the
  * same data dir. Callers reach the server through `clients` (read at every call), whose entries are
@@ -78,17 +91,25 @@ export class FaultInjector {
   readonly restartFailures: string[] = [];
   private readonly retries: RetryReport = { sent: 0, replayed: 0, executed: 0, refused: 0, indeterminate: 0 };
 
-  constructor(
-    private readonly spec: FaultSpec,
-    private readonly server: SpawnedServer,
-    private readonly clients: LedgerClient[],
-    private readonly connect: (target: string) => Promise<LedgerClient[]>,
-    private readonly recorder: RunRecorder,
-    private readonly random: SeededRandom,
-    private readonly deadlineMs: number,
-    /** First caller id reserved for retries (after every group's callers). */
-    private readonly retryCallerBase: number,
-  ) {}
+  private readonly spec: FaultSpec;
+  private readonly server: SpawnedServer;
+  private readonly clients: LedgerClient[];
+  private readonly connect: (target: string) => Promise<LedgerClient[]>;
+  private readonly recorder: RunRecorder;
+  private readonly random: SeededRandom;
+  private readonly deadlineMs: number;
+  private readonly retryCallerBase: number;
+
+  constructor(options: FaultInjectorOptions) {
+    this.spec = options.spec;
+    this.server = options.server;
+    this.clients = options.clients;
+    this.connect = options.connect;
+    this.recorder = options.recorder;
+    this.random = options.random;
+    this.deadlineMs = options.deadlineMs;
+    this.retryCallerBase = options.retryCallerBase;
+  }
 
   /** Resolves when the server is up; undefined (no wait) while it is. */
   gate: () => Promise<void> | undefined = () => this.down;

@@ -25,7 +25,8 @@ function latencyCells(l: LatencySummary): string[] {
 }
 
 /** The report a person reads on stdout. */
-export function renderHumanReport(r: RunResult, verbose = false): string {
+/** `exitCode`: what the CLI will exit with for this run, shown on the result line when given. */
+export function renderHumanReport(r: RunResult, verbose = false, exitCode?: number): string {
   const out: string[] = [];
   out.push(
     `scenario ${r.scenario} (${r.file}) kind ${r.kind}  seed ${r.seed}  target ${r.target}  ${(r.durationMs / 1000).toFixed(1)}s`,
@@ -155,7 +156,7 @@ export function renderHumanReport(r: RunResult, verbose = false): string {
   const failed = r.verdicts.filter((v) => !v.passed).length;
   const thresholdFails = r.thresholds.filter((t) => t.status === 'fail').length;
   out.push(
-    `\nresult: ${r.exitCode === 0 ? 'PASS' : 'FAIL'} (${failed} invariants failed, ${thresholdFails} thresholds failed; exit ${r.exitCode}; seed ${r.seed})`,
+    `\nresult: ${r.verdict === 'pass' ? 'PASS' : 'FAIL'} (${failed} invariants failed, ${thresholdFails} thresholds failed; ${exitCode === undefined ? '' : `exit ${exitCode}; `}seed ${r.seed})`,
   );
   return `${out.join('\n')}\n`;
 }

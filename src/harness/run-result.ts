@@ -2,6 +2,7 @@ import type { FaultReport } from './fault-injector.js';
 import type { InvariantVerdict } from './history.js';
 import type { ProcessMemory } from './process-rss.js';
 import type { GroupResult } from './run-group.js';
+import type { RunVerdict } from './run-verdict.js';
 import type { ThresholdResult } from './thresholds.js';
 
 /** Latency summary in microseconds. */
@@ -99,5 +100,6 @@ export interface RunResult {
   faults?: FaultReport;
   /** Things the reader must know to trust the numbers (truncated history, skipped checks). */
   notes: string[];
-  exitCode: number;
+  /** The CLI maps it to an exit code (README, Exit codes). */
+  verdict: RunVerdict;
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { INVARIANT_NAMES } from './checkers/expectations.js';
-import { parseThreshold } from './thresholds.js';
+import { parseThreshold, type Threshold } from './thresholds.js';
 import { DURATION_PATTERN, parseDurationMs } from './units.js';
 
 /**
@@ -193,9 +193,14 @@ const fault = z.strictObject({
   retry_indeterminate: z.boolean().default(true),
 });
 
-const threshold = z.string().superRefine((text, ctx) => {
+/** Parsed here, once: the runner receives a Threshold, never the text to parse again. */
+const threshold = z.string().transform((text, ctx): Threshold => {
   const parsed = parseThreshold(text);
-  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+  if (typeof parsed === 'string') {
+    ctx.addIssue({ code: 'custom', message: parsed });
+    return z.NEVER;
+  }
+  return parsed;
 });
 
 const expect = z.strictObject({

@@ -1,11 +1,11 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import Table from 'cli-table3';
-import { worstExitCode } from '../../harness/exit-status.js';
 import { renderHumanReport, tableStyle } from '../../harness/human-report.js';
 import { loadScenarioFile, ScenarioError } from '../../harness/load-scenario.js';
 import type { RunResult } from '../../harness/run-result.js';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
+import { exitCodeOf, worstExitCode } from '../exit-status.js';
 import { runOne, writeOutputs } from './stress-action.js';
 
 export interface GateFlags {
@@ -65,12 +65,13 @@ export async function gate(dir: string, flags: GateFlags): Promise<void> {
     try {
       const result = await runOne(file, flags);
       results.push(result);
-      if (flags.verbose || result.exitCode !== EXIT.ok)
-        process.stdout.write(renderHumanReport(result, flags.verbose));
+      const exitCode = exitCodeOf(result.verdict);
+      if (flags.verbose || exitCode !== EXIT.ok)
+        process.stdout.write(renderHumanReport(result, flags.verbose, exitCode));
       rows.push({
         file,
         scenario: result.scenario,
-        exitCode: result.exitCode as ExitCode,
+        exitCode,
         detail: describe(result),
         seconds: (result.durationMs / 1000).toFixed(1),
       });

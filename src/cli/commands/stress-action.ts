@@ -6,6 +6,7 @@ import { jsonReplacer } from '../../harness/run-recorder.js';
 import type { RunResult } from '../../harness/run-result.js';
 import { RunSetupError, runScenario } from '../../harness/run-scenario.js';
 import { CliError, EXIT } from '../exit-codes.js';
+import { exitCodeOf } from '../exit-status.js';
 
 export interface StressFlags {
   target?: string[];
@@ -20,9 +21,10 @@ export interface StressFlags {
 /** `ledgerctl stress <scenario>`: run it, print the report, write the outputs, set the exit code. */
 export async function stress(file: string, flags: StressFlags): Promise<void> {
   const result = await runOne(file, flags);
-  process.stdout.write(renderHumanReport(result, flags.verbose));
+  const exitCode = exitCodeOf(result.verdict);
+  process.stdout.write(renderHumanReport(result, flags.verbose, exitCode));
   await writeOutputs([result], flags.json, flags.junit, false);
-  process.exitCode = result.exitCode;
+  process.exitCode = exitCode;
 }
 
 /** Loads and runs one scenario; a problem the user can fix becomes a CliError (exit 2). */
@@ -58,7 +60,9 @@ export async function writeOutputs(
 ): Promise<void> {
   try {
     if (jsonFile !== undefined) {
-      const body = asArray ? results : results[0];
+      // The JSON report carries the exit code each run maps to, beside the harness's verdict.
+      const withCodes = results.map((r) => ({ ...r, exitCode: exitCodeOf(r.verdict) }));
+      const body = asArray ? withCodes : withCodes[0];
       await writeFile(jsonFile, `${JSON.stringify(body, jsonReplacer, 2)}\n`);
     }
     if (junitFile !== undefined) await writeFile(junitFile, renderJunit(results));

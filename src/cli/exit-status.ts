@@ -1,15 +1,16 @@
-import { EXIT, type ExitCode } from '../cli/exit-codes.js';
-import type { InvariantVerdict } from './history.js';
-import type { ThresholdResult } from './thresholds.js';
+import type { RunVerdict } from '../harness/run-verdict.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
 
 /** One run: 1 if an invariant failed (even if a threshold failed too), else 3 if a threshold failed, else 0. */
-export function runExitCode(
-  verdicts: readonly InvariantVerdict[],
-  thresholds: readonly ThresholdResult[],
-): ExitCode {
-  if (verdicts.some((v) => !v.passed)) return EXIT.failed;
-  if (thresholds.some((t) => t.status === 'fail')) return EXIT.threshold;
-  return EXIT.ok;
+export function exitCodeOf(verdict: RunVerdict): ExitCode {
+  switch (verdict) {
+    case 'invariant-failed':
+      return EXIT.failed;
+    case 'threshold-failed':
+      return EXIT.threshold;
+    case 'pass':
+      return EXIT.ok;
+  }
 }
 
 /** Severity order for the gate: a broken invariant outranks everything, then unusable input, then thresholds. */

@@ -1,0 +1,94 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type InProcessServer, startInProcessServer } from './in-process-server.js';
+import { RunSetupError } from './run-setup-error.js';
+import type { Scenario } from './scenario-schema.js';
+import { SpawnedServer } from './spawned-server.js';
+
+/**
+ * Where the run's server comes from, and its lifecycle: the in-process worker thread, a spawned
+ * `ledgerctl serve` (which the fault injector may kill), or remote targets the run does not own.
+ */
+export interface ServerSource {
+  readonly kind: 'in-process' | 'spawned' | 'remote';
+  readonly targets: string[];
+  /** Shown in reports. */
+  readonly label: string;
+  readonly inProcess?: InProcessServer;
+  readonly spawned?: SpawnedServer;
+  /** Spawned durable server: its temporary data dir. */
+  readonly dataDir?: string;
+  /** Stops what the run started; a spawned server's data dir is kept when `keepDataDir`. */
+  release(keepDataDir: boolean): Promise<void>;
+}
+
+export async function acquireServer(
+  scenario: Scenario,
+  targets: string[] | undefined,
+): Promise<ServerSource> {
+  const options = scenario.server;
+  if (options.mode === 'spawned') {
+    if (targets !== undefined) {
+      throw new RunSetupError(
+        `scenario ${scenario.name} starts its own server (server: { mode: spawned }): run it without --target`,
+      );
+    }
+    const dataDir = options.in_memory === true ? undefined : mkdtempSync(join(tmpdir(), 'ledgerctl-stress-'));
+    const removeDir = () => {
+      if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+    };
+    const spawned = new SpawnedServer({ dataDir, args: serveArgs(options) });
+    try {
+      await spawned.start();
+    } catch (err) {
+      removeDir();
+      throw new RunSetupError(err instanceof Error ? err.message : String(err));
+    }
+    return {
+      kind: 'spawned',
+      targets: [spawned.target],
+      label: `spawned ledgerctl serve (${dataDir === undefined ? 'in-memory' : 'temp data dir'})`,
+      spawned,
+      dataDir,
+      async release(keepDataDir) {
+        await spawned.stop();
+        if (!keepDataDir) removeDir();
+      },
+    };
+  }
+  if (targets !== undefined) {
+    return { kind: 'remote', targets, label: targets.join(','), release: async () => {} };
+  }
+  const inProcess = await startInProcessServer({
+    locking: options.locking,
+    txidTtlMs: options.txid_ttl,
+    txidSweepThreshold: options.txid_sweep_threshold,
+    maxTxids: options.max_txids,
+    logWindowEntries: options.log_window_entries,
+    maxInFlightCalls: options.max_in_flight_calls,
+    commitDelayMs: options.commit_delay_ms,
+    unsafeLocking: options.test_double?.unsafe_locking,
+  });
+  return {
+    kind: 'in-process',
+    targets: [inProcess.target],
+    label: 'in-process',
+    inProcess,
+    release: () => inProcess.stop(),
+  };
+}
+
+/** The `ledgerctl serve` flags for a spawned server's options. */
+export function serveArgs(options: Scenario['server']): string[] {
+  const args = ['--locking', options.locking];
+  if (options.txid_ttl !== undefined) args.push('--txid-ttl', `${Math.ceil(options.txid_ttl)}ms`);
+  if (options.txid_sweep_threshold !== undefined)
+    args.push('--txid-sweep-threshold', `${options.txid_sweep_threshold}`);
+  if (options.max_txids !== undefined) args.push('--max-txids', `${options.max_txids}`);
+  if (options.txid_cache !== undefined) args.push('--txid-cache', `${options.txid_cache}`);
+  if (options.log_window_entries !== undefined) args.push('--log-window', `${options.log_window_entries}`);
+  if (options.max_in_flight_calls !== undefined)
+    args.push('--max-in-flight', `${options.max_in_flight_calls}`);
+  return args;
+}
