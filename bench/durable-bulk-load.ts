@@ -232,6 +232,7 @@ class History {
       amount: loggedAmount(cmd),
       balancesAfter: after.map((a) => a.balance),
       status: 'OK',
+      principal: '',
     };
     if (position < this.firstRecorded) return { entry, record: undefined };
     this.counts.txRecords++;

@@ -37,6 +37,7 @@ class CrashHistory {
       amount,
       balancesAfter: after,
       status: 'OK',
+      principal: '',
     });
   }
 

@@ -56,6 +56,7 @@ class History {
       amount,
       balancesAfter: after,
       status: 'OK',
+      principal: '',
     });
   }
 
@@ -377,6 +378,7 @@ describe('each violation fails the right checker', () => {
       amount: -600n,
       balancesAfter: [-100n],
       status: 'OK',
+      principal: '',
     });
     // The phantom entry also leaves a gap and shows a negative balance.
     const result = expectFailures(o, ['audit-log', 'no-negative-balance']);

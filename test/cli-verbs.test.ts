@@ -74,6 +74,7 @@ describe('ledgerctl query-log', () => {
       amount: '250',
       balances_after: ['750', '750'],
       status: 'OK',
+      principal: '',
     });
     // Every digit of the server's timestamp survives, down to the nanosecond.
     const nanos = transferTimestampNs % 1_000_000_000n;

@@ -43,6 +43,19 @@ describe('durable ledger across restarts', () => {
     expect(e.recovery!.durationMs).toBeGreaterThanOrEqual(0);
   });
 
+  it('keeps the principal of every log entry across a restart, beyond the memory window', async () => {
+    let e = await restart({ recentLogEntries: 2 });
+    await e.createAccount({ accountId: 'a', initialBalance: 100n, transactionId: 'c-a' }, 'alice');
+    await e.createAccount({ accountId: 'b', initialBalance: 0n, transactionId: 'c-b' });
+    await e.transferFunds({ fromId: 'a', toId: 'b', amount: 5n, transactionId: 't1' }, 'CN=ops,O=bank');
+    await e.updateBalance({ accountId: 'b', delta: 1n, transactionId: 'u1' }, 'bob');
+    e = await restart({ recentLogEntries: 2 });
+    expect((await e.getTransaction('c-a')).principal).toBe('alice');
+    expect((await e.getTransaction('c-b')).principal).toBe('');
+    expect((await e.getTransaction('t1')).principal).toBe('CN=ops,O=bank');
+    expect((await e.getTransaction('u1')).principal).toBe('bob');
+  });
+
   it('serves log entries after a restart, also those older than the memory window', async () => {
     let e = await restart({ recentLogEntries: 5 });
     await e.createAccount({ accountId: 'a', initialBalance: 1000n });

@@ -175,6 +175,7 @@ describe('AuditLogWindow', () => {
     amount: 1n,
     balancesAfter: [1n],
     status: 'OK',
+    principal: '',
   });
 
   it('keeps the newest entries and finds them by id', () => {

@@ -467,6 +467,7 @@ describe('responses, versions and the audit log', () => {
         amount: BigInt(i + 1),
         balancesAfter: [balanceA, balanceB],
         status: 'OK',
+        principal: '',
       });
       expect(entry.timestampNs).toBeGreaterThanOrEqual(startNs);
       expect(entry.timestampNs).toBeLessThanOrEqual(endNs);

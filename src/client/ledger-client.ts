@@ -40,6 +40,8 @@ export interface LogEntryResult {
   amount: bigint;
   balancesAfter: bigint[];
   status: string;
+  /** Who wrote the entry; '' when the server runs without authentication. */
+  principal: string;
 }
 
 export interface Reply<T> {
@@ -93,6 +95,7 @@ const toLogEntry = (wire: WireLogEntry): LogEntryResult => ({
   amount: BigInt(wire.amount),
   balancesAfter: wire.balances_after.map((b) => BigInt(b)),
   status: wire.status,
+  principal: wire.principal ?? '',
 });
 
 type UnaryMethod = (

@@ -50,6 +50,8 @@ export interface LogEntry {
   readonly amount: bigint;
   readonly balancesAfter: readonly bigint[];
   readonly status: 'OK';
+  /** Who wrote it: the authenticated principal, '' when the server runs without authentication. */
+  readonly principal: string;
 }
 
 export interface Snapshot {

@@ -15,6 +15,8 @@ export type StoredLogEntry = [
   accountIds: string[],
   amount: string,
   balancesAfter: string[],
+  /** Absent in entries written before principals were recorded (they read back as ''). */
+  principal?: string,
 ];
 type StoredAccountInResult = [id: string, balance: string, version: number];
 type StoredOutcome =
@@ -37,7 +39,7 @@ export function decodeAccount(id: unknown, value: unknown): AccountState {
 }
 
 export function encodeLogEntry(entry: LogEntry): StoredLogEntry {
-  return [
+  const stored: StoredLogEntry = [
     entry.transactionId,
     entry.timestampNs.toString(),
     entry.operation,
@@ -45,6 +47,9 @@ export function encodeLogEntry(entry: LogEntry): StoredLogEntry {
     entry.amount.toString(),
     entry.balancesAfter.map((b) => b.toString()),
   ];
+  // No principal, no element: an unauthenticated ledger's entries stay as small as before.
+  if (entry.principal !== '') stored.push(entry.principal);
+  return stored;
 }
 
 const OPERATIONS: ReadonlySet<unknown> = new Set<Operation>(['create', 'update', 'transfer']);
@@ -52,9 +57,12 @@ const OPERATIONS: ReadonlySet<unknown> = new Set<Operation>(['create', 'update',
 export function decodeLogEntry(position: unknown, value: unknown): LogEntry {
   if (typeof position !== 'number' || !Number.isSafeInteger(position) || position < 1)
     throw bad('log entry', position);
-  if (!Array.isArray(value) || value.length !== 6) throw bad('log entry', position);
-  const [transactionId, timestampNs, operation, accountIds, amount, balancesAfter] = value as unknown[];
-  if (typeof transactionId !== 'string' || !OPERATIONS.has(operation)) throw bad('log entry', position);
+  if (!Array.isArray(value) || (value.length !== 6 && value.length !== 7)) throw bad('log entry', position);
+  const [transactionId, timestampNs, operation, accountIds, amount, balancesAfter, principal = ''] =
+    value as unknown[];
+  if (typeof transactionId !== 'string' || !OPERATIONS.has(operation) || typeof principal !== 'string') {
+    throw bad('log entry', position);
+  }
   if (
     !isStringArray(accountIds) ||
     !isStringArray(balancesAfter) ||
@@ -71,6 +79,7 @@ export function decodeLogEntry(position: unknown, value: unknown): LogEntry {
     amount: money(amount, 'log entry', position),
     balancesAfter: balancesAfter.map((b) => money(b, 'log entry', position)),
     status: 'OK',
+    principal,
   };
 }
 

@@ -148,16 +148,17 @@ export class LedgerEngine {
     return this.locks.mode;
   }
 
-  async createAccount(input: CreateInput): Promise<WriteOutcome> {
-    return this.write(validateCreate(input));
+  /** `principal` is who asks ('' without authentication); the log entry records it. */
+  async createAccount(input: CreateInput, principal = ''): Promise<WriteOutcome> {
+    return this.write(validateCreate(input), principal);
   }
 
-  async updateBalance(input: UpdateInput): Promise<WriteOutcome> {
-    return this.write(validateUpdate(input));
+  async updateBalance(input: UpdateInput, principal = ''): Promise<WriteOutcome> {
+    return this.write(validateUpdate(input), principal);
   }
 
-  async transferFunds(input: TransferInput): Promise<WriteOutcome> {
-    return this.write(validateTransfer(input));
+  async transferFunds(input: TransferInput, principal = ''): Promise<WriteOutcome> {
+    return this.write(validateTransfer(input), principal);
   }
 
   getBalance(accountId: string): AccountState {
@@ -227,7 +228,7 @@ export class LedgerEngine {
    * an uncontended in-memory write costs one promise; it awaits only for a held lock, a pending
    * duplicate or a durable commit.
    */
-  private write(cmd: WriteCommand): WriteOutcome | Promise<WriteOutcome> {
+  private write(cmd: WriteCommand, principal: string): WriteOutcome | Promise<WriteOutcome> {
     if (this.closing) throw Errors.shuttingDown();
     const txid = cmd.transactionId;
     let claimed: Claimed | undefined;
@@ -244,12 +245,13 @@ export class LedgerEngine {
     this.writesInFlight++;
     const ids = touchedIds(cmd);
     const keys = this.locks.keysFor(ids);
-    if (this.locks.tryAcquire(keys)) return this.decide(cmd, ids, keys, claimed);
-    return this.lockThenDecide(cmd, ids, keys, claimed);
+    if (this.locks.tryAcquire(keys)) return this.decide(cmd, principal, ids, keys, claimed);
+    return this.lockThenDecide(cmd, principal, ids, keys, claimed);
   }
 
   private async lockThenDecide(
     cmd: WriteCommand,
+    principal: string,
     ids: readonly string[],
     keys: readonly string[],
     claimed: Claimed | undefined,
@@ -260,12 +262,13 @@ export class LedgerEngine {
       this.finish([], claimed, err);
       throw err;
     }
-    return this.decide(cmd, ids, keys, claimed);
+    return this.decide(cmd, principal, ids, keys, claimed);
   }
 
   /** Under the locks: read, decide, hand the batch to the commit step; unlock once it is applied. */
   private decide(
     cmd: WriteCommand,
+    principal: string,
     ids: readonly string[],
     keys: readonly string[],
     claimed: Claimed | undefined,
@@ -288,7 +291,7 @@ export class LedgerEngine {
         failure = err;
       }
       if (failure !== undefined) applied = this.recordFailure(claimed, failure);
-      else applied = this.commit(cmd, ids, after!, increase, claimed, (o) => (outcome = o));
+      else applied = this.commit(cmd, principal, ids, after!, increase, claimed, (o) => (outcome = o));
     } catch (err) {
       this.finish(keys, claimed, err);
       throw err;
@@ -299,6 +302,7 @@ export class LedgerEngine {
 
   private commit(
     cmd: WriteCommand,
+    principal: string,
     ids: readonly string[],
     after: AccountState[],
     increase: bigint,
@@ -316,6 +320,7 @@ export class LedgerEngine {
       amount: loggedAmount(cmd),
       balancesAfter: after.map((a) => a.balance),
       status: 'OK',
+      principal,
     };
     const txRecord = claimed === undefined ? undefined : record(claimed, { ok: true, result });
     if (increase > 0n) this.totalReserved += increase;

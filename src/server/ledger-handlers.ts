@@ -56,6 +56,7 @@ export function toWireLogEntry(entry: LogEntry): WireLogEntry {
     amount: entry.amount.toString(),
     balances_after: entry.balancesAfter.map((b) => b.toString()),
     status: entry.status,
+    principal: entry.principal,
   };
 }
 
@@ -78,12 +79,15 @@ export function ledgerHandlers(
       {
         method: 'CreateAccount',
         subject: (r) => ({ accountIds: [r.account_id], transactionId: r.transaction_id || undefined }),
-        handle: async (r) => {
-          const { result, replayed } = await engine.createAccount({
-            accountId: r.account_id ?? '',
-            initialBalance: int64Field('initial_balance', r.initial_balance),
-            transactionId: r.transaction_id ?? '',
-          });
+        handle: async (r, principal) => {
+          const { result, replayed } = await engine.createAccount(
+            {
+              accountId: r.account_id ?? '',
+              initialBalance: int64Field('initial_balance', r.initial_balance),
+              transactionId: r.transaction_id ?? '',
+            },
+            principal,
+          );
           return {
             response: toWireAccount(result.accounts[0]!),
             replayed,
@@ -105,12 +109,15 @@ export function ledgerHandlers(
       {
         method: 'UpdateBalance',
         subject: (r) => ({ accountIds: [r.account_id], transactionId: r.transaction_id }),
-        handle: async (r) => {
-          const { result, replayed } = await engine.updateBalance({
-            accountId: r.account_id ?? '',
-            delta: int64Field('delta', r.delta),
-            transactionId: r.transaction_id ?? '',
-          });
+        handle: async (r, principal) => {
+          const { result, replayed } = await engine.updateBalance(
+            {
+              accountId: r.account_id ?? '',
+              delta: int64Field('delta', r.delta),
+              transactionId: r.transaction_id ?? '',
+            },
+            principal,
+          );
           const response = {
             transaction_id: result.transactionId,
             account: toWireAccount(result.accounts[0]!),
@@ -127,13 +134,16 @@ export function ledgerHandlers(
           accountIds: [r.from_account_id, r.to_account_id],
           transactionId: r.transaction_id,
         }),
-        handle: async (r) => {
-          const { result, replayed } = await engine.transferFunds({
-            fromId: r.from_account_id ?? '',
-            toId: r.to_account_id ?? '',
-            amount: int64Field('amount', r.amount),
-            transactionId: r.transaction_id ?? '',
-          });
+        handle: async (r, principal) => {
+          const { result, replayed } = await engine.transferFunds(
+            {
+              fromId: r.from_account_id ?? '',
+              toId: r.to_account_id ?? '',
+              amount: int64Field('amount', r.amount),
+              transactionId: r.transaction_id ?? '',
+            },
+            principal,
+          );
           const response = {
             transaction_id: result.transactionId,
             from: toWireAccount(result.accounts[0]!),

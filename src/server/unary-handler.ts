@@ -30,7 +30,8 @@ export interface UnaryMethodSpec<Req, Res> {
   /** The RPC name, e.g. TransferFunds (logged as `operation`). */
   method: string;
   subject: (request: Req) => CallSubject;
-  handle: (request: Req) => HandlerReply<Res> | Promise<HandlerReply<Res>>;
+  /** `principal` is the authenticated caller ('' when the server runs without authentication). */
+  handle: (request: Req, principal: string) => HandlerReply<Res> | Promise<HandlerReply<Res>>;
 }
 
 function replayTrailer(): grpc.Metadata {
@@ -88,10 +89,10 @@ export function unaryHandler<Req, Res>(
     return undefined;
   };
 
-  const serve = async (request: Req, callback: grpc.sendUnaryData<Res>): Promise<void> => {
+  const serve = async (request: Req, principal: string, callback: grpc.sendUnaryData<Res>): Promise<void> => {
     let reply: HandlerReply<Res>;
     try {
-      reply = await spec.handle(request);
+      reply = await spec.handle(request, principal);
     } catch (err) {
       let violation: InvariantViolation | undefined;
       try {
@@ -122,7 +123,7 @@ export function unaryHandler<Req, Res>(
       callback({ code: GRPC_STATUS_OF[err.code], details: err.message }, null);
       return;
     }
-    serve(call.request, callback).catch((err: unknown) => {
+    serve(call.request, '', callback).catch((err: unknown) => {
       // Only reachable if answering itself threw (e.g. a response that fails to serialize).
       logger.error({ operation: spec.method, code: 'INTERNAL', err }, 'failed to answer a call');
     });

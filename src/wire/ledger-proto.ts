@@ -104,4 +104,5 @@ export interface WireLogEntry {
   amount: string;
   balances_after: string[];
   status: string;
+  principal: string;
 }

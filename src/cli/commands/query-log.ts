@@ -30,6 +30,7 @@ function logEntryJson(entry: LogEntryResult) {
     amount: entry.amount,
     balances_after: entry.balancesAfter,
     status: entry.status,
+    principal: entry.principal,
   };
 }
 
@@ -43,5 +44,6 @@ function logEntryTable(entry: LogEntryResult): string {
     ['amount', entry.amount.toString()],
     ['balances after', entry.balancesAfter.map((b) => b.toString()).join(', ')],
     ['status', entry.status],
+    ['principal', entry.principal === '' ? '(none: server without authentication)' : entry.principal],
   ]);
 }
