@@ -16,6 +16,13 @@ interface Tamper {
   rewriteMessage?: (message: string) => string;
   /** Pass every balance through a JavaScript number, as a careless implementation would. */
   balancesAsDoubles?: boolean;
+  /** ExecuteBatch: clear every result's `replayed` flag. */
+  dropBatchReplayed?: boolean;
+}
+
+function dropReplayed(value: unknown): unknown {
+  const response = value as { results: { replayed: boolean }[] };
+  return { ...response, results: response.results.map((r) => ({ ...r, replayed: false })) };
 }
 
 function doubleBalances(value: unknown): unknown {
@@ -47,7 +54,8 @@ async function startTamperingProxy(upstream: string, tamper: Tamper) {
       };
       client.raw(method, call.request).then(
         (reply) => {
-          const value = tamper.balancesAsDoubles ? doubleBalances(reply.value) : reply.value;
+          let value = tamper.balancesAsDoubles ? doubleBalances(reply.value) : reply.value;
+          if (tamper.dropBatchReplayed && method === 'ExecuteBatch') value = dropReplayed(value);
           callback(null, value, trailer(reply.replayed));
         },
         (err: unknown) => {
@@ -146,6 +154,34 @@ describe('the ledger.v1 conformance kit', () => {
       expect(evidence).toHaveLength(2);
       expect(evidence[0]).toMatch(
         /^TransferFunds\{.*amount: 0, .*\} -> INVALID_ARGUMENT 'amount must be > 0'; expected INVALID_ARGUMENT 'Transfer amount must be positive'$/,
+      );
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  it('fails the batch rules when per-operation replay flags are lost or a chain message changes', async () => {
+    const proxy = await startTamperingProxy(real.target, {
+      dropBatchReplayed: true,
+      rewriteMessage: (m) => (m === 'Batch has no operations' ? 'empty batch' : m),
+    });
+    try {
+      const { verdicts } = await runConformance(proxy.target, {
+        deadlineMs: DEADLINE_MS,
+        rules: [
+          'batch-per-operation',
+          'batch-log-run',
+          'batch-replay',
+          'batch-linked-chain',
+          'batch-refusals',
+        ],
+      });
+      expect(failedRules(verdicts)).toEqual(['conformance:batch-replay', 'conformance:batch-refusals']);
+      expect(verdicts.find((v) => v.name === 'conformance:batch-replay')!.evidence[0]).toMatch(
+        /^ExecuteBatch\[3 operations: .*\] operation 0 -> OK .*; expected OK .* \[replayed\]$/,
+      );
+      expect(verdicts.find((v) => v.name === 'conformance:batch-refusals')!.evidence[0]).toBe(
+        "ExecuteBatch[0 operations: ] -> INVALID_ARGUMENT 'empty batch'; expected INVALID_ARGUMENT 'Batch has no operations'",
       );
     } finally {
       proxy.stop();

@@ -140,7 +140,7 @@ describe('CommitSequencer', () => {
       throw err;
     });
     const applied: number[] = [];
-    const batch: CommitBatch = { accounts: [], logEntry: undefined, txRecord: undefined };
+    const batch: CommitBatch = { accounts: [], logEntries: [], txRecords: [] };
     const done = [1, 2, 3].map((n) => sequencer.submit(batch, () => applied.push(n)));
     resolvers[2]!();
     resolvers[1]!();
@@ -159,7 +159,7 @@ describe('CommitSequencer', () => {
       }
     })();
     const sequencer = new CommitSequencer(storage, (err) => fatal.push(err));
-    void sequencer.submit({ accounts: [], logEntry: undefined, txRecord: undefined }, () => {});
+    void sequencer.submit({ accounts: [], logEntries: [], txRecords: [] }, () => {});
     await tick();
     expect(fatal).toHaveLength(1);
   });

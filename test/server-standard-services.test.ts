@@ -201,7 +201,7 @@ describe('robustness', () => {
       });
     const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x08, 0xde, 0xad, 0xbe, 0xef]);
     const methods = Object.keys(ledgerServiceDefinition());
-    expect(methods).toHaveLength(6);
+    expect(methods).toHaveLength(7);
     for (const method of methods) {
       const err = await send(method, garbage);
       expect(err, method).not.toBeNull();

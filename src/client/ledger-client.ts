@@ -3,6 +3,8 @@ import {
   ledgerClientConstructor,
   REPLAYED_METADATA_KEY,
   type WireAccount,
+  type WireBatchOperation,
+  type WireExecuteBatchResponse,
   type WireLogEntry,
   type WireSnapshot,
   type WireTransferFundsResponse,
@@ -42,6 +44,96 @@ export interface LogEntryResult {
   status: string;
   /** Who wrote the entry; '' when the server runs without authentication. */
   principal: string;
+}
+
+/** One operation of an ExecuteBatch; `linked`: it succeeds or fails together with the next one. */
+export type BatchOperation =
+  | { kind: 'create'; accountId: string; initialBalance: bigint; transactionId?: string; linked?: boolean }
+  | { kind: 'update'; accountId: string; delta: bigint; transactionId: string; linked?: boolean }
+  | {
+      kind: 'transfer';
+      fromAccountId: string;
+      toAccountId: string;
+      amount: bigint;
+      transactionId: string;
+      linked?: boolean;
+    };
+
+/** What one operation of a batch answered: what its unary call would have, with its replay flag. */
+export type BatchItemResult =
+  | { ok: true; kind: 'create'; value: Account; replayed: boolean }
+  | { ok: true; kind: 'update'; value: UpdateResult; replayed: boolean }
+  | { ok: true; kind: 'transfer'; value: TransferResult; replayed: boolean }
+  | { ok: false; code: grpc.status; codeName: string; message: string; replayed: boolean };
+
+export function toWireBatchOperation(op: BatchOperation): WireBatchOperation {
+  const linked = op.linked === true;
+  switch (op.kind) {
+    case 'create':
+      return {
+        operation: 'create_account',
+        create_account: {
+          account_id: op.accountId,
+          initial_balance: op.initialBalance.toString(),
+          transaction_id: op.transactionId ?? '',
+        },
+        linked,
+      };
+    case 'update':
+      return {
+        operation: 'update_balance',
+        update_balance: {
+          account_id: op.accountId,
+          delta: op.delta.toString(),
+          transaction_id: op.transactionId,
+        },
+        linked,
+      };
+    case 'transfer':
+      return {
+        operation: 'transfer_funds',
+        transfer_funds: {
+          from_account_id: op.fromAccountId,
+          to_account_id: op.toAccountId,
+          amount: op.amount.toString(),
+          transaction_id: op.transactionId,
+        },
+        linked,
+      };
+  }
+}
+
+function fromWireBatch(wire: WireExecuteBatchResponse): BatchItemResult[] {
+  return wire.results.map((r): BatchItemResult => {
+    const replayed = r.replayed === true;
+    if (r.error) {
+      const code = r.error.code as grpc.status;
+      return {
+        ok: false,
+        code,
+        codeName: grpc.status[code] ?? `CODE_${code}`,
+        message: r.error.message,
+        replayed,
+      };
+    }
+    if (r.create_account) return { ok: true, kind: 'create', value: toAccount(r.create_account), replayed };
+    if (r.update_balance) {
+      const w = r.update_balance;
+      return {
+        ok: true,
+        kind: 'update',
+        value: { transactionId: w.transaction_id, account: toAccount(w.account) },
+        replayed,
+      };
+    }
+    const w = r.transfer_funds;
+    return {
+      ok: true,
+      kind: 'transfer',
+      value: { transactionId: w?.transaction_id ?? '', from: toAccount(w?.from), to: toAccount(w?.to) },
+      replayed,
+    };
+  });
 }
 
 export interface Reply<T> {
@@ -198,6 +290,15 @@ export class LedgerClient {
 
   getTransaction(transactionId: string, options?: CallOptions): Promise<Reply<LogEntryResult>> {
     return this.unary('GetTransaction', { transaction_id: transactionId }, options, toLogEntry);
+  }
+
+  /** ExecuteBatch: results[i] answers operations[i]; the call fails only when the batch is refused whole. */
+  executeBatch(
+    operations: readonly BatchOperation[],
+    options?: CallOptions,
+  ): Promise<Reply<BatchItemResult[]>> {
+    const request = { operations: operations.map(toWireBatchOperation) };
+    return this.unary('ExecuteBatch', request, options, fromWireBatch);
   }
 
   /** Sends an arbitrary request object (conformance tests use it for raw wire values). */

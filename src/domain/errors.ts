@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'FAILED_PRECONDITION'
   | 'OUT_OF_RANGE'
   | 'RESOURCE_EXHAUSTED'
+  | 'ABORTED'
   | 'UNAVAILABLE';
 
 export class LedgerError extends Error {
@@ -76,6 +77,15 @@ export const Errors = {
     new LedgerError('RESOURCE_EXHAUSTED', `Too many live transaction ids (limit ${max}); retry later`),
   lockQueueFull: (id: string) =>
     new LedgerError('RESOURCE_EXHAUSTED', `Too many writes waiting for account ${id}; retry later`),
+  batchEmpty: () => invalid('Batch has no operations'),
+  batchTooLarge: (count: number, max: number) =>
+    invalid(`Batch has ${count} operations; the limit is ${max}`),
+  batchChainOpen: () =>
+    invalid('The last operation of the batch is linked: the linked chain is never closed'),
+  batchDuplicateTransaction: (txid: string) =>
+    invalid(`Transaction ${txid} appears more than once in the batch`),
+  operationRequired: () => invalid('operation is required'),
+  linkedOperationFailed: () => new LedgerError('ABORTED', 'Linked operation failed'),
   shuttingDown: () => new LedgerError('UNAVAILABLE', 'Ledger is shutting down'),
   tooManyCalls: (max: number) =>
     new LedgerError('RESOURCE_EXHAUSTED', `Too many calls in flight (limit ${max}); retry later`),

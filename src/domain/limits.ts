@@ -9,8 +9,13 @@ export const LIMITS = {
   maxTransactionIdBytes: 128,
   /** GetSnapshot with include_accounts refuses (RESOURCE_EXHAUSTED) above this many accounts. */
   maxSnapshotAccounts: 250_000,
-  /** Largest request the server accepts, in bytes (every request of the contract is tiny). */
-  maxRequestBytes: 64 * 1024,
+  /** Most operations in one ExecuteBatch request (TigerBeetle's batch size). */
+  maxBatchOperations: 8_190,
+  /**
+   * Largest request the server accepts, in bytes: a full batch of transfers with 128-byte ids
+   * (every unary request is tiny; strict decoding keeps them so).
+   */
+  maxRequestBytes: 4 * 1024 * 1024,
   /** Largest response a client accepts, in bytes (a full snapshot fits well inside). */
   maxClientResponseBytes: 64 * 1024 * 1024,
   /** Calls served at once by one server; further calls get RESOURCE_EXHAUSTED. */

@@ -1,3 +1,9 @@
+import {
+  type BatchItem,
+  type BatchItemOutcome,
+  type BatchOperationInput,
+  validateBatch,
+} from '../domain/batch.js';
 import { Errors, InvariantViolation, invariant, isRecordedOutcome, LedgerError } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { INT64_MAX } from '../domain/money.js';
@@ -24,7 +30,7 @@ import { AccountLocks, type LockingMode, type UnsafeLocking } from './account-lo
 import { AuditLogWindow } from './audit-log.js';
 import { type Clock, systemClock } from './clock.js';
 import { CommitSequencer } from './commit-sequencer.js';
-import { IdempotencyStore } from './idempotency-store.js';
+import { type Claim, IdempotencyStore } from './idempotency-store.js';
 import type { Outcome, TxRecord } from './outcome.js';
 import { type LedgerStorage, MemoryStorage, type RecoveryStats } from './storage.js';
 import { generateTransactionId } from './transaction-ids.js';
@@ -73,6 +79,8 @@ const defaultFatal = (err: unknown): void => {
     throw err;
   });
 };
+
+const NO_RECORDS: readonly TxRecord[] = [];
 
 const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -159,6 +167,74 @@ export class LedgerEngine {
 
   async transferFunds(input: TransferInput, principal = ''): Promise<WriteOutcome> {
     return this.write(validateTransfer(input), principal);
+  }
+
+  /**
+   * ExecuteBatch: every operation answered in order, exactly as its unary call would be, in one
+   * durable commit whose log entries are consecutive. Operations run in order and each sees the
+   * ones before it; a linked chain that fails changes nothing and records nothing. Throws (the
+   * whole call fails, nothing runs) only for the batch's own validation, shutdown and a full lock
+   * queue.
+   */
+  async executeBatch(operations: readonly BatchOperationInput[]): Promise<BatchItemOutcome[]> {
+    if (this.closing) throw Errors.shuttingDown();
+    const items = validateBatch(operations);
+    const outcomes: (BatchItemOutcome | undefined)[] = new Array(items.length);
+    const claims: (Claimed | undefined)[] = new Array(items.length);
+    const waits: Promise<void>[] = [];
+    try {
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        if (item.invalid !== undefined) {
+          outcomes[i] = { ok: false, error: item.invalid };
+          continue;
+        }
+        const txid = item.cmd.transactionId;
+        if (txid === undefined) continue;
+        const print = fingerprint(item.cmd);
+        let claim: Claim;
+        try {
+          claim = this.idempotency.claim(txid, print);
+        } catch (err) {
+          if (!(err instanceof LedgerError)) throw err;
+          outcomes[i] = { ok: false, error: err };
+          continue;
+        }
+        if (claim.kind === 'execute') claims[i] = { txid, print, expiresAtMs: claim.expiresAtMs };
+        else if (claim.outcome instanceof Promise) {
+          waits.push(
+            claim.outcome.then((o) => {
+              outcomes[i] = replayItem(o);
+            }),
+          );
+        } else outcomes[i] = replayItem(claim.outcome);
+      }
+    } catch (err) {
+      this.abandonClaims(claims, err);
+      throw err;
+    }
+    this.writesInFlight++;
+    let keys: readonly string[] = [];
+    try {
+      // Duplicates of writes in flight elsewhere: their outcomes first, before any lock is held
+      // (a lock holder never waits for a claim, so this cannot deadlock).
+      if (waits.length > 0) await Promise.all(waits);
+      const ids = new Set<string>();
+      for (let i = 0; i < items.length; i++) {
+        if (outcomes[i] === undefined) for (const id of touchedIds(items[i]!.cmd!)) ids.add(id);
+      }
+      const wanted = this.locks.keysFor([...ids]);
+      if (!this.locks.tryAcquire(wanted)) await this.locks.acquire(wanted);
+      keys = wanted;
+      const decided = this.decideBatch(items, outcomes);
+      await this.commitBatch(items, outcomes, claims, decided);
+    } catch (err) {
+      this.abandonClaims(claims, err);
+      this.finish(keys, undefined, err);
+      throw err;
+    }
+    this.finish(keys, undefined, undefined);
+    return outcomes as BatchItemOutcome[];
   }
 
   getBalance(accountId: string): AccountState {
@@ -324,7 +400,8 @@ export class LedgerEngine {
     };
     const txRecord = claimed === undefined ? undefined : record(claimed, { ok: true, result });
     if (increase > 0n) this.totalReserved += increase;
-    return this.sequencer.submit({ accounts: after, logEntry, txRecord }, () => {
+    const txRecords = txRecord === undefined ? NO_RECORDS : [txRecord];
+    return this.sequencer.submit({ accounts: after, logEntries: [logEntry], txRecords }, () => {
       if (increase > 0n) this.totalReserved -= increase;
       for (const account of after) this.applyAccount(account);
       this.log.append(logEntry);
@@ -333,11 +410,156 @@ export class LedgerEngine {
     });
   }
 
+  /**
+   * Under the locks: runs the operations in order over an overlay of the accounts they touch.
+   * A failed linked chain is rolled back in the overlay; its failing member keeps its own error,
+   * the others get `Linked operation failed`. Nothing is applied here.
+   */
+  private decideBatch(
+    items: readonly BatchItem[],
+    outcomes: (BatchItemOutcome | undefined)[],
+  ): BatchDecision {
+    const overlay = new Map<string, AccountState>();
+    const afters: (AccountState[] | undefined)[] = new Array(items.length);
+    const headroom = INT64_MAX - this.totalBalance - this.totalReserved;
+    let net = 0n;
+    let chainStart = -1;
+    let chainNet = 0n;
+    const undo: [string, AccountState | undefined][] = [];
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (chainStart < 0 && item.linked) {
+        chainStart = i;
+        chainNet = net;
+        undo.length = 0;
+      }
+      let failure: LedgerError | undefined;
+      const known = outcomes[i];
+      if (known !== undefined) {
+        if (!known.ok) failure = known.error;
+      } else {
+        const cmd = item.cmd!;
+        const ids = touchedIds(cmd);
+        const before = ids.map((id) => overlay.get(id) ?? this.accounts.get(id));
+        try {
+          const after = transition(cmd, before);
+          let increase = 0n;
+          for (let k = 0; k < after.length; k++) increase += after[k]!.balance - (before[k]?.balance ?? 0n);
+          if (increase > 0n && net + increase > headroom)
+            throw Errors.totalOverflow(ids[ids.length - 1]!, increase);
+          for (const account of after) {
+            if (chainStart >= 0) undo.push([account.id, overlay.get(account.id)]);
+            overlay.set(account.id, account);
+          }
+          net += increase;
+          afters[i] = after;
+        } catch (err) {
+          if (!(err instanceof LedgerError)) throw err;
+          failure = err;
+        }
+      }
+      if (failure !== undefined && chainStart >= 0) {
+        for (let u = undo.length - 1; u >= 0; u--) {
+          const [id, previous] = undo[u]!;
+          if (previous === undefined) overlay.delete(id);
+          else overlay.set(id, previous);
+        }
+        net = chainNet;
+        let end = i;
+        while (items[end]!.linked) end++;
+        for (let j = chainStart; j <= end; j++) {
+          afters[j] = undefined;
+          outcomes[j] =
+            j === i ? { ok: false, error: failure } : { ok: false, error: Errors.linkedOperationFailed() };
+        }
+        chainStart = -1;
+        i = end;
+        continue;
+      }
+      if (failure !== undefined) outcomes[i] = { ok: false, error: failure };
+      if (!item.linked) chainStart = -1;
+    }
+    return { afters, accounts: [...overlay.values()], net };
+  }
+
+  /** One commit for the whole batch: log entries at consecutive positions, in batch order. */
+  private commitBatch(
+    items: readonly BatchItem[],
+    outcomes: (BatchItemOutcome | undefined)[],
+    claims: (Claimed | undefined)[],
+    decided: BatchDecision,
+  ): Promise<void> | undefined {
+    const timestampNs = this.clock.nowNs();
+    const logEntries: LogEntry[] = [];
+    const txRecords: TxRecord[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const after = decided.afters[i];
+      const claimed = claims[i];
+      if (after === undefined) {
+        const outcome = outcomes[i];
+        // Failures outside a chain are outcomes like a unary call's: recorded and replayed.
+        if (claimed !== undefined && outcome !== undefined && !outcome.ok && !outcome.error.replayed) {
+          const { code, message } = outcome.error;
+          if (isRecordedOutcome(code) && !isChainMember(items, i)) {
+            txRecords.push(record(claimed, { ok: false, code, message }));
+          }
+        }
+        continue;
+      }
+      const cmd = items[i]!.cmd!;
+      const transactionId = claimed?.txid ?? generateTransactionId();
+      const result: WriteResult = { transactionId, accounts: after };
+      logEntries.push({
+        position: this.nextPosition++,
+        transactionId,
+        timestampNs,
+        operation: cmd.op,
+        accountIds: after.map((a) => a.id),
+        amount: loggedAmount(cmd),
+        balancesAfter: after.map((a) => a.balance),
+        status: 'OK',
+      });
+      if (claimed !== undefined) txRecords.push(record(claimed, { ok: true, result }));
+      outcomes[i] = { ok: true, result, replayed: false };
+    }
+    const reserved = decided.net > 0n ? decided.net : 0n;
+    this.totalReserved += reserved;
+    return this.sequencer.submit({ accounts: decided.accounts, logEntries, txRecords }, () => {
+      this.totalReserved -= reserved;
+      for (const account of decided.accounts) this.applyAccount(account);
+      for (const entry of logEntries) this.log.append(entry);
+      for (const txRecord of txRecords) this.idempotency.settle(txRecord);
+      // Claims that recorded nothing (a failed chain, a transient failure) leave the id unused.
+      for (let i = 0; i < claims.length; i++) {
+        const claimed = claims[i];
+        if (claimed === undefined || !this.idempotency.isPending(claimed.txid)) continue;
+        const outcome = outcomes[i]!;
+        this.idempotency.abandon(
+          claimed.txid,
+          outcome.ok ? transientOutcome(undefined) : transientOutcome(outcome.error),
+        );
+      }
+      claims.fill(undefined);
+    });
+  }
+
+  /** A batch that failed as a whole leaves every id it claimed unused. */
+  private abandonClaims(claims: (Claimed | undefined)[], err: unknown): void {
+    if (err instanceof InvariantViolation) return;
+    for (let i = 0; i < claims.length; i++) {
+      const claimed = claims[i];
+      if (claimed !== undefined && this.idempotency.isPending(claimed.txid)) {
+        this.idempotency.abandon(claimed.txid, transientOutcome(err));
+      }
+      claims[i] = undefined;
+    }
+  }
+
   /** A failure decided by ledger state is an outcome too: it is made durable and replayed. */
   private recordFailure(claimed: Claimed | undefined, err: LedgerError): Promise<void> | undefined {
     if (claimed === undefined || !isRecordedOutcome(err.code)) return undefined;
     const txRecord = record(claimed, { ok: false, code: err.code, message: err.message });
-    return this.sequencer.submit({ accounts: [], logEntry: undefined, txRecord }, () =>
+    return this.sequencer.submit({ accounts: [], logEntries: [], txRecords: [txRecord] }, () =>
       this.idempotency.settle(txRecord),
     );
   }
@@ -395,6 +617,26 @@ function transition(cmd: WriteCommand, before: (AccountState | undefined)[]): Ac
     case 'transfer':
       return applyTransfer(before[0], before[1], cmd);
   }
+}
+
+/** What a batch decided under its locks. */
+interface BatchDecision {
+  /** Per operation: the touched accounts right after it, for those that commit. */
+  readonly afters: (AccountState[] | undefined)[];
+  /** Every account the batch changes, in its final state. */
+  readonly accounts: AccountState[];
+  /** The change of the total of all balances. */
+  readonly net: bigint;
+}
+
+/** True when the operation is part of a linked chain (linked itself, or closing one). */
+function isChainMember(items: readonly BatchItem[], i: number): boolean {
+  return items[i]!.linked || (i > 0 && items[i - 1]!.linked);
+}
+
+function replayItem(outcome: Outcome): BatchItemOutcome {
+  if (outcome.ok) return { ok: true, result: outcome.result, replayed: true };
+  return { ok: false, error: new LedgerError(outcome.code, outcome.message, outcome.transient !== true) };
 }
 
 /** A transaction id this write claimed, with what its idempotency record will keep. */

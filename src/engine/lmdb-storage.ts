@@ -197,14 +197,13 @@ export class LmdbStorage implements LedgerStorage {
       commit = this.accounts.put(account.id, encodeAccount(account));
       puts++;
     }
-    const entry = batch.logEntry;
-    if (entry !== undefined) {
+    for (const entry of batch.logEntries) {
       commit = this.log.put(entry.position, encodeLogEntry(entry));
       this.logIndex.put(entry.transactionId, entry.position);
       puts += 2;
     }
-    if (batch.txRecord !== undefined) {
-      commit = this.txids.put(batch.txRecord.transactionId, encodeTxRecord(batch.txRecord));
+    for (const txRecord of batch.txRecords) {
+      commit = this.txids.put(txRecord.transactionId, encodeTxRecord(txRecord));
       puts++;
     }
     if (commit === undefined) return undefined;

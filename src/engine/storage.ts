@@ -2,11 +2,15 @@ import type { AccountState, LogEntry } from '../domain/types.js';
 import type { TxRecordLookup } from './idempotency-store.js';
 import type { TxRecord } from './outcome.js';
 
-/** Everything one write makes durable at once. */
+/**
+ * Everything one write, or one ExecuteBatch, makes durable at once (one storage transaction):
+ * the accounts' states after it, its audit-log entries (consecutive positions, in order) and its
+ * idempotency records.
+ */
 export interface CommitBatch {
   readonly accounts: readonly AccountState[];
-  readonly logEntry: LogEntry | undefined;
-  readonly txRecord: TxRecord | undefined;
+  readonly logEntries: readonly LogEntry[];
+  readonly txRecords: readonly TxRecord[];
 }
 
 /** What recover() found and how long it took: the server logs it at start. */

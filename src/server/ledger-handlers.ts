@@ -17,6 +17,7 @@ import type {
   WireUpdateBalanceRequest,
   WireUpdateBalanceResponse,
 } from '../wire/ledger-proto.js';
+import { executeBatchHandler } from './batch-handler.js';
 import { type UnaryAdapterContext, unaryHandler } from './unary-handler.js';
 
 const NS_PER_SECOND = 1_000_000_000n;
@@ -25,7 +26,7 @@ const NS_PER_SECOND = 1_000_000_000n;
  * proto-loader hands int64 over as an exact decimal string; anything else (a hand-built request
  * object in-process) is refused rather than wrapped.
  */
-function int64Field(field: string, value: string | undefined): bigint {
+export function int64Field(field: string, value: string | undefined): bigint {
   const parsed = parseInt64(value ?? '0');
   if (parsed === undefined) throw Errors.notInt64(field);
   return parsed;
@@ -176,5 +177,6 @@ export function ledgerHandlers(
       },
       ctx,
     ),
+    ExecuteBatch: executeBatchHandler(engine, ctx),
   };
 }

@@ -9,6 +9,7 @@ export const GRPC_STATUS_OF: Readonly<Record<ErrorCode, status>> = {
   FAILED_PRECONDITION: status.FAILED_PRECONDITION,
   OUT_OF_RANGE: status.OUT_OF_RANGE,
   RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
+  ABORTED: status.ABORTED,
   UNAVAILABLE: status.UNAVAILABLE,
 };
 

@@ -106,3 +106,30 @@ export interface WireLogEntry {
   status: string;
   principal: string;
 }
+export interface WireBatchOperation {
+  /** Which field of the oneof is set (proto-loader's `oneofs: true`). */
+  operation?: 'create_account' | 'update_balance' | 'transfer_funds';
+  create_account?: WireCreateAccountRequest | null;
+  update_balance?: WireUpdateBalanceRequest | null;
+  transfer_funds?: WireTransferFundsRequest | null;
+  linked: boolean;
+}
+export interface WireExecuteBatchRequest {
+  operations: WireBatchOperation[];
+}
+export interface WireBatchError {
+  /** The gRPC status code number. */
+  code: number;
+  message: string;
+}
+export interface WireBatchResult {
+  result?: 'create_account' | 'update_balance' | 'transfer_funds' | 'error';
+  create_account?: WireAccount | null;
+  update_balance?: WireUpdateBalanceResponse | null;
+  transfer_funds?: WireTransferFundsResponse | null;
+  error?: WireBatchError | null;
+  replayed: boolean;
+}
+export interface WireExecuteBatchResponse {
+  results: WireBatchResult[];
+}

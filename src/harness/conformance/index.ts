@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { LedgerClient } from '../../client/ledger-client.js';
 import type { InvariantVerdict, OpRecord } from '../history.js';
+import { batchRules } from './batch-rules.js';
 import type { ConformanceRule } from './conformance-rule.js';
 import { errorRules } from './error-rules.js';
 import { idempotencyRules } from './idempotency-rules.js';
@@ -20,6 +21,7 @@ export const CONFORMANCE_RULES: readonly ConformanceRule[] = [
   ...int64Rules,
   ...snapshotRules,
   ...standardServicesRules,
+  ...batchRules,
 ];
 
 export interface ConformanceOptions {

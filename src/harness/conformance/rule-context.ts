@@ -1,5 +1,7 @@
 import {
   type Account,
+  type BatchItemResult,
+  type BatchOperation,
   LedgerCallError,
   type LedgerClient,
   type LogEntryResult,
@@ -189,6 +191,88 @@ export class RuleContext {
       () => this.kit.client.getTransaction(transactionId, this.options),
       (e) => ({ logEntry: e }),
     );
+  }
+
+  /**
+   * ExecuteBatch. Each operation is recorded as the write it is (with the call's times and its
+   * own outcome), so a history of batches reads like one of unary calls.
+   */
+  async batch(operations: readonly BatchOperation[]): Promise<Outcome<BatchItemResult[]>> {
+    this.last = `ExecuteBatch[${operations.length} operations: ${operations
+      .slice(0, 4)
+      .map((op) => show(op))
+      .join(', ')}${operations.length > 4 ? ', …' : ''}]`;
+    const invokeNs = process.hrtime.bigint() - this.kit.startNs;
+    const records: OpRecord[] = operations.map((op) => {
+      const record: OpRecord = {
+        index: this.kit.records.length,
+        phase: 'conformance',
+        group: this.rule,
+        caller: this.caller,
+        op: op.kind,
+        args:
+          op.kind === 'transfer'
+            ? {
+                fromId: op.fromAccountId,
+                toId: op.toAccountId,
+                amount: op.amount,
+                transactionId: op.transactionId,
+              }
+            : {
+                accountId: op.accountId,
+                amount: op.kind === 'create' ? op.initialBalance : op.delta,
+                ...(op.transactionId ? { transactionId: op.transactionId } : {}),
+              },
+        invokeNs,
+        completeNs: 0n,
+        type: 'info',
+      };
+      this.kit.records.push(record);
+      return record;
+    });
+    try {
+      const reply = await this.kit.client.executeBatch(operations, this.options);
+      reply.value.forEach((item, i) => {
+        const record = records[i];
+        if (record === undefined) return;
+        if (!item.ok) {
+          Object.assign(record, {
+            type: 'fail',
+            code: item.codeName,
+            message: item.message,
+            replayed: item.replayed,
+          });
+        } else if (item.kind === 'create') {
+          Object.assign(record, { type: 'ok', replayed: item.replayed, accounts: [accountView(item.value)] });
+        } else if (item.kind === 'update') {
+          const { account, transactionId } = item.value;
+          Object.assign(record, {
+            type: 'ok',
+            replayed: item.replayed,
+            accounts: [accountView(account)],
+            resultTransactionId: transactionId,
+          });
+        } else {
+          const { from, to, transactionId } = item.value;
+          Object.assign(record, {
+            type: 'ok',
+            replayed: item.replayed,
+            accounts: [accountView(from), accountView(to)],
+            resultTransactionId: transactionId,
+          });
+        }
+      });
+      return { ok: true, value: reply.value, replayed: reply.replayed };
+    } catch (err) {
+      if (!(err instanceof LedgerCallError)) throw err;
+      const code = err.codeName;
+      const type = code === 'DEADLINE_EXCEEDED' || code === 'UNAVAILABLE' ? 'info' : 'fail';
+      for (const record of records) Object.assign(record, { type, code, message: err.details });
+      return { ok: false, code, message: err.details, replayed: err.replayed };
+    } finally {
+      const completeNs = process.hrtime.bigint() - this.kit.startNs;
+      for (const record of records) record.completeNs = completeNs;
+    }
   }
 
   /** Records a violation: the rule, the request, what came back and what the contract says. */
