@@ -176,7 +176,10 @@ export class LedgerEngine {
    * whole call fails, nothing runs) only for the batch's own validation, shutdown and a full lock
    * queue.
    */
-  async executeBatch(operations: readonly BatchOperationInput[]): Promise<BatchItemOutcome[]> {
+  async executeBatch(
+    operations: readonly BatchOperationInput[],
+    principal = '',
+  ): Promise<BatchItemOutcome[]> {
     if (this.closing) throw Errors.shuttingDown();
     const items = validateBatch(operations);
     const outcomes: (BatchItemOutcome | undefined)[] = new Array(items.length);
@@ -227,7 +230,7 @@ export class LedgerEngine {
       if (!this.locks.tryAcquire(wanted)) await this.locks.acquire(wanted);
       keys = wanted;
       const decided = this.decideBatch(items, outcomes);
-      await this.commitBatch(items, outcomes, claims, decided);
+      await this.commitBatch(items, outcomes, claims, decided, principal);
     } catch (err) {
       this.abandonClaims(claims, err);
       this.finish(keys, undefined, err);
@@ -488,6 +491,7 @@ export class LedgerEngine {
     outcomes: (BatchItemOutcome | undefined)[],
     claims: (Claimed | undefined)[],
     decided: BatchDecision,
+    principal: string,
   ): Promise<void> | undefined {
     const timestampNs = this.clock.nowNs();
     const logEntries: LogEntry[] = [];
@@ -518,6 +522,7 @@ export class LedgerEngine {
         amount: loggedAmount(cmd),
         balancesAfter: after.map((a) => a.balance),
         status: 'OK',
+        principal,
       });
       if (claimed !== undefined) txRecords.push(record(claimed, { ok: true, result }));
       outcomes[i] = { ok: true, result, replayed: false };

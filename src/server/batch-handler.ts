@@ -108,9 +108,9 @@ export function executeBatchHandler(
     {
       method: 'ExecuteBatch',
       subject: () => ({ accountIds: [] }),
-      handle: async (r) => {
+      handle: async (r, principal) => {
         const operations = (r.operations ?? []).map(toOperation);
-        const outcomes = await engine.executeBatch(operations);
+        const outcomes = await engine.executeBatch(operations, principal);
         const results = new Array<WireBatchResult>(outcomes.length);
         for (let i = 0; i < outcomes.length; i++) {
           const outcome = outcomes[i]!;
