@@ -127,6 +127,8 @@ describe('the ledger.v1 conformance kit', () => {
         'conformance:concurrent-duplicates',
         'conformance:health',
         'conformance:reflection',
+        // The proxy is a plain grpc-js server: protobufjs's lenient reader accepts malformed bytes.
+        'conformance:strict-wire',
       ]);
       const replay = verdicts.find((v) => v.name === 'conformance:replay-success')!;
       expect(replay.evidence[0]).toMatch(
@@ -135,6 +137,24 @@ describe('the ledger.v1 conformance kit', () => {
       expect(verdicts.find((v) => v.name === 'conformance:health')!.evidence[0]).toMatch(
         /^grpc\.health\.v1\.Health\/Check \{service: ""\} -> UNIMPLEMENTED/,
       );
+    } finally {
+      proxy.stop();
+    }
+  });
+
+  it('fails the strict-wire rule against a lenient decoder, naming the bytes it accepted', async () => {
+    const proxy = await startTamperingProxy(real.target, {});
+    try {
+      const { verdicts } = await runConformance(proxy.target, {
+        deadlineMs: DEADLINE_MS,
+        rules: ['strict-wire'],
+      });
+      const verdict = verdicts.find((v) => v.name === 'conformance:strict-wire')!;
+      expect(verdict.passed).toBe(false);
+      expect(verdict.evidence.length).toBeGreaterThan(0);
+      expect(
+        verdict.evidence.some((e) => /^\w+ bytes [0-9a-f]* \(.*\) -> OK; expected INVALID_ARGUMENT/.test(e)),
+      ).toBe(true);
     } finally {
       proxy.stop();
     }

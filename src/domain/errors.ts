@@ -41,6 +41,8 @@ const invalid = (message: string) => new LedgerError('INVALID_ARGUMENT', message
 /** The contract's messages, word for word: clients match on them. */
 export const Errors = {
   required: (field: string) => invalid(`${field} is required`),
+  /** The request's bytes are not a well-formed protobuf encoding (see src/wire/wire-check.ts). */
+  malformedRequest: (reason: string) => invalid(`Malformed request: ${reason}`),
   tooLong: (field: string, maxBytes: number) => invalid(`${field} is longer than ${maxBytes} bytes`),
   notInt64: (field: string) => invalid(`${field} is not a 64-bit integer`),
   negativeInitialBalance: () => invalid('Initial balance cannot be negative'),

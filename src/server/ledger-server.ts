@@ -12,11 +12,13 @@ import {
   ledgerServiceDefinition,
   protoRoot,
 } from '../wire/ledger-proto.js';
+import { strictServices } from '../wire/strict-service.js';
 import { buildFileDescriptorProtos } from './file-descriptors.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
 import { ledgerHandlers } from './ledger-handlers.js';
 import type { Logger } from './logger.js';
 import { StreamTracker } from './stream-tracker.js';
+import { strictDecodingInterceptor } from './strict-decoding.js';
 
 export interface LedgerServerOptions {
   /** Interface to bind, e.g. 127.0.0.1. */
@@ -128,8 +130,11 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': LIMITS.maxRequestBytes,
+    interceptors: [strictDecodingInterceptor(logger)],
   });
-  server.addService(
+  // Every service decodes strictly: malformed requests never reach a handler.
+  const strict = strictServices(server);
+  strict.addService(
     ledgerServiceDefinition(),
     ledgerHandlers(engine, {
       logger,
@@ -141,8 +146,8 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, 'NOT_SERVING' as const])),
   );
   const streams = new StreamTracker();
-  health.addToServer(streams.tracking(server));
-  new ReflectionService(reflectionDefinition()).addToServer(streams.tracking(server));
+  health.addToServer(streams.tracking(strict));
+  new ReflectionService(reflectionDefinition()).addToServer(streams.tracking(strict));
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(

@@ -10,6 +10,7 @@ import { logRules } from './log-rules.js';
 import { type KitState, RuleAborted, RuleContext } from './rule-context.js';
 import { snapshotRules } from './snapshot-rules.js';
 import { standardServicesRules } from './standard-services-rules.js';
+import { strictWireRules } from './strict-wire-rules.js';
 
 export type { ConformanceRule } from './conformance-rule.js';
 
@@ -22,6 +23,7 @@ export const CONFORMANCE_RULES: readonly ConformanceRule[] = [
   ...snapshotRules,
   ...standardServicesRules,
   ...batchRules,
+  ...strictWireRules,
 ];
 
 export interface ConformanceOptions {
