@@ -117,12 +117,13 @@ describe('strict decoding: the attacks of issue 10 are refused and change nothin
 });
 
 describe('the server check agrees with an independent reference parser', () => {
-  test('60,000 seeded mutations of valid requests of every method, judged in process', () => {
+  test('10,000 seeded mutations of valid requests per method, every method, judged in process', () => {
     const strict = strictService(ledgerServiceDefinition());
     const rng = new SeededRandom(10);
     let n = 0;
     const ids = { accounts: ['a', 'b', 'é€'], transactionId: () => `t${n++}` };
     let refused = 0;
+    let total = 0;
     for (const method of fuzzMethods()) {
       const definition = Object.values(strict).find((m) => m.path === method.path)!;
       for (let i = 0; i < 10_000; i++) {
@@ -137,11 +138,12 @@ describe('the server check agrees with an independent reference parser', () => {
           );
         }
         if (!reference.accepted) refused++;
+        total++;
       }
     }
     // The corpus exercises both sides (a fuzzer that only makes valid or only garbage proves little).
-    expect(refused).toBeGreaterThan(20_000);
-    expect(refused).toBeLessThan(55_000);
+    expect(refused / total).toBeGreaterThan(0.3);
+    expect(refused / total).toBeLessThan(0.9);
   });
 
   test('wireProblem names the field for nested messages', () => {
@@ -172,7 +174,7 @@ describe('fuzzing a live server: nothing a strict parser refuses is accepted, re
     await t.stop();
   });
 
-  test('6,000 mutated requests over every method', async () => {
+  test('1,000 mutated requests per method, every method', async () => {
     const rng = new SeededRandom(2026);
     let n = 0;
     const ids = { accounts, transactionId: () => `fz${n++}` };
