@@ -1,4 +1,5 @@
 import { LedgerEngine } from '../src/engine/ledger-engine.js';
+import { LmdbStorage } from '../src/engine/lmdb-storage.js';
 import { MemoryStorage } from '../src/engine/storage.js';
 import { startLedgerServer } from '../src/server/ledger-server.js';
 import { createLogger } from '../src/server/logger.js';
@@ -10,7 +11,7 @@ import { startBareServer } from './bare-server.js';
  * Protocol over the fork IPC channel: {type:'ready', target} | {type:'error', message};
  * requests {type:'cpu'} and {type:'stop'}.
  */
-export type ServerKind = 'real' | 'bare';
+export type ServerKind = 'real' | 'bare' | 'durable';
 
 export interface CpuSample {
   type: 'cpu';
@@ -20,14 +21,22 @@ export interface CpuSample {
   eluIdleMs: number;
   eluActiveMs: number;
   rssBytes: number;
+  heapUsedBytes: number;
+  /** Highest heapUsed since the last 'watch-heap' request (0 before one). */
+  heapPeakBytes: number;
 }
+
+let peakHeap = 0;
+let heapTimer: NodeJS.Timeout | undefined;
 
 const kind = process.argv[2] as ServerKind;
 const send = (message: object) => process.send?.(message);
 
 async function start(): Promise<{ target: string; shutdown(): Promise<void> }> {
   if (kind === 'bare') return startBareServer();
-  const engine = await LedgerEngine.open({ storage: new MemoryStorage(), locking: 'account' });
+  // durable: LMDB in the data dir given as the next argument (the bench removes it).
+  const storage = kind === 'durable' ? await LmdbStorage.open(process.argv[3]!) : new MemoryStorage();
+  const engine = await LedgerEngine.open({ storage, locking: 'account' });
   return startLedgerServer({ host: '127.0.0.1', port: 0, engine, logger: createLogger('silent') });
 }
 
@@ -37,6 +46,7 @@ try {
     if (message.type === 'cpu') {
       const cpu = process.cpuUsage();
       const elu = performance.eventLoopUtilization();
+      const heap = process.memoryUsage();
       send({
         type: 'cpu',
         id: message.id ?? 0,
@@ -44,10 +54,22 @@ try {
         systemUs: cpu.system,
         eluIdleMs: elu.idle,
         eluActiveMs: elu.active,
-        rssBytes: process.memoryUsage.rss(),
+        rssBytes: heap.rss,
+        heapUsedBytes: heap.heapUsed,
+        heapPeakBytes: peakHeap,
       } satisfies CpuSample);
+    } else if (message.type === 'watch-heap') {
+      // Peak heap while a batch is in flight: sampled every millisecond from a forced-GC baseline.
+      (globalThis as { gc?: () => void }).gc?.();
+      peakHeap = process.memoryUsage().heapUsed;
+      clearInterval(heapTimer);
+      heapTimer = setInterval(() => {
+        peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+      }, 1);
+      send({ type: 'cpu', id: message.id ?? 0, userUs: 0, systemUs: 0, eluIdleMs: 0, eluActiveMs: 0, rssBytes: 0, heapUsedBytes: peakHeap, heapPeakBytes: peakHeap });
     } else if (message.type === 'stop') {
       // A natural exit (not process.exit) so --cpu-prof gets to write its profile.
+      clearInterval(heapTimer);
       void server.shutdown().then(() => process.disconnect());
     }
   });

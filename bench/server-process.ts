@@ -20,10 +20,13 @@ export class ServerProcess {
   }
 
   /** Rejects with the server's own message when it cannot start (e.g. not implemented yet). */
-  static start(kind: ServerKind, cpuProfileDir?: string): Promise<ServerProcess> {
+  static start(kind: ServerKind, cpuProfileDir?: string, dataDir?: string): Promise<ServerProcess> {
     const script = fileURLToPath(new URL('./server-child.js', import.meta.url));
-    const execArgv = cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`];
-    const child = fork(script, [kind], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // BENCH_SERVER_FLAGS: extra node flags for the server process (e.g. GC tuning experiments).
+    const execArgv = ['--expose-gc', ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [])];
+    if (cpuProfileDir !== undefined) execArgv.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);
+    const args = dataDir === undefined ? [kind] : [kind, dataDir];
+    const child = fork(script, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     return new Promise((resolve, reject) => {
       const onExit = (code: number | null) =>
         reject(new Error(`${kind} server exited (${code}) before it was ready`));
@@ -40,10 +43,19 @@ export class ServerProcess {
   }
 
   cpu(): Promise<CpuSample> {
+    return this.ask('cpu');
+  }
+
+  /** Forces a GC in the server and starts tracking its peak heap from there (read it from cpu()). */
+  watchHeap(): Promise<CpuSample> {
+    return this.ask('watch-heap');
+  }
+
+  private ask(type: string): Promise<CpuSample> {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, resolve);
-      this.child.send({ type: 'cpu', id });
+      this.child.send({ type, id });
     });
   }
 

@@ -1,0 +1,250 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { LedgerClient } from '../src/client/ledger-client.js';
+import { newHistogramUs, summarizeUs } from './histogram.js';
+import { machineInfo } from './report.js';
+import type { CpuSample, ServerKind } from './server-child.js';
+import { ServerProcess } from './server-process.js';
+
+/**
+ * ExecuteBatch throughput and latency through gRPC: the server in its own process (in memory or
+ * on LMDB), this process the load generator. Requests are encoded by hand here (not with the
+ * product's protobuf code) and responses are not decoded: every transfer's success is checked
+ * once at the end from the snapshot (log position and total), which keeps the generator's CPU
+ * per transfer small. Both processes' CPU is reported.
+ */
+
+const USAGE = `usage: node dist/bench/batch-bench.js [--storage memory|durable] [--sizes 1000,8190]
+       [--concurrency N] [--seconds S] [--open-rate N] [--open-size N] [--open-seconds S]
+       [--linked-share F] [--profile DIR]`;
+
+const ACCOUNTS = 1_000;
+const INITIAL_BALANCE = 1_000_000_000_000n;
+
+// --- a minimal protobuf writer for ExecuteBatchRequest{operations: [BatchOperation{transfer_funds}]}
+
+function varint(out: number[], value: number): void {
+  while (value > 0x7f) {
+    out.push((value & 0x7f) | 0x80);
+    value = Math.floor(value / 128);
+  }
+  out.push(value);
+}
+
+function field(out: number[], tag: number, bytes: Buffer | number[]): void {
+  out.push(tag);
+  varint(out, bytes.length);
+  for (const b of bytes) out.push(b);
+}
+
+/** One TransferFundsRequest wrapped in BatchOperation (field 3), with `linked` (field 4). */
+function transferOp(out: number[], from: Buffer, to: Buffer, amount: number, txid: Buffer, linked: boolean): void {
+  const inner: number[] = [];
+  field(inner, 0x0a, from);
+  field(inner, 0x12, to);
+  inner.push(0x18);
+  varint(inner, amount);
+  field(inner, 0x22, txid);
+  const op: number[] = [];
+  field(op, 0x1a, inner);
+  if (linked) op.push(0x20, 0x01);
+  field(out, 0x0a, op);
+}
+
+const ids = Array.from({ length: ACCOUNTS }, (_, i) => Buffer.from(`acct-${String(i).padStart(5, '0')}`));
+
+/** A batch of `size` transfers between random distinct accounts, each with a fresh id. */
+function encodeBatch(tag: string, batchNo: number, size: number, linkedShare: number): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < size; i++) {
+    const from = Math.floor(Math.random() * ACCOUNTS);
+    const to = (from + 1 + Math.floor(Math.random() * (ACCOUNTS - 1))) % ACCOUNTS;
+    // A linked operation is never the last one (a chain left open refuses the whole batch).
+    const linked = i < size - 1 && Math.random() < linkedShare;
+    transferOp(out, ids[from]!, ids[to]!, 1 + (i % 100), Buffer.from(`${tag}-${batchNo}-${i}`), linked);
+  }
+  return Buffer.from(out);
+}
+
+type RawCall = (body: Buffer) => Promise<number>;
+
+function rawBatchCaller(target: string): { call: RawCall; close(): void } {
+  const client = new grpc.Client(target, grpc.credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+  });
+  const call: RawCall = (body) =>
+    new Promise((resolve, reject) => {
+      client.makeUnaryRequest(
+        '/ledger.v1.Ledger/ExecuteBatch',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        body,
+        (err, response) => (err ? reject(err) : resolve(response!.length)),
+      );
+    });
+  return { call, close: () => client.close() };
+}
+
+interface Window {
+  serverUs: number;
+  clientUs: number;
+  wallMs: number;
+}
+
+async function measureWindow<T>(server: ServerProcess, work: () => Promise<T>): Promise<[T, Window]> {
+  const s0 = await server.cpu();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await work();
+  const wallMs = performance.now() - t0;
+  const c1 = process.cpuUsage(c0);
+  const s1 = await server.cpu();
+  const cpu = (s: CpuSample) => s.userUs + s.systemUs;
+  return [value, { serverUs: cpu(s1) - cpu(s0), clientUs: c1.user + c1.system, wallMs }];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      storage: { type: 'string', default: 'memory' },
+      sizes: { type: 'string', default: '1000,8190' },
+      concurrency: { type: 'string', default: '2' },
+      seconds: { type: 'string', default: '8' },
+      'open-rate': { type: 'string', default: '100' },
+      'open-size': { type: 'string', default: '1000' },
+      'open-seconds': { type: 'string', default: '10' },
+      'linked-share': { type: 'string', default: '0' },
+      profile: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return console.log(USAGE);
+  const kind: ServerKind = values.storage === 'durable' ? 'durable' : 'real';
+  const sizes = values.sizes.split(',').map(Number);
+  const concurrency = Number(values.concurrency);
+  const seconds = Number(values.seconds);
+  const linkedShare = Number(values['linked-share']);
+  const dataDir = kind === 'durable' ? mkdtempSync(join(tmpdir(), 'ledger-batch-bench-')) : undefined;
+  const log = (line: string) => console.error(`[batch-bench] ${line}`);
+  const server = await ServerProcess.start(kind, values.profile, dataDir);
+  const client = new LedgerClient(server.target, { deadlineMs: 60_000 });
+  const raw = rawBatchCaller(server.target);
+  const tag = `b${Date.now().toString(36)}`;
+  let sent = 0;
+  let batchNo = 0;
+  const rows: string[] = [];
+  try {
+    const setup = await client.executeBatch(
+      ids.map((id) => ({ kind: 'create', accountId: id.toString(), initialBalance: INITIAL_BALANCE })),
+    );
+    if (!setup.value.every((r) => r.ok)) throw new Error('setup failed');
+
+    // Warm-up: JIT and LMDB pages.
+    for (let i = 0; i < 20; i++) {
+      await raw.call(encodeBatch(tag, batchNo++, 1000, linkedShare));
+      sent += 1000;
+    }
+
+    for (const size of sizes) {
+      // Requests are encoded ahead so the window measures the calls, not the encoding.
+      const deadline = performance.now() + seconds * 1000;
+      let transfers = 0;
+      const histogram = newHistogramUs();
+      const [, w] = await measureWindow(server, async () => {
+        const lane = async () => {
+          let next = encodeBatch(tag, batchNo++, size, linkedShare);
+          while (performance.now() < deadline) {
+            const body = next;
+            const t0 = performance.now();
+            const pending = raw.call(body);
+            next = encodeBatch(tag, batchNo++, size, linkedShare);
+            await pending;
+            histogram.recordValue(Math.round((performance.now() - t0) * 1000));
+            transfers += size;
+          }
+        };
+        await Promise.all(Array.from({ length: concurrency }, lane));
+      });
+      sent += transfers;
+      const rate = (transfers / w.wallMs) * 1000;
+      const lat = summarizeUs(histogram);
+      rows.push(
+        `| closed loop, ${concurrency} batches of ${size} in flight | ${Math.round(rate).toLocaleString('en-US')} transfers/s | ` +
+          `${(w.serverUs / transfers).toFixed(2)} us | ${(w.clientUs / transfers).toFixed(2)} us | ` +
+          `${(lat.p50 / 1000).toFixed(1)} / ${(lat.p99 / 1000).toFixed(1)} ms |`,
+      );
+      log(rows[rows.length - 1]!);
+    }
+
+    // Open loop: a steady rate of batches, latency from each batch's scheduled time.
+    const rate = Number(values['open-rate']);
+    const openSize = Number(values['open-size']);
+    const openSeconds = Number(values['open-seconds']);
+    const histogram = newHistogramUs();
+    const total = rate * openSeconds;
+    const bodies = Array.from({ length: total }, () => encodeBatch(tag, batchNo++, openSize, linkedShare));
+    const [, w] = await measureWindow(server, async () => {
+      const start = performance.now();
+      const calls: Promise<void>[] = [];
+      for (let i = 0; i < total; i++) {
+        const due = start + (i * 1000) / rate;
+        const wait = due - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        calls.push(
+          raw.call(bodies[i]!).then(() => {
+            histogram.recordValue(Math.round((performance.now() - due) * 1000));
+          }),
+        );
+      }
+      await Promise.all(calls);
+    });
+    sent += total * openSize;
+    const lat = summarizeUs(histogram);
+    rows.push(
+      `| open loop, ${rate} batches/s of ${openSize} | ${Math.round(((total * openSize) / w.wallMs) * 1000).toLocaleString('en-US')} transfers/s | ` +
+        `${(w.serverUs / (total * openSize)).toFixed(2)} us | ${(w.clientUs / (total * openSize)).toFixed(2)} us | ` +
+        `${(lat.p50 / 1000).toFixed(1)} / ${(lat.p99 / 1000).toFixed(1)} ms (max ${(lat.max / 1000).toFixed(1)}) |`,
+    );
+    log(rows[rows.length - 1]!);
+
+    // Memory: the server's peak heap above a forced-GC baseline while one full batch is in flight.
+    const big = encodeBatch(tag, batchNo++, 8190, 0);
+    const peaks: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const base = await server.watchHeap();
+      await raw.call(i === 0 ? big : encodeBatch(tag, batchNo++, 8190, 0));
+      const after = await server.cpu();
+      peaks.push(after.heapPeakBytes - base.heapPeakBytes);
+      sent += 8190;
+    }
+    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    rows.push(
+      `| one batch of 8,190 in flight (request ${mib(big.length)} MiB) | peak heap above baseline: ${peaks.map(mib).join(' / ')} MiB | | | |`,
+    );
+
+    const snapshot = (await client.getSnapshot(false)).value;
+    const expected = BigInt(ACCOUNTS + sent);
+    const conserved = snapshot.totalBalance === BigInt(ACCOUNTS) * INITIAL_BALANCE;
+    const verdict =
+      snapshot.logPosition === expected && conserved
+        ? `verified: log position ${snapshot.logPosition} = ${ACCOUNTS} creates + ${sent} transfers, every one committed; total conserved`
+        : `MISMATCH: log position ${snapshot.logPosition}, expected ${expected}; total conserved: ${conserved}`;
+    const m = machineInfo();
+    console.log(`storage: ${kind === 'durable' ? 'LMDB (acknowledged after flush)' : 'memory'}; ${JSON.stringify(m)}`);
+    console.log('| run | rate | server CPU / transfer | generator CPU / transfer | batch latency p50 / p99 |');
+    console.log('|---|---|---|---|---|');
+    for (const row of rows) console.log(row);
+    console.log(verdict);
+  } finally {
+    raw.close();
+    client.close();
+    await server.stop();
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
