@@ -41,7 +41,14 @@ function field(out: number[], tag: number, bytes: Buffer | number[]): void {
 }
 
 /** One TransferFundsRequest wrapped in BatchOperation (field 3), with `linked` (field 4). */
-function transferOp(out: number[], from: Buffer, to: Buffer, amount: number, txid: Buffer, linked: boolean): void {
+function transferOp(
+  out: number[],
+  from: Buffer,
+  to: Buffer,
+  amount: number,
+  txid: Buffer,
+  linked: boolean,
+): void {
   const inner: number[] = [];
   field(inner, 0x0a, from);
   field(inner, 0x12, to);
@@ -234,8 +241,12 @@ async function main(): Promise<void> {
         ? `verified: log position ${snapshot.logPosition} = ${ACCOUNTS} creates + ${sent} transfers, every one committed; total conserved`
         : `MISMATCH: log position ${snapshot.logPosition}, expected ${expected}; total conserved: ${conserved}`;
     const m = machineInfo();
-    console.log(`storage: ${kind === 'durable' ? 'LMDB (acknowledged after flush)' : 'memory'}; ${JSON.stringify(m)}`);
-    console.log('| run | rate | server CPU / transfer | generator CPU / transfer | batch latency p50 / p99 |');
+    console.log(
+      `storage: ${kind === 'durable' ? 'LMDB (acknowledged after flush)' : 'memory'}; ${JSON.stringify(m)}`,
+    );
+    console.log(
+      '| run | rate | server CPU / transfer | generator CPU / transfer | batch latency p50 / p99 |',
+    );
     console.log('|---|---|---|---|---|');
     for (const row of rows) console.log(row);
     console.log(verdict);

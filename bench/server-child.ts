@@ -66,7 +66,17 @@ try {
       heapTimer = setInterval(() => {
         peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
       }, 1);
-      send({ type: 'cpu', id: message.id ?? 0, userUs: 0, systemUs: 0, eluIdleMs: 0, eluActiveMs: 0, rssBytes: 0, heapUsedBytes: peakHeap, heapPeakBytes: peakHeap });
+      send({
+        type: 'cpu',
+        id: message.id ?? 0,
+        userUs: 0,
+        systemUs: 0,
+        eluIdleMs: 0,
+        eluActiveMs: 0,
+        rssBytes: 0,
+        heapUsedBytes: peakHeap,
+        heapPeakBytes: peakHeap,
+      });
     } else if (message.type === 'stop') {
       // A natural exit (not process.exit) so --cpu-prof gets to write its profile.
       clearInterval(heapTimer);

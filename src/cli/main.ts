@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBalance } from './commands/balance.js';
 import { registerCreateAccount } from './commands/create-account.js';
 import { registerGate } from './commands/gate.js';
+import { registerImport } from './commands/import.js';
 import { registerQueryLog } from './commands/query-log.js';
 import { registerServe } from './commands/serve.js';
 import { registerSnapshot } from './commands/snapshot.js';
@@ -41,6 +42,7 @@ for (const register of [
   registerCreateAccount,
   registerUpdate,
   registerTransfer,
+  registerImport,
   registerStress,
   registerGate,
 ]) {
