@@ -126,4 +126,37 @@ describe('ledgerctl stress CLI', () => {
     expect(lines.filter((l) => l.type === 'invoke')).toHaveLength(100);
     expect(lines.filter((l) => l.type === 'ok')).toHaveLength(100);
   });
+
+  it('calibrate prints the floor alone; a bad rate is one line and exit 2', async () => {
+    const r = await cli('calibrate', '--rate', '200', '--duration', '500ms', '--json');
+    expect(r.code).toBe(EXIT.ok);
+    const floor = JSON.parse(r.stdout);
+    expect(floor).toMatchObject({ ratePerS: 200, rateSource: 'flag', durationMs: 500 });
+    expect(floor.calls).toBeGreaterThan(50);
+    expect(floor.latencyUs.p99).toBeGreaterThan(0);
+    const bad = await cli('calibrate', '--rate', '0');
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.stderr).toMatch(/^ledgerctl: .*--rate.*/);
+  });
+
+  it('every stress report states the floor at its rate and the server time per op', async () => {
+    const json = join(dir, 'floor.json');
+    const r = await cli(
+      'stress',
+      'scenarios/lost-update-unit.yaml',
+      '--seed',
+      '5',
+      '--json',
+      json,
+      '--no-status',
+    );
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.stdout).toMatch(/instrument floor at 500\/s \(default: the run has no open-loop rate\): p50 /);
+    expect(r.stdout).toContain('client latency beside server time');
+    const result = JSON.parse(readFileSync(json, 'utf8'));
+    expect(result.floor).toMatchObject({ ratePerS: 500, rateSource: 'default' });
+    const update = result.ops.find((o: { op: string }) => o.op === 'update');
+    expect(update.serverUs.p99).toBeGreaterThan(0);
+    expect(update.serverUs.p99).toBeLessThanOrEqual(update.serviceUs.max);
+  });
 });

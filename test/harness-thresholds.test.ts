@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { floorFor, type InstrumentFloor } from '../src/harness/calibrate.js';
+import { runVerdict } from '../src/harness/run-verdict.js';
 import { evaluateThreshold, parseThreshold, type Threshold } from '../src/harness/thresholds.js';
 
 const parsed = (text: string): Threshold => {
@@ -51,5 +53,45 @@ describe('thresholds', () => {
       note: 'remote',
     });
     expect(evaluateThreshold(parsed('rate(*) >= 500/s'), () => 500)).toMatchObject({ status: 'pass' });
+  });
+});
+
+describe('judging latency against the instrument floor', () => {
+  const floor: InstrumentFloor = {
+    ratePerS: 500,
+    rateSource: 'run',
+    calls: 1000,
+    durationMs: 2000,
+    latencyUs: { p50: 400, p90: 900, p99: 3_000, p999: 6_000, max: 8_000, mean: 500 },
+    serviceUs: { p50: 300, p90: 700, p99: 2_000, p999: 5_000, max: 7_000, mean: 400 },
+  };
+  const observedUs = (us: number) => () => us;
+
+  it('a limit within 2x of the floor at its percentile is "cannot judge", whatever was observed', () => {
+    const t = parsed('p99(get) < 5ms');
+    // Observed 4.9 ms would pass, observed 9 ms would fail: neither verdict is the server's.
+    for (const observed of [4_900, 9_000]) {
+      const r = evaluateThreshold(t, observedUs(observed), floorFor(t, floor));
+      expect(r.status).toBe('cannot-judge');
+      expect(r.note).toContain("2x the instrument's own p99 at 500/s 3.00ms");
+    }
+    expect(runVerdict([], [evaluateThreshold(t, observedUs(9_000), floorFor(t, floor))])).toBe('pass');
+  });
+
+  it('a limit clear of the floor is judged as usual, pass or fail', () => {
+    const t = parsed('p99(get) < 10ms');
+    expect(evaluateThreshold(t, observedUs(4_000), floorFor(t, floor)).status).toBe('pass');
+    expect(evaluateThreshold(t, observedUs(12_000), floorFor(t, floor)).status).toBe('fail');
+    // p50 is judged against the floor's p50 (0.4 ms): 1 ms is clear of it.
+    const p50 = parsed('p50(get) < 1ms');
+    expect(evaluateThreshold(p50, observedUs(700), floorFor(p50, floor)).status).toBe('pass');
+  });
+
+  it('only upper latency limits are subject to the floor', () => {
+    for (const text of ['error_rate(*) < 0.1%', 'rate(*) >= 475/s', 'max_rss < 1MB']) {
+      expect(floorFor(parsed(text), floor)).toBeUndefined();
+    }
+    const lower = parsed('p99(get) > 1ms');
+    expect(evaluateThreshold(lower, observedUs(2_000), floorFor(lower, floor)).status).toBe('pass');
   });
 });

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerBalance } from './commands/balance.js';
+import { registerCalibrate } from './commands/calibrate.js';
 import { registerCreateAccount } from './commands/create-account.js';
 import { registerGate } from './commands/gate.js';
 import { registerImport } from './commands/import.js';
@@ -39,6 +40,7 @@ for (const register of [
   registerQueryLog,
   registerBalance,
   registerSnapshot,
+  registerCalibrate,
   registerCreateAccount,
   registerUpdate,
   registerTransfer,

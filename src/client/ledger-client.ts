@@ -172,13 +172,13 @@ export interface LedgerClientOptions {
   maxResponseBytes?: number;
 }
 
-const toAccount = (wire: WireAccount | null | undefined): Account => ({
+export const toAccount = (wire: WireAccount | null | undefined): Account => ({
   accountId: wire?.account_id ?? '',
   balance: BigInt(wire?.balance ?? '0'),
   version: BigInt(wire?.version ?? '0'),
 });
 
-const toLogEntry = (wire: WireLogEntry): LogEntryResult => ({
+export const toLogEntry = (wire: WireLogEntry): LogEntryResult => ({
   position: BigInt(wire.position),
   transactionId: wire.transaction_id,
   timestampNs: BigInt(wire.timestamp?.seconds ?? '0') * 1_000_000_000n + BigInt(wire.timestamp?.nanos ?? 0),
@@ -188,6 +188,13 @@ const toLogEntry = (wire: WireLogEntry): LogEntryResult => ({
   balancesAfter: wire.balances_after.map((b) => BigInt(b)),
   status: wire.status,
   principal: wire.principal ?? '',
+});
+
+export const toSnapshot = (w: WireSnapshot): SnapshotResult => ({
+  totalBalance: BigInt(w.total_balance),
+  accountCount: BigInt(w.account_count),
+  logPosition: BigInt(w.log_position),
+  accounts: w.accounts.map(toAccount),
 });
 
 type UnaryMethod = (
@@ -280,12 +287,7 @@ export class LedgerClient {
   }
 
   getSnapshot(includeAccounts: boolean, options?: CallOptions): Promise<Reply<SnapshotResult>> {
-    return this.unary('GetSnapshot', { include_accounts: includeAccounts }, options, (w: WireSnapshot) => ({
-      totalBalance: BigInt(w.total_balance),
-      accountCount: BigInt(w.account_count),
-      logPosition: BigInt(w.log_position),
-      accounts: w.accounts.map(toAccount),
-    }));
+    return this.unary('GetSnapshot', { include_accounts: includeAccounts }, options, toSnapshot);
   }
 
   getTransaction(transactionId: string, options?: CallOptions): Promise<Reply<LogEntryResult>> {

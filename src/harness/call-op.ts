@@ -4,14 +4,31 @@ import type { AccountView, OpArgs, OpKind, OpRecord } from './history.js';
 /** What one call came back with: the answer fields of its history record. */
 export type CallOutcome = Pick<
   OpRecord,
-  'type' | 'code' | 'message' | 'replayed' | 'accounts' | 'resultTransactionId' | 'snapshot' | 'logEntry'
+  | 'type'
+  | 'code'
+  | 'message'
+  | 'replayed'
+  | 'accounts'
+  | 'resultTransactionId'
+  | 'snapshot'
+  | 'logEntry'
+  | 'serverTimeUs'
 >;
+
+/** Performs one call on whichever client the run uses; never throws. */
+export type Caller = (op: OpKind, args: OpArgs, deadlineMs: number) => Promise<CallOutcome>;
 
 /**
  * Codes after which the write may or may not have happened: the request may have reached the
  * server before the deadline or the connection ended. The checkers treat these as indeterminate.
  */
-const INDETERMINATE = new Set(['DEADLINE_EXCEEDED', 'UNAVAILABLE', 'CANCELLED', 'UNKNOWN', 'INTERNAL']);
+export const INDETERMINATE_CODES: ReadonlySet<string> = new Set([
+  'DEADLINE_EXCEEDED',
+  'UNAVAILABLE',
+  'CANCELLED',
+  'UNKNOWN',
+  'INTERNAL',
+]);
 
 const view = (a: { accountId: string; balance: bigint; version: bigint }): AccountView => ({
   accountId: a.accountId,
@@ -83,7 +100,7 @@ export async function callOp(
     if (err instanceof LedgerCallError) {
       const code = err.codeName;
       return {
-        type: INDETERMINATE.has(code) ? 'info' : 'fail',
+        type: INDETERMINATE_CODES.has(code) ? 'info' : 'fail',
         code,
         message: err.details,
         replayed: err.replayed,

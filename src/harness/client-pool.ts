@@ -1,20 +1,49 @@
 import { LedgerClient } from '../client/ledger-client.js';
 import { LIMITS } from '../domain/limits.js';
+import { type Caller, callOp } from './call-op.js';
+import { h2CallOp } from './h2-call-op.js';
+import { H2Channel } from './h2-channel.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import { RunSetupError } from './run-setup-error.js';
 
+/** Which client sends the load: the lean HTTP/2 caller (default) or grpc-js (for comparison). */
+export type LoadClient = 'lean' | 'grpc-js';
+
 /**
- * The run's connections: `connections` clients per target. Callers read `clients` at every call,
- * so after a server restart the fault injector swaps its entries in place (`reconnect`).
+ * The run's connections: `connections` per target. Setup, checks and fault retries use the
+ * grpc-js `clients`; the load goes through `callers` (lean HTTP/2 channels by default). Both are
+ * read at every call, so after a server restart `reconnect` swaps them in place.
  */
 export class ClientPool {
   readonly clients: LedgerClient[];
+  private readonly channels: H2Channel[];
+  readonly callers: Caller[];
 
   constructor(
     targets: readonly string[],
     private readonly connections: number,
+    loadClient: LoadClient = 'lean',
   ) {
     this.clients = targets.flatMap((t) => this.open(t));
+    this.channels =
+      loadClient === 'lean'
+        ? targets.flatMap((t) =>
+            Array.from(
+              { length: connections },
+              () =>
+                new H2Channel(`http://${t}`, {
+                  maxResponseBytes: LIMITS.maxClientResponseBytes,
+                  deadlineTickMs: HARNESS_LIMITS.deadlineTickMs,
+                }),
+            ),
+          )
+        : [];
+    this.callers =
+      loadClient === 'lean'
+        ? this.channels.map((ch) => (op, args, deadlineMs) => h2CallOp(ch, op, args, deadlineMs))
+        : this.clients.map(
+            (_, i) => (op, args, deadlineMs) => callOp(this.clients[i]!, op, args, deadlineMs),
+          );
   }
 
   private open(target: string): LedgerClient[] {
@@ -30,20 +59,26 @@ export class ClientPool {
 
   /** Waits until every connection is up; an unreachable target is the user's to fix. */
   async ready(clients: readonly LedgerClient[] = this.clients): Promise<void> {
-    await Promise.all(
-      clients.map((c) =>
-        c.waitForReady(HARNESS_LIMITS.targetConnectTimeoutMs).catch((err: Error) => {
-          throw new RunSetupError(err.message);
-        }),
-      ),
-    );
+    const timeoutMs = HARNESS_LIMITS.targetConnectTimeoutMs;
+    const fail = (err: Error) => {
+      throw new RunSetupError(err.message);
+    };
+    await Promise.all([
+      ...clients.map((c) => c.waitForReady(timeoutMs).catch(fail)),
+      ...(clients === this.clients ? this.channels.map((ch) => ch.connect(timeoutMs).catch(fail)) : []),
+    ]);
   }
 
-  /** Fresh, connected clients to a (restarted) target. */
-  readonly connect = async (target: string): Promise<LedgerClient[]> => {
+  /** A (single-target) server restarted on another address: every client and channel moves there. */
+  readonly reconnect = async (target: string): Promise<void> => {
     const fresh = this.open(target);
     await this.ready(fresh);
-    return fresh;
+    const old = this.clients.splice(0, this.clients.length, ...fresh);
+    for (const c of old) c.close();
+    for (const ch of this.channels) ch.retarget(target);
+    await Promise.all(
+      this.channels.map((ch) => ch.connect(HARNESS_LIMITS.targetConnectTimeoutMs).catch(() => {})),
+    );
   };
 
   get first(): LedgerClient {
@@ -52,5 +87,6 @@ export class ClientPool {
 
   close(): void {
     for (const c of this.clients) c.close();
+    for (const ch of this.channels) ch.close();
   }
 }

@@ -61,9 +61,10 @@ const isRetryable = (r: OpRecord): boolean =>
 export interface FaultInjectorOptions {
   spec: FaultSpec;
   server: SpawnedServer;
-  /** The run's clients, read at every call: their entries are replaced after each restart. */
-  clients: LedgerClient[];
-  connect: (target: string) => Promise<LedgerClient[]>;
+  /** The run's clients, read at every call (retries use them). */
+  clients: readonly LedgerClient[];
+  /** Points every client and caller at the restarted server. */
+  reconnect: (target: string) => Promise<void>;
   recorder: RunRecorder;
   random: SeededRandom;
   deadlineMs: number;
@@ -93,8 +94,8 @@ export class FaultInjector {
 
   private readonly spec: FaultSpec;
   private readonly server: SpawnedServer;
-  private readonly clients: LedgerClient[];
-  private readonly connect: (target: string) => Promise<LedgerClient[]>;
+  private readonly clients: readonly LedgerClient[];
+  private readonly reconnect: (target: string) => Promise<void>;
   private readonly recorder: RunRecorder;
   private readonly random: SeededRandom;
   private readonly deadlineMs: number;
@@ -104,7 +105,7 @@ export class FaultInjector {
     this.spec = options.spec;
     this.server = options.server;
     this.clients = options.clients;
-    this.connect = options.connect;
+    this.reconnect = options.reconnect;
     this.recorder = options.recorder;
     this.random = options.random;
     this.deadlineMs = options.deadlineMs;
@@ -131,9 +132,7 @@ export class FaultInjector {
       try {
         await this.server.kill(this.spec.signal);
         const start = await this.server.start();
-        const fresh = await this.connect(start.target);
-        const old = this.clients.splice(0, this.clients.length, ...fresh);
-        for (const c of old) c.close();
+        await this.reconnect(start.target);
         this.restarts.push({
           kill: this.restarts.length + 1,
           atMs: Number(atNs) / 1e6,

@@ -27,6 +27,18 @@ export const HARNESS_LIMITS = {
   maxRecordedOps: 2_000_000,
   /** Acknowledged txids remembered per group for random `query` ops (a ring). */
   queryTxidRing: 1_024,
+  /** The lean caller checks deadlines on this tick: a call fails DEADLINE_EXCEEDED at most this late. */
+  deadlineTickMs: 20,
+  /** Calibration (the instrument's floor against a null responder): measured span, warm-up before it. */
+  calibrationMs: 2_000,
+  calibrationWarmupMs: 500,
+  /** The floor's rate for a run with no open-loop group (closed loop has no rate of its own). */
+  defaultCalibrationRatePerS: 500,
+  /**
+   * A latency threshold is judged only when its limit is at least this many times the floor at
+   * the same percentile; closer, the instrument cannot tell the server from itself ("cannot judge").
+   */
+  floorJudgeFactor: 2,
   /** Waiting for the in-process server worker to start / a remote target to connect. */
   serverStartTimeoutMs: 15_000,
   targetConnectTimeoutMs: 5_000,

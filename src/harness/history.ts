@@ -53,6 +53,8 @@ export interface OpRecord {
   resultTransactionId?: string;
   snapshot?: SnapshotView;
   logEntry?: LogEntryView;
+  /** The server's own handling time (its `ledger-server-time-us` trailer), when it sent one. */
+  serverTimeUs?: number;
   /** Excluded from latency histograms (warm-up); still checked by every invariant. */
   warmup?: boolean;
 }

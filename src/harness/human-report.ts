@@ -1,4 +1,5 @@
 import Table from 'cli-table3';
+import type { InstrumentFloor } from './calibrate.js';
 import type { FaultReport } from './fault-injector.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { ProcessMemory } from './process-rss.js';
@@ -24,6 +25,16 @@ function latencyCells(l: LatencySummary): string[] {
   return [us(l.p50), us(l.p90), us(l.p99), us(l.p999), us(l.max)];
 }
 
+/** The instrument's own floor in one line (stress reports and `ledgerctl calibrate`). */
+export function floorLine(f: InstrumentFloor): string {
+  const l = f.latencyUs;
+  const rate =
+    f.rateSource === 'default'
+      ? `${f.ratePerS}/s (default: the run has no open-loop rate)`
+      : `${f.ratePerS}/s`;
+  return `instrument floor at ${rate}: p50 ${us(l.p50)}, p99 ${us(l.p99)}, p99.9 ${us(l.p999)}, max ${us(l.max)} (null responder, ${f.calls} calls in ${(f.durationMs / 1000).toFixed(1)}s; latency thresholds under ${HARNESS_LIMITS.floorJudgeFactor}x the floor cannot be judged)`;
+}
+
 /** The report a person reads on stdout. */
 /** `exitCode`: what the CLI will exit with for this run, shown on the result line when given. */
 export function renderHumanReport(r: RunResult, verbose = false, exitCode?: number): string {
@@ -41,7 +52,29 @@ export function renderHumanReport(r: RunResult, verbose = false, exitCode?: numb
       t.push([o.op, o.count, o.ok, errors, o.throughputPerS.toFixed(1), ...latencyCells(o.latencyUs)]);
     }
     out.push('\nlatency (open loop: from the scheduled send time; closed loop: from the send)', t.toString());
+    const timed = r.ops.filter((o) => o.serverUs !== undefined);
+    if (timed.length > 0) {
+      const s = table([
+        'op',
+        'client p50',
+        'server p50',
+        'client p99',
+        'server p99',
+        'client p99.9',
+        'server p99.9',
+      ]);
+      for (const o of timed) {
+        const c = o.latencyUs;
+        const v = o.serverUs!;
+        s.push([o.op, us(c.p50), us(v.p50), us(c.p99), us(v.p99), us(c.p999), us(v.p999)]);
+      }
+      out.push(
+        '\nclient latency beside server time (the ledger-server-time-us trailer: handler start to answer)',
+        s.toString(),
+      );
+    }
   }
+  if (r.floor !== undefined) out.push(`\n${floorLine(r.floor)}`);
   const open = r.groups.filter((g) => g.model === 'open');
   if (open.length > 0) {
     const t = table(['group', 'offered/s', 'achieved/s', 'dropped', 'service p50', 'service p99']);
@@ -77,7 +110,11 @@ export function renderHumanReport(r: RunResult, verbose = false, exitCode?: numb
         th.threshold,
         th.limit,
         th.observed,
-        th.status === 'fail' ? 'FAIL' : th.status + (th.note ? ` (${th.note})` : ''),
+        th.status === 'fail'
+          ? 'FAIL'
+          : th.status === 'cannot-judge'
+            ? `CANNOT JUDGE (${th.note})`
+            : th.status + (th.note ? ` (${th.note})` : ''),
       ]);
     }
     out.push('\nthresholds', t.toString());
@@ -155,6 +192,11 @@ export function renderHumanReport(r: RunResult, verbose = false, exitCode?: numb
   for (const n of r.notes) out.push(`note: ${n}`);
   const failed = r.verdicts.filter((v) => !v.passed).length;
   const thresholdFails = r.thresholds.filter((t) => t.status === 'fail').length;
+  const unjudged = r.thresholds.filter((t) => t.status === 'cannot-judge').length;
+  if (unjudged > 0)
+    out.push(
+      `\n${unjudged} latency thresholds could not be judged: their limits are too close to this instrument's own floor`,
+    );
   out.push(
     `\nresult: ${r.verdict === 'pass' ? 'PASS' : 'FAIL'} (${failed} invariants failed, ${thresholdFails} thresholds failed; ${exitCode === undefined ? '' : `exit ${exitCode}; `}seed ${r.seed})`,
   );

@@ -42,9 +42,10 @@ export function renderJunit(results: readonly RunResult[]): string {
       if (t.status === 'fail') {
         failures++;
         body = `<failure message="${escapeXml(`observed ${t.observed}, limit ${t.limit}`)}"/>`;
-      } else if (t.status === 'skipped') {
+      } else if (t.status === 'skipped' || t.status === 'cannot-judge') {
         skipped++;
-        body = `<skipped message="${escapeXml(t.note ?? 'not measurable')}"/>`;
+        const why = t.status === 'cannot-judge' ? `cannot judge: ${t.note}` : (t.note ?? 'not measurable');
+        body = `<skipped message="${escapeXml(why)}"/>`;
       }
       cases.push(
         `    <testcase classname="${escapeXml(r.scenario)}.thresholds" name="${escapeXml(t.threshold)}">${body}</testcase>`,

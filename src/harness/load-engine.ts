@@ -30,7 +30,7 @@ export async function runLoad(ctx: RunContext, plan: LoadPlan, hooks: LoadHooks)
       phase,
       phaseGroups,
       hooks.recorder,
-      ctx.pool.clients,
+      ctx.pool.callers,
       ctx.deadlineMs,
       hooks.gate,
     );

@@ -19,6 +19,8 @@ export class OpStats {
   readonly latencyUs = buildLatencyHistogram();
   /** From the actual send to the answer, always. */
   readonly serviceUs = buildLatencyHistogram();
+  /** The server's own handling time (its trailer), for the calls that carried one. */
+  readonly serverUs = buildLatencyHistogram();
   count = 0;
   ok = 0;
   /** Replayed answers among ok and errors. */
@@ -40,6 +42,7 @@ export class OpStats {
     serviceUs: number,
     code: string | undefined,
     replayed: boolean,
+    serverUs?: number,
   ): void {
     this.count++;
     if (this.firstInvokeNs === undefined || invokeNs < this.firstInvokeNs) this.firstInvokeNs = invokeNs;
@@ -50,6 +53,7 @@ export class OpStats {
     if (replayed) this.replayed++;
     this.latencyUs.recordValue(clampUs(latencyUs));
     this.serviceUs.recordValue(clampUs(serviceUs));
+    if (serverUs !== undefined) this.serverUs.recordValue(clampUs(serverUs));
   }
 
   /** Measured calls per second over the measured window. */

@@ -1,6 +1,5 @@
-import type { LedgerClient } from '../client/ledger-client.js';
 import { ArrivalSchedule } from './arrival-schedule.js';
-import { callOp } from './call-op.js';
+import type { Caller } from './call-op.js';
 import { type CallSource, type PlannedCall, rememberAcknowledged } from './call-source.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { RunRecorder } from './run-recorder.js';
@@ -12,7 +11,8 @@ export interface GroupContext {
   spec: GroupSpec;
   source: CallSource;
   recorder: RunRecorder;
-  clients: readonly LedgerClient[];
+  /** One per connection; caller ids are spread over them. */
+  callers: readonly Caller[];
   random: SeededRandom;
   /** First caller id of this group (caller ids are unique across the run). */
   callerBase: number;
@@ -73,8 +73,8 @@ async function issue(
     scheduledNs,
     warmup,
   });
-  const client = ctx.clients[caller % ctx.clients.length]!;
-  const outcome = await callOp(client, call.op, call.args, ctx.spec.deadline ?? ctx.deadlineMs);
+  const send = ctx.callers[caller % ctx.callers.length]!;
+  const outcome = await send(call.op, call.args, ctx.spec.deadline ?? ctx.deadlineMs);
   ctx.recorder.finish(record, outcome);
   if (outcome.type === 'ok' && call.args.transactionId !== undefined && call.op !== 'query') {
     rememberAcknowledged(ctx.acknowledged, call.args.transactionId, record.index);

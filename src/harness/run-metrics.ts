@@ -4,7 +4,7 @@ import type { RunRecorder } from './run-recorder.js';
 import type { LatencySummary, OpSummary, ResourceReport } from './run-result.js';
 import type { MetricSource } from './thresholds.js';
 
-const latencySummary = (h: Histogram): LatencySummary => ({
+export const latencySummary = (h: Histogram): LatencySummary => ({
   p50: h.getValueAtPercentile(50),
   p90: h.getValueAtPercentile(90),
   p99: h.getValueAtPercentile(99),
@@ -27,6 +27,7 @@ export function summariseOps(recorder: RunRecorder): OpSummary[] {
       throughputPerS: s.throughputPerS,
       latencyUs: latencySummary(s.latencyUs),
       serviceUs: latencySummary(s.serviceUs),
+      ...(s.serverUs.totalCount > 0 ? { serverUs: latencySummary(s.serverUs) } : {}),
       offered: s.offered,
       dropped: s.dropped,
       warmup: s.warmup,

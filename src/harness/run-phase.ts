@@ -1,4 +1,4 @@
-import type { LedgerClient } from '../client/ledger-client.js';
+import type { Caller } from './call-op.js';
 import type { CallSource } from './call-source.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { OpRecord } from './history.js';
@@ -37,7 +37,7 @@ export async function runPhase(
   phase: PhaseSpec,
   groups: PhaseGroup[],
   recorder: RunRecorder,
-  clients: readonly LedgerClient[],
+  callers: readonly Caller[],
   deadlineMs: number,
   gate?: () => Promise<void> | undefined,
 ): Promise<PhaseOutcome> {
@@ -51,7 +51,7 @@ export async function runPhase(
         spec: g.spec,
         source: g.source,
         recorder,
-        clients,
+        callers,
         random: g.random,
         callerBase: g.callerBase,
         deadlineMs,

@@ -31,8 +31,12 @@ export class RunRecorder {
   private readonly t0 = process.hrtime.bigint();
   private readonly history: WriteStream | undefined;
 
-  constructor(historyFile?: string) {
+  private readonly keepHistory: boolean;
+
+  /** `keepHistory: false` (calibration): statistics only, no records for checkers. */
+  constructor(historyFile?: string, options: { keepHistory?: boolean } = {}) {
     this.history = historyFile === undefined ? undefined : createWriteStream(historyFile);
+    this.keepHistory = options.keepHistory ?? true;
   }
 
   /** Nanoseconds since the run started. */
@@ -63,7 +67,9 @@ export class RunRecorder {
       type: 'info',
       warmup: start.warmup || undefined,
     };
-    if (this.records.length < HARNESS_LIMITS.maxRecordedOps) this.records.push(record);
+    if (!this.keepHistory) {
+      // Statistics only.
+    } else if (this.records.length < HARNESS_LIMITS.maxRecordedOps) this.records.push(record);
     else this.truncated = true;
     this.inFlight.set(record.index, record);
     // Without a history file, skip building the line: the generator's allocations are its GC pauses.
@@ -101,6 +107,7 @@ export class RunRecorder {
         serviceUs,
         outcome.type === 'ok' ? undefined : (outcome.code ?? 'UNKNOWN'),
         outcome.replayed === true,
+        outcome.serverTimeUs,
       );
     }
     if (this.history !== undefined)

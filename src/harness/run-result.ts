@@ -1,3 +1,4 @@
+import type { InstrumentFloor } from './calibrate.js';
 import type { FaultReport } from './fault-injector.js';
 import type { InvariantVerdict } from './history.js';
 import type { ProcessMemory } from './process-rss.js';
@@ -28,6 +29,8 @@ export interface OpSummary {
   latencyUs: LatencySummary;
   /** From the actual send; differs from latency only in open loop. */
   serviceUs: LatencySummary;
+  /** The server's own handling time (its `ledger-server-time-us` trailer); absent when no answer carried it. */
+  serverUs?: LatencySummary;
   offered: number;
   dropped: number;
   warmup: number;
@@ -96,6 +99,8 @@ export interface RunResult {
   thresholds: ThresholdResult[];
   resources: ResourceReport | undefined;
   stuckPhases: StuckPhaseReport[];
+  /** The instrument's own floor at the run's rate (load runs): latency against a null responder. */
+  floor?: InstrumentFloor;
   /** Fault injection (spawned server): kills, restarts and what the retries found. */
   faults?: FaultReport;
   /** Things the reader must know to trust the numbers (truncated history, skipped checks). */

@@ -1,4 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import { floorFor, runFloor } from './calibrate.js';
 import { ClientPool } from './client-pool.js';
 import { runConformanceKit } from './conformance-entry.js';
 import { FaultInjector } from './fault-injector.js';
@@ -94,6 +95,8 @@ async function runConformance(ctx: RunContext, base: RunBase): Promise<RunResult
 
 async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResult> {
   const { scenario, notes } = ctx;
+  // Before the load, while the server idles: what this instrument measures against no work at all.
+  const floor = await runFloor(scenario, ctx.pool.callers.length);
   const initial = await setUpAccounts(ctx);
   const recorder = new RunRecorder(ctx.options.historyFile);
   const random = new SeededRandom(ctx.seed);
@@ -111,7 +114,7 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
           spec: faultSpec,
           server: spawned,
           clients: ctx.pool.clients,
-          connect: ctx.pool.connect,
+          reconnect: ctx.pool.reconnect,
           recorder,
           random: random.fork(),
           deadlineMs: ctx.deadlineMs,
@@ -154,7 +157,7 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
   const verdicts = await checkRun(ctx, initial, recorder, load.stuckPhases, injector);
   const faults = injector?.report(recorder.records.filter((r) => r.type === 'info').length);
   const source = metricSource(recorder, resourceReport, faults);
-  const thresholds = scenario.expect.thresholds.map((t) => evaluateThreshold(t, source));
+  const thresholds = scenario.expect.thresholds.map((t) => evaluateThreshold(t, source, floorFor(t, floor)));
   if (faults !== undefined && faultSpec?.count !== undefined && faults.kills < faultSpec.count) {
     notes.push(`only ${faults.kills} of ${faultSpec.count} kills fit in the phases (lengthen them)`);
   }
@@ -162,6 +165,7 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
     ...base,
     kind: 'load',
     durationMs: performance.now() - ctx.t0,
+    floor,
     faults,
     ops: summariseOps(recorder),
     groups: load.groups,

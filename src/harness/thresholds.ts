@@ -135,15 +135,26 @@ export interface ThresholdResult {
   /** The limit as written, normalised for display. */
   limit: string;
   observed: string;
-  /** 'skipped' when the metric cannot be measured in this run (e.g. server RSS of a remote target). */
-  status: 'pass' | 'fail' | 'skipped';
+  /**
+   * 'skipped' when the metric cannot be measured in this run (e.g. server RSS of a remote target);
+   * 'cannot-judge' when a latency limit is too close to the instrument's own floor to tell.
+   */
+  status: 'pass' | 'fail' | 'skipped' | 'cannot-judge';
   note?: string;
 }
 
 /** Supplies a measured value for a threshold, or why it is not measurable. */
 export type MetricSource = (threshold: Threshold) => number | { unavailable: string };
 
-export function evaluateThreshold(threshold: Threshold, source: MetricSource): ThresholdResult {
+/**
+ * `floorUs`: the instrument's own latency at this threshold's percentile (calibration), and the
+ * factor a limit must clear above it to be judged at all.
+ */
+export function evaluateThreshold(
+  threshold: Threshold,
+  source: MetricSource,
+  floor?: { us: number; factor: number; what: string },
+): ThresholdResult {
   const observed = source(threshold);
   const limit = `${threshold.comparator} ${formatMetric(threshold.kind, threshold.limit)}`;
   if (typeof observed !== 'number') {
@@ -153,6 +164,21 @@ export function evaluateThreshold(threshold: Threshold, source: MetricSource): T
       observed: 'n/a',
       status: 'skipped',
       note: observed.unavailable,
+    };
+  }
+  const upperBound = threshold.comparator === '<' || threshold.comparator === '<=';
+  if (
+    floor !== undefined &&
+    threshold.kind === 'time' &&
+    upperBound &&
+    threshold.limit < floor.us * floor.factor
+  ) {
+    return {
+      threshold: threshold.text,
+      limit,
+      observed: formatMetric(threshold.kind, observed),
+      status: 'cannot-judge',
+      note: `limit is under ${floor.factor}x the instrument's own ${floor.what} ${formatDurationUs(floor.us)}`,
     };
   }
   return {

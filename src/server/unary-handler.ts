@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { Errors, InvariantViolation, LedgerError } from '../domain/errors.js';
-import { REPLAYED_METADATA_KEY } from '../wire/ledger-proto.js';
+import { REPLAYED_METADATA_KEY, SERVER_TIME_METADATA_KEY } from '../wire/ledger-proto.js';
 import type { InFlightLimiter } from './in-flight-limiter.js';
 import type { Logger } from './logger.js';
 import { GRPC_STATUS_OF, INTERNAL_ERROR_MESSAGE } from './status-codes.js';
@@ -34,9 +34,14 @@ export interface UnaryMethodSpec<Req, Res> {
   handle: (request: Req, principal: string) => HandlerReply<Res> | Promise<HandlerReply<Res>>;
 }
 
-function replayTrailer(): grpc.Metadata {
+/**
+ * Every answer's trailer: how long the server handled the call (from the handler's start to the
+ * answer, in whole microseconds, docs/contract.md), so a client can tell server time from the rest.
+ */
+function answerTrailer(startedMs: number, replayed: boolean): grpc.Metadata {
   const trailer = new grpc.Metadata();
-  trailer.set(REPLAYED_METADATA_KEY, 'true');
+  trailer.set(SERVER_TIME_METADATA_KEY, String(Math.round((performance.now() - startedMs) * 1000)));
+  if (replayed) trailer.set(REPLAYED_METADATA_KEY, 'true');
   return trailer;
 }
 
@@ -70,10 +75,11 @@ export function unaryHandler<Req, Res>(
     request: Req,
     err: unknown,
     callback: grpc.sendUnaryData<Res>,
+    startedMs: number,
   ): InvariantViolation | undefined => {
     if (err instanceof LedgerError) {
       logFailure(request, err);
-      const trailer = err.replayed ? replayTrailer() : new grpc.Metadata();
+      const trailer = answerTrailer(startedMs, err.replayed);
       callback({ code: GRPC_STATUS_OF[err.code], details: err.message, metadata: trailer }, null, trailer);
       return undefined;
     }
@@ -89,14 +95,19 @@ export function unaryHandler<Req, Res>(
     return undefined;
   };
 
-  const serve = async (request: Req, principal: string, callback: grpc.sendUnaryData<Res>): Promise<void> => {
+  const serve = async (
+    request: Req,
+    principal: string,
+    callback: grpc.sendUnaryData<Res>,
+    startedMs: number,
+  ): Promise<void> => {
     let reply: HandlerReply<Res>;
     try {
       reply = await spec.handle(request, principal);
     } catch (err) {
       let violation: InvariantViolation | undefined;
       try {
-        violation = answerError(request, err, callback);
+        violation = answerError(request, err, callback, startedMs);
       } finally {
         limiter.release();
       }
@@ -104,8 +115,7 @@ export function unaryHandler<Req, Res>(
       return;
     }
     try {
-      if (reply.replayed) callback(null, reply.response, replayTrailer());
-      else callback(null, reply.response);
+      callback(null, reply.response, answerTrailer(startedMs, reply.replayed));
     } finally {
       limiter.release();
     }
@@ -117,13 +127,15 @@ export function unaryHandler<Req, Res>(
   };
 
   return (call, callback) => {
+    const startedMs = performance.now();
     if (!limiter.tryAcquire()) {
       const err = Errors.tooManyCalls(limiter.max);
       logFailure(call.request, err, { inFlight: limiter.inFlight });
-      callback({ code: GRPC_STATUS_OF[err.code], details: err.message }, null);
+      const trailer = answerTrailer(startedMs, false);
+      callback({ code: GRPC_STATUS_OF[err.code], details: err.message, metadata: trailer }, null, trailer);
       return;
     }
-    serve(call.request, '', callback).catch((err: unknown) => {
+    serve(call.request, '', callback, startedMs).catch((err: unknown) => {
       // Only reachable if answering itself threw (e.g. a response that fails to serialize).
       logger.error({ operation: spec.method, code: 'INTERNAL', err }, 'failed to answer a call');
     });

@@ -8,6 +8,8 @@ export const LEDGER_PROTO_FILE = 'ledger/v1/ledger.proto';
 export const LEDGER_SERVICE_NAME = 'ledger.v1.Ledger';
 /** Trailing metadata key set on every answer that replays a recorded outcome. */
 export const REPLAYED_METADATA_KEY = 'ledger-replayed';
+/** Trailing metadata key on every answer: the server's handling time in microseconds (docs/contract.md). */
+export const SERVER_TIME_METADATA_KEY = 'ledger-server-time-us';
 
 /** The `proto/` folder, found upward from this module (src/ under vitest, dist/src/ when compiled). */
 export function protoRoot(): string {

@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { durationArg, positiveIntArg } from '../option-parsers.js';
+
+export interface CalibrateFlags {
+  rate: number;
+  duration?: number;
+  connections?: number;
+  json?: boolean;
+  target?: string;
+}
+
+export function registerCalibrate(program: Command): void {
+  program
+    .command('calibrate')
+    .description(
+      "measure the load generator's own latency floor: open loop against a null responder (no ledger work)",
+    )
+    .option('--rate <calls/s>', 'open-loop rate to measure at', positiveIntArg, 500)
+    .option('--duration <time>', 'measured span after a 500ms warm-up (default 2s)', durationArg)
+    .option('--connections <n>', 'HTTP/2 connections (default 4, as stress)', positiveIntArg)
+    .option('--json', 'print the floor as JSON')
+    .option(
+      '--target <host:port>',
+      'measure against a responder already running there (e.g. one that does no work)',
+    )
+    .addHelpText(
+      'after',
+      '\nEvery stress report states this floor at its own rate; a latency threshold under 2x the floor is reported as "cannot judge".',
+    )
+    .action(async (flags: CalibrateFlags) => (await import('./calibrate-action.js')).calibrateCommand(flags));
+}

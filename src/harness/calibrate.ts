@@ -1,0 +1,160 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { scriptedSource } from './call-source.js';
+import { h2CallOp } from './h2-call-op.js';
+import { H2Channel } from './h2-channel.js';
+import { HARNESS_LIMITS } from './harness-limits.js';
+import { runGroup } from './run-group.js';
+import { RunIds } from './run-ids.js';
+import { latencySummary } from './run-metrics.js';
+import { RunRecorder } from './run-recorder.js';
+import type { LatencySummary } from './run-result.js';
+import type { GroupSpec, Scenario } from './scenario-schema.js';
+import { SeededRandom } from './seeded-random.js';
+import type { Threshold } from './thresholds.js';
+
+/** The instrument's own floor: its latency against a responder that does no work, at a given rate. */
+export interface InstrumentFloor {
+  ratePerS: number;
+  /** Why this rate (the run's open-loop rate, or the default for a closed-loop run). */
+  rateSource: 'run' | 'default' | 'flag';
+  calls: number;
+  durationMs: number;
+  /** From the scheduled send time, as the run's open-loop latency. */
+  latencyUs: LatencySummary;
+  /** From the actual send: the part of the floor that is not the generator's own lateness. */
+  serviceUs: LatencySummary;
+}
+
+export interface CalibrateOptions {
+  ratePerS: number;
+  rateSource?: InstrumentFloor['rateSource'];
+  durationMs?: number;
+  connections?: number;
+  /** Measure against this responder (host:port) instead of starting one on a thread. */
+  target?: string;
+}
+
+function responderWorkerUrl(): URL {
+  const beside = new URL('./null-responder-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(beside))) return beside;
+  return new URL('../../dist/src/harness/null-responder-worker.js', import.meta.url);
+}
+
+/**
+ * A short open-loop run of the real load engine (same caller, recorder and histograms as a
+ * stress run) of GetBalance calls against the null responder on its own thread.
+ */
+export async function calibrate(options: CalibrateOptions): Promise<InstrumentFloor> {
+  const durationMs = options.durationMs ?? HARNESS_LIMITS.calibrationMs;
+  const worker = options.target === undefined ? new Worker(responderWorkerUrl()) : undefined;
+  const channels: H2Channel[] = [];
+  try {
+    const target =
+      worker === undefined
+        ? options.target!
+        : await new Promise<string>((resolve, reject) => {
+            worker.once('message', (m: { target: string }) => resolve(m.target));
+            worker.once('error', reject);
+            worker.once('exit', () => reject(new Error('null responder exited before it was ready')));
+          });
+    for (let i = 0; i < (options.connections ?? HARNESS_LIMITS.defaultConnectionsPerTarget); i++) {
+      const ch = new H2Channel(`http://${target}`, {
+        maxResponseBytes: 1 << 20,
+        deadlineTickMs: HARNESS_LIMITS.deadlineTickMs,
+      });
+      await ch.connect(HARNESS_LIMITS.targetConnectTimeoutMs);
+      channels.push(ch);
+    }
+    const spec = {
+      name: 'calibrate',
+      script: { op: 'get', account: 's-123' },
+      load: { model: 'open', rate_per_s: options.ratePerS, arrivals: 'uniform' },
+      duration: HARNESS_LIMITS.calibrationWarmupMs + durationMs,
+      warmup: HARNESS_LIMITS.calibrationWarmupMs,
+    } as GroupSpec;
+    const recorder = new RunRecorder(undefined, { keepHistory: false });
+    await runGroup({
+      phase: 'calibrate',
+      spec,
+      source: scriptedSource(spec.name, spec.script!, new RunIds('')),
+      recorder,
+      callers: channels.map((ch) => (op, args, deadlineMs) => h2CallOp(ch, op, args, deadlineMs)),
+      random: new SeededRandom(1),
+      callerBase: 0,
+      deadlineMs: HARNESS_LIMITS.defaultCallDeadlineMs,
+      stop: { stopped: false },
+      acknowledged: [],
+    });
+    const stats = recorder.statsFor('get');
+    return {
+      ratePerS: options.ratePerS,
+      rateSource: options.rateSource ?? 'flag',
+      calls: stats.count,
+      durationMs,
+      latencyUs: latencySummary(stats.latencyUs),
+      serviceUs: latencySummary(stats.serviceUs),
+    };
+  } finally {
+    for (const ch of channels) ch.close();
+    if (worker !== undefined) {
+      worker.postMessage({ type: 'stop' });
+      await Promise.race([
+        new Promise((resolve) => worker.once('exit', resolve)),
+        new Promise((resolve) => setTimeout(resolve, 1_000)),
+      ]);
+      await worker.terminate();
+    }
+  }
+}
+
+/** The rate a run's floor is measured at: its busiest phase's summed open-loop rate. */
+export function floorRateOf(scenario: Scenario): { ratePerS: number; rateSource: 'run' | 'default' } {
+  let busiest = 0;
+  for (const phase of scenario.phases) {
+    let sum = 0;
+    for (const g of phase.groups) if (g.load.model === 'open') sum += g.load.rate_per_s;
+    busiest = Math.max(busiest, sum);
+  }
+  return busiest > 0
+    ? { ratePerS: busiest, rateSource: 'run' }
+    : { ratePerS: HARNESS_LIMITS.defaultCalibrationRatePerS, rateSource: 'default' };
+}
+
+/** The floor a latency threshold is judged against: the floor's value at the same percentile. */
+export function floorFor(
+  threshold: Threshold,
+  floor: InstrumentFloor,
+): { us: number; factor: number; what: string } | undefined {
+  if (threshold.kind !== 'time' || threshold.op === undefined) return undefined;
+  const l = floor.latencyUs;
+  const at = `at ${floor.ratePerS}/s`;
+  const factor = HARNESS_LIMITS.floorJudgeFactor;
+  if (threshold.metric === 'max') return { us: l.max, factor, what: `max ${at}` };
+  if (threshold.metric === 'mean') return { us: l.mean, factor, what: `mean ${at}` };
+  const p = threshold.percentile;
+  if (p === undefined) return undefined;
+  if (p <= 50) return { us: l.p50, factor, what: `p50 ${at}` };
+  if (p <= 90) return { us: l.p90, factor, what: `p90 ${at}` };
+  if (p <= 99) return { us: l.p99, factor, what: `p99 ${at}` };
+  return { us: l.p999, factor, what: `p99.9 ${at}` };
+}
+
+const floors = new Map<string, Promise<InstrumentFloor>>();
+
+/**
+ * The floor for a run: measured once per rate and connection count in this process (a gate runs
+ * many scenarios at the same default rate; each would otherwise pay the calibration again).
+ */
+export function runFloor(scenario: Scenario, connections: number): Promise<InstrumentFloor> {
+  const rate = floorRateOf(scenario);
+  const key = `${rate.ratePerS}/${connections}`;
+  let floor = floors.get(key);
+  if (floor === undefined) {
+    floor = calibrate({ ...rate, connections });
+    floors.set(key, floor);
+    floor.catch(() => floors.delete(key));
+  }
+  return floor;
+}
