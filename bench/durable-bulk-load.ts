@@ -1,12 +1,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { type Database, open, type RootDatabase, TransactionFlags } from 'lmdb';
+import { type Database, type RootDatabase, TransactionFlags } from 'lmdb';
 import { LIMITS } from '../src/domain/limits.js';
 import { fingerprint, loggedAmount } from '../src/domain/transitions.js';
 import type { AccountState, LogEntry, WriteCommand } from '../src/domain/types.js';
-import { encodeAccount, encodeLogEntry, encodeTxRecord } from '../src/engine/durable-codec.js';
+import {
+  encodeAccount,
+  encodeHead,
+  encodeIndexEntry,
+  encodeLogEntry,
+  encodeTxRecord,
+  HEAD_KEY,
+} from '../src/engine/durable-codec.js';
 import { DataDirLock } from '../src/engine/durable-lock.js';
+import { fsyncFile, openDataRoot, openSubDatabases } from '../src/engine/durable-root.js';
 import { DATA_FILE, LmdbStorage } from '../src/engine/lmdb-storage.js';
 import type { TxRecord } from '../src/engine/outcome.js';
 
@@ -72,22 +80,23 @@ export async function bulkLoad(dataDir: string, options: BulkLoadOptions): Promi
   try {
     const file = path.join(dir, DATA_FILE);
     const history = new History(options);
-    const root = openForBulk(file);
+    const root = openDataRoot(file, { bulk: true });
     let logLoadMs: number;
     let accountsLoadMs: number;
     try {
-      const dbs = {
-        accounts: root.openDB({ name: 'accounts' }),
-        log: root.openDB({ name: 'log' }),
-        logIndex: root.openDB({ name: 'logIndex' }),
-        txids: root.openDB({ name: 'txids' }),
-      };
+      const dbs = openSubDatabases(root);
       let phase = performance.now();
       await writeLog(root, dbs, history, options);
       logLoadMs = performance.now() - phase;
       phase = performance.now();
       await writeAccounts(root, dbs.accounts, history, options.entriesPerTxn ?? 100_000);
       accountsLoadMs = performance.now() - phase;
+      // The head the engine would have written with the last entry: recovery checks it.
+      const head = { accounts, totalBalance: history.totalBalance(), lastPosition: entries };
+      root.transactionSync(
+        () => dbs.meta.putSync(HEAD_KEY, encodeHead(head)),
+        TransactionFlags.SYNCHRONOUS_COMMIT,
+      );
     } finally {
       await root.close();
     }
@@ -108,21 +117,6 @@ export async function bulkLoad(dataDir: string, options: BulkLoadOptions): Promi
   } finally {
     lock.release();
   }
-}
-
-function openForBulk(file: string): RootDatabase {
-  // Same encoding as the engine's openRoot. noSync: nothing is fsynced until the one fsync at the
-  // end; a crash mid-load leaves a useless dir, which a benchmark can afford.
-  return open({
-    path: file,
-    noSubdir: true,
-    maxDbs: 8,
-    encoding: 'msgpack',
-    cache: false,
-    noSync: true,
-    overlappingSync: false,
-    noMemInit: true,
-  });
 }
 
 interface LogDbs {
@@ -147,7 +141,7 @@ async function writeLog(
       for (let position = first; position <= last; position++) {
         const { entry, record } = history.step(position);
         dbs.log.putSync(position, encodeLogEntry(entry), APPEND);
-        dbs.logIndex.putSync(entry.transactionId, position, APPEND);
+        dbs.logIndex.putSync(entry.transactionId, encodeIndexEntry(entry.transactionId, position), APPEND);
         if (record !== undefined) dbs.txids.putSync(record.transactionId, encodeTxRecord(record), APPEND);
       }
     }, TransactionFlags.SYNCHRONOUS_COMMIT);
@@ -176,15 +170,6 @@ async function writeAccounts(
       }
     }, TransactionFlags.SYNCHRONOUS_COMMIT);
     await nextTurn();
-  }
-}
-
-function fsyncFile(file: string): void {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeFormatVersion } from '../src/engine/durable-codec.js';
 import { DataDirError } from '../src/engine/durable-errors.js';
 import { DURABLE_FORMAT_VERSION, FORMAT_FILE } from '../src/engine/durable-format.js';
 import { DATA_FILE, LmdbStorage } from '../src/engine/lmdb-storage.js';
@@ -97,14 +98,16 @@ describe('durable data dir safety', () => {
     const before = fingerprintDir(dir);
     const err = await refusal(() => LmdbStorage.open(dir));
     expect(err.problem).toBe('too-new');
-    expect(err.message).toMatch(/format version 2, newer than this ledgerctl supports \(1\)/);
+    expect(err.message).toContain(
+      `format version ${DURABLE_FORMAT_VERSION + 1}, newer than this ledgerctl supports (${DURABLE_FORMAT_VERSION})`,
+    );
     expect(fingerprintDir(dir)).toEqual(before);
   });
 
   it('refuses a data file whose inner format version is newer', async () => {
     await populated(dir);
-    const root = open({ path: path.join(dir, DATA_FILE), noSubdir: true, maxDbs: 8 });
-    root.openDB({ name: 'meta' }).putSync('formatVersion', DURABLE_FORMAT_VERSION + 1);
+    const root = open({ path: path.join(dir, DATA_FILE), noSubdir: true, maxDbs: 8, encoding: 'binary' });
+    root.openDB({ name: 'meta' }).putSync('formatVersion', encodeFormatVersion(DURABLE_FORMAT_VERSION + 1));
     await root.close();
     expect((await refusal(() => LmdbStorage.open(dir))).problem).toBe('too-new');
     expect(fs.existsSync(path.join(dir, 'LOCK'))).toBe(false);

@@ -140,7 +140,13 @@ describe('CommitSequencer', () => {
       throw err;
     });
     const applied: number[] = [];
-    const batch: CommitBatch = { accounts: [], logEntries: [], txRecords: [] };
+    const batch: CommitBatch = {
+      accounts: [],
+      logEntries: [],
+      txRecords: [],
+      totalDelta: 0n,
+      accountsCreated: 0,
+    };
     const done = [1, 2, 3].map((n) => sequencer.submit(batch, () => applied.push(n)));
     resolvers[2]!();
     resolvers[1]!();
@@ -151,17 +157,36 @@ describe('CommitSequencer', () => {
     expect(applied).toEqual([1, 2, 3]);
   });
 
-  it('reports a failed commit as fatal', async () => {
+  it('reports a failed commit once and refuses that write, the ones queued behind it and later ones', async () => {
     const fatal: unknown[] = [];
+    const commits: { resolve: () => void; reject: (err: Error) => void }[] = [];
     const storage = new (class extends MemoryStorage {
       override commit(): Promise<void> {
-        return Promise.reject(new Error('disk gone'));
+        return new Promise((resolve, reject) => commits.push({ resolve, reject }));
       }
     })();
-    const sequencer = new CommitSequencer(storage, (err) => fatal.push(err));
-    void sequencer.submit({ accounts: [], logEntries: [], txRecords: [] }, () => {});
-    await tick();
+    const refused = new Error('refused');
+    const sequencer = new CommitSequencer(storage, (err) => {
+      fatal.push(err);
+      return refused;
+    });
+    const batch: CommitBatch = {
+      accounts: [],
+      logEntries: [],
+      txRecords: [],
+      totalDelta: 0n,
+      accountsCreated: 0,
+    };
+    const applied: number[] = [];
+    const first = sequencer.submit(batch, () => applied.push(1))!;
+    const second = sequencer.submit(batch, () => applied.push(2))!;
+    commits[1]!.resolve();
+    commits[0]!.reject(new Error('disk gone'));
+    await expect(first).rejects.toBe(refused);
+    await expect(second).rejects.toBe(refused);
+    await expect(sequencer.submit(batch, () => applied.push(3))!).rejects.toBe(refused);
     expect(fatal).toHaveLength(1);
+    expect(applied).toEqual([]);
   });
 });
 

@@ -89,6 +89,11 @@ export const Errors = {
   operationRequired: () => invalid('operation is required'),
   linkedOperationFailed: () => new LedgerError('ABORTED', 'Linked operation failed'),
   shuttingDown: () => new LedgerError('UNAVAILABLE', 'Ledger is shutting down'),
+  storageFailed: () =>
+    new LedgerError(
+      'UNAVAILABLE',
+      'Ledger storage failed; writes are refused and this one was not acknowledged (retry it with the same transaction_id once the server is back)',
+    ),
   tooManyCalls: (max: number) =>
     new LedgerError('RESOURCE_EXHAUSTED', `Too many calls in flight (limit ${max}); retry later`),
 } as const;

@@ -4,6 +4,7 @@ interface Slot {
   done: boolean;
   readonly apply: () => void;
   readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
 }
 
 /**
@@ -15,10 +16,16 @@ interface Slot {
 export class CommitSequencer {
   private readonly queue: Slot[] = [];
   private head = 0;
+  /** Set by the first failed commit: no later write may be acknowledged. */
+  private failed: Error | undefined;
 
+  /**
+   * `onFatal` is told of a failed commit once and returns the error that every write waiting to
+   * be applied, and every later one, is refused with.
+   */
   constructor(
     private readonly storage: LedgerStorage,
-    private readonly onFatal: (err: unknown) => void,
+    private readonly onFatal: (err: unknown) => Error,
   ) {}
 
   get pending(): number {
@@ -30,19 +37,19 @@ export class CommitSequencer {
    * that happened synchronously (instant storage, nothing queued), else a promise of it.
    */
   submit(batch: CommitBatch, apply: () => void): Promise<void> | undefined {
+    if (this.failed !== undefined) return Promise.reject(this.failed);
     let durable: Promise<void> | undefined;
     try {
       durable = this.storage.commit(batch);
     } catch (err) {
-      this.onFatal(err);
-      return new Promise(() => {});
+      return Promise.reject(this.fail(err));
     }
     if (durable === undefined && this.pending === 0) {
       apply();
       return undefined;
     }
-    return new Promise<void>((resolve) => {
-      const slot: Slot = { done: false, apply, resolve };
+    return new Promise<void>((resolve, reject) => {
+      const slot: Slot = { done: false, apply, resolve, reject };
       this.queue.push(slot);
       if (durable === undefined) {
         slot.done = true;
@@ -55,9 +62,21 @@ export class CommitSequencer {
           this.drain();
         },
         // Whether the batch reached the disk is unknown: no later write may be acknowledged.
-        (err: unknown) => this.onFatal(err),
+        (err: unknown) => this.fail(err),
       );
     });
+  }
+
+  /** Refuses every write not applied yet (this one, later ones, and those queued behind them). */
+  private fail(err: unknown): Error {
+    if (this.failed === undefined) {
+      this.failed = this.onFatal(err);
+      const waiting = this.queue.slice(this.head);
+      this.queue.length = 0;
+      this.head = 0;
+      for (const slot of waiting) slot.reject(this.failed);
+    }
+    return this.failed;
   }
 
   private drain(): void {

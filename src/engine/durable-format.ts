@@ -6,7 +6,9 @@ import { DataDirError } from './durable-errors.js';
  * The on-disk format version. Bump it whenever a key or value layout changes; a binary refuses
  * data dirs whose version is newer than it knows (it cannot know what the newer one means).
  */
-export const DURABLE_FORMAT_VERSION = 1;
+export const DURABLE_FORMAT_VERSION = 2;
+/** Versions this ledgerctl migrates from (durable-migrate.ts) the first time it opens them. */
+export const MIGRATABLE_FORMAT_VERSIONS: readonly number[] = [1];
 
 /** Small JSON marker read before anything else is opened, so a refusal touches nothing. */
 export const FORMAT_FILE = 'FORMAT';
@@ -18,8 +20,11 @@ interface FormatMarker {
   engine: string;
 }
 
-/** 'fresh': an empty (or just created) directory; 'existing': a ledger data dir of our version. */
-export type DataDirState = 'fresh' | 'existing';
+/**
+ * 'fresh': an empty (or just created) directory; 'existing': a ledger data dir of our version;
+ * 'migrate': one of an older version this ledgerctl migrates.
+ */
+export type DataDirState = 'fresh' | 'existing' | 'migrate';
 
 /** Files a directory that holds no data yet may have: our lock, or an interrupted creation. */
 const NO_DATA_YET = /^(LOCK|LOCK\.takeover|LOCK\.tmp-\d+|ledger\.mdb\.init|ledger\.mdb\.init-lock)$/;
@@ -55,6 +60,7 @@ export function inspectDataDir(dataDir: string): DataDirState {
       `data dir ${dataDir} has format version ${marker.version}, newer than this ledgerctl supports (${DURABLE_FORMAT_VERSION}); upgrade ledgerctl`,
     );
   }
+  if (marker.engine === 'lmdb' && MIGRATABLE_FORMAT_VERSIONS.includes(marker.version)) return 'migrate';
   if (marker.version < DURABLE_FORMAT_VERSION || marker.engine !== 'lmdb') {
     throw new DataDirError(
       'corrupt',

@@ -11,6 +11,14 @@ const TAKEOVER_FILE = 'LOCK.takeover';
 /** Data dirs this process holds: a LOCK with our own pid is only stale if it is not in here. */
 const heldHere = new Set<string>();
 
+export interface LockOptions {
+  /**
+   * Take over a LOCK whose holder runs on another host (its liveness cannot be checked from here):
+   * the operator has checked that server is gone. A live holder on this host is never taken over.
+   */
+  forceUnlock?: boolean;
+}
+
 interface Holder {
   pid: number;
   /** Kernel start time of the process (Linux): tells a live holder from a reused pid. */
@@ -30,7 +38,7 @@ export class DataDirLock {
     private readonly content: string,
   ) {}
 
-  static acquire(dataDir: string): DataDirLock {
+  static acquire(dataDir: string, options: LockOptions = {}): DataDirLock {
     const lockPath = path.join(dataDir, LOCK_FILE);
     const me: Holder = { pid: process.pid, startTicks: startTicksOf(process.pid), host: os.hostname() };
     const content = `${JSON.stringify(me)}\n`;
@@ -46,7 +54,14 @@ export class DataDirLock {
       const existing = readOrUndefined(lockPath);
       if (existing === undefined) continue; // released between our attempt and the read
       const holder = parseHolder(existing);
-      if (holder !== undefined && isAlive(holder)) {
+      if (holder !== undefined && holder.host !== os.hostname() && options.forceUnlock !== true) {
+        throw new DataDirError(
+          'locked',
+          dataDir,
+          `data dir ${dataDir} is locked by a ledgerctl on host ${holder.host} (pid ${holder.pid}), which cannot be checked from here; if that server is gone (e.g. a restarted pod with a new name), start again with --force-unlock`,
+        );
+      }
+      if (holder !== undefined && holder.host === os.hostname() && isAlive(holder)) {
         throw new DataDirError(
           'locked',
           dataDir,
@@ -117,9 +132,8 @@ function takeOver(dataDir: string, lockPath: string, staleContent: string): bool
   }
 }
 
+/** Liveness of a holder on this host. */
 function isAlive(holder: Holder): boolean {
-  // Another host's process cannot be checked from here: assume it runs.
-  if (holder.host !== os.hostname()) return true;
   // Our own pid in a LOCK we did not write: a previous incarnation (e.g. a restarted container).
   if (holder.pid === process.pid) return false;
   try {

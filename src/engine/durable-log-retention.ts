@@ -1,12 +1,14 @@
 import type { Database } from 'lmdb';
 import { BackgroundSlices, type SliceTiming } from './background-slices.js';
-import { DecodeError, storedLogEntryHead } from './durable-codec.js';
+import { DamagedRecordError, decodeIndexEntry, decodeLogEntry } from './durable-codec.js';
 import { edgeKey } from './durable-keys.js';
 
 export interface LogRetentionOptions extends SliceTiming {
   /** Entries older than this are removed from disk (with their index entry). */
   retentionMs: number;
   nowMs: () => number;
+  /** An entry failed its checksum: reported (the storage stops taking writes); pruning stops. */
+  onDamage?: (err: DamagedRecordError) => unknown;
 }
 
 export interface LogPruneStats {
@@ -50,13 +52,23 @@ export class DurableLogRetention {
     let seen = 0;
     for (const { key, value } of this.log.getRange({ start: this.nextPosition })) {
       const position = key as number;
-      const head = storedLogEntryHead(value);
-      if (head === undefined) throw new DecodeError(`log entry at position ${position} is damaged`);
+      let head: { transactionId: string; timestampNs: bigint };
+      let indexed: number | undefined;
+      try {
+        head = decodeLogEntry(key, value);
+        const index = this.logIndex.get(head.transactionId) as unknown;
+        indexed = index === undefined ? undefined : decodeIndexEntry(head.transactionId, index);
+      } catch (err) {
+        if (!(err instanceof DamagedRecordError)) throw err;
+        this.options.onDamage?.(err);
+        this.stop();
+        return true;
+      }
       if (head.timestampNs >= cutoffNs || position === lastPosition) break;
       // A write reusing this id (its record expired) may be about to point the index at itself.
       if (this.isPending(head.transactionId)) break;
       this.lastRemove = this.log.remove(position).catch(() => {});
-      if ((this.logIndex.get(head.transactionId) as unknown) === position) {
+      if (indexed === position) {
         this.lastRemove = this.logIndex.remove(head.transactionId).catch(() => {});
       }
       this.stats.removed++;

@@ -1,11 +1,13 @@
 import type { Database } from 'lmdb';
 import { BackgroundSlices, type SliceTiming } from './background-slices.js';
-import { decodeTxRecord, storedTxRecordExpiry } from './durable-codec.js';
+import { DamagedRecordError, decodeTxRecord } from './durable-codec.js';
 import type { TxRecordLookup } from './idempotency-store.js';
 import type { TxRecord } from './outcome.js';
 
 export interface DiskSweepOptions extends SliceTiming {
   nowMs: () => number;
+  /** A record failed its checksum: reported (the storage stops taking writes), then thrown. */
+  onDamage?: (err: DamagedRecordError) => unknown;
 }
 
 export interface DiskSweepStats {
@@ -38,7 +40,13 @@ export class DurableTxRecords implements TxRecordLookup {
 
   findTxRecord(transactionId: string): TxRecord | undefined {
     const value = this.txids.get(transactionId) as unknown;
-    return value === undefined ? undefined : decodeTxRecord(transactionId, value);
+    if (value === undefined) return undefined;
+    try {
+      return decodeTxRecord(transactionId, value);
+    } catch (err) {
+      if (err instanceof DamagedRecordError) throw this.options.onDamage?.(err) ?? err;
+      throw err;
+    }
   }
 
   /** `isPending`: ids a write is executing again now (their new record is not written yet). */
@@ -59,8 +67,17 @@ export class DurableTxRecords implements TxRecordLookup {
     for (const { key, value } of this.txids.getRange({ start: this.cursor })) {
       const id = key as string;
       if (id === this.cursor) continue;
-      const expiresAtMs = storedTxRecordExpiry(value);
-      if (expiresAtMs !== undefined && expiresAtMs <= now && !this.isPending(id)) {
+      let expiresAtMs: number;
+      try {
+        // Checked like every read: a damaged record is reported, never removed as if expired.
+        expiresAtMs = decodeTxRecord(key, value).expiresAtMs;
+      } catch (err) {
+        if (!(err instanceof DamagedRecordError)) throw err;
+        this.options.onDamage?.(err);
+        this.stop();
+        return true;
+      }
+      if (expiresAtMs <= now && !this.isPending(id)) {
         this.lastRemove = this.txids.remove(id).catch(() => {});
         this.sweepStats.removed++;
       }

@@ -32,7 +32,7 @@ import { type Clock, systemClock } from './clock.js';
 import { CommitSequencer } from './commit-sequencer.js';
 import { type Claim, IdempotencyStore } from './idempotency-store.js';
 import type { Outcome, TxRecord } from './outcome.js';
-import { type LedgerStorage, MemoryStorage, type RecoveryStats } from './storage.js';
+import { type LedgerStorage, MemoryStorage, type RecoveryStats, StorageFailure } from './storage.js';
 import { generateTransactionId } from './transaction-ids.js';
 
 export interface EngineOptions {
@@ -46,7 +46,10 @@ export interface EngineOptions {
   logWindowEntries?: number;
   maxSnapshotAccounts?: number;
   clock?: Clock;
-  /** Called when the engine can no longer vouch for its state (storage failure); default: throw. */
+  /**
+   * Called once when storage fails (a commit fails, damage is found while serving): the engine
+   * refuses writes from then on. Default, unless someone listens (onStorageFailure): throw.
+   */
   onFatal?: (err: unknown) => void;
   /** Test doubles only: see UnsafeLocking. */
   unsafeLocking?: UnsafeLocking;
@@ -99,6 +102,10 @@ export class LedgerEngine {
   private writesInFlight = 0;
   private closing = false;
   private drained: (() => void) | undefined;
+  /** The first storage failure: from then on writes are refused. */
+  private failure: StorageFailure | undefined;
+  private readonly failureListeners: ((failure: StorageFailure) => void)[] = [];
+  private onFatal: ((err: unknown) => void) | undefined;
   /** What durable storage recovered at open (undefined in memory): the server logs it. */
   recovery: RecoveryStats | undefined;
 
@@ -113,7 +120,7 @@ export class LedgerEngine {
   ) {}
 
   static async open(options: EngineOptions = {}): Promise<LedgerEngine> {
-    const storage = options.storage ?? new MemoryStorage();
+    const storage: LedgerStorage = options.storage ?? new MemoryStorage();
     const clock = options.clock ?? systemClock();
     const backing = storage.txRecords;
     const idempotency = new IdempotencyStore({
@@ -128,16 +135,23 @@ export class LedgerEngine {
     });
     const log = new AuditLogWindow(options.logWindowEntries ?? LIMITS.defaultLogWindowEntries);
     const recovered = await storage.recover(log.capacity);
-    storage.startMaintenance((id) => idempotency.isPending(id));
-    const engine = new LedgerEngine(
+    let engine: LedgerEngine | undefined;
+    const failed = (err: unknown): Error => {
+      engine?.fail(err);
+      return Errors.storageFailed();
+    };
+    engine = new LedgerEngine(
       storage,
       new AccountLocks(options.locking ?? 'account', LIMITS.maxLockQueuePerAccount, options.unsafeLocking),
       idempotency,
       log,
-      new CommitSequencer(storage, options.onFatal ?? defaultFatal),
+      new CommitSequencer(storage, failed),
       clock,
       options.maxSnapshotAccounts ?? LIMITS.maxSnapshotAccounts,
     );
+    engine.onFatal = options.onFatal;
+    storage.setFailureHandler?.(failed);
+    storage.startMaintenance((id) => idempotency.isPending(id));
     for (const account of recovered.accounts) engine.restoreAccount(account);
     log.restore(
       recovered.recentLog.map((entry) => engine.sharingAccountIds(entry)),
@@ -146,6 +160,20 @@ export class LedgerEngine {
     engine.nextPosition = log.lastPosition + 1;
     engine.recovery = recovered.stats;
     return engine;
+  }
+
+  /**
+   * Told once when storage fails (the server turns NOT_SERVING and logs it); called at once if it
+   * already has. With a listener, a failure no longer crashes the process.
+   */
+  onStorageFailure(listener: (failure: StorageFailure) => void): void {
+    if (this.failure !== undefined) listener(this.failure);
+    else this.failureListeners.push(listener);
+  }
+
+  /** Why storage failed, once it has. */
+  get storageFailure(): StorageFailure | undefined {
+    return this.failure;
   }
 
   get storageKind(): string {
@@ -181,6 +209,7 @@ export class LedgerEngine {
     principal = '',
   ): Promise<BatchItemOutcome[]> {
     if (this.closing) throw Errors.shuttingDown();
+    if (this.failure !== undefined) throw Errors.storageFailed();
     const items = validateBatch(operations);
     const outcomes: (BatchItemOutcome | undefined)[] = new Array(items.length);
     const claims: (Claimed | undefined)[] = new Array(items.length);
@@ -214,7 +243,7 @@ export class LedgerEngine {
       }
     } catch (err) {
       this.abandonClaims(claims, err);
-      throw err;
+      throw this.asStorageFailure(err);
     }
     this.writesInFlight++;
     let keys: readonly string[] = [];
@@ -268,7 +297,11 @@ export class LedgerEngine {
     validateTransactionId(transactionId);
     let entry = this.log.get(transactionId);
     if (entry === undefined) {
-      entry = await this.storage.findLogEntry(transactionId);
+      try {
+        entry = await this.storage.findLogEntry(transactionId);
+      } catch (err) {
+        throw this.asStorageFailure(err);
+      }
       // On disk but not yet applied (its commit is still settling): not committed for readers yet.
       if (entry !== undefined && entry.position > this.log.lastPosition) entry = undefined;
     }
@@ -309,12 +342,19 @@ export class LedgerEngine {
    */
   private write(cmd: WriteCommand, principal: string): WriteOutcome | Promise<WriteOutcome> {
     if (this.closing) throw Errors.shuttingDown();
+    if (this.failure !== undefined) throw Errors.storageFailed();
     const txid = cmd.transactionId;
     let claimed: Claimed | undefined;
     if (txid !== undefined) {
       // Computed once: the claim compares it, the record keeps it.
       const print = fingerprint(cmd);
-      const claim = this.idempotency.claim(txid, print);
+      let claim: ReturnType<IdempotencyStore['claim']>;
+      try {
+        claim = this.idempotency.claim(txid, print);
+      } catch (err) {
+        // A damaged record on disk answers nothing: neither a replay nor a fresh execution.
+        throw this.asStorageFailure(err);
+      }
       if (claim.kind === 'replay') {
         const { outcome } = claim;
         return outcome instanceof Promise ? outcome.then(replay) : replay(outcome);
@@ -376,7 +416,14 @@ export class LedgerEngine {
       throw err;
     }
     if (applied === undefined) return this.settle(keys, claimed, failure, outcome);
-    return applied.then(() => this.settle(keys, claimed, failure, outcome));
+    return applied.then(
+      () => this.settle(keys, claimed, failure, outcome),
+      (err: unknown) => {
+        // Storage failed before this write was applied: it is refused, never acknowledged.
+        this.finish(keys, claimed, err);
+        throw err;
+      },
+    );
   }
 
   private commit(
@@ -404,7 +451,15 @@ export class LedgerEngine {
     const txRecord = claimed === undefined ? undefined : record(claimed, { ok: true, result });
     if (increase > 0n) this.totalReserved += increase;
     const txRecords = txRecord === undefined ? NO_RECORDS : [txRecord];
-    return this.sequencer.submit({ accounts: after, logEntries: [logEntry], txRecords }, () => {
+    const accountsCreated = cmd.op === 'create' ? 1 : 0;
+    const batch = {
+      accounts: after,
+      logEntries: [logEntry],
+      txRecords,
+      totalDelta: increase,
+      accountsCreated,
+    };
+    return this.sequencer.submit(batch, () => {
       if (increase > 0n) this.totalReserved -= increase;
       for (const account of after) this.applyAccount(account);
       this.log.append(logEntry);
@@ -496,6 +551,7 @@ export class LedgerEngine {
     const timestampNs = this.clock.nowNs();
     const logEntries: LogEntry[] = [];
     const txRecords: TxRecord[] = [];
+    let accountsCreated = 0;
     for (let i = 0; i < items.length; i++) {
       const after = decided.afters[i];
       const claimed = claims[i];
@@ -511,6 +567,7 @@ export class LedgerEngine {
         continue;
       }
       const cmd = items[i]!.cmd!;
+      if (cmd.op === 'create') accountsCreated++;
       const transactionId = claimed?.txid ?? generateTransactionId();
       const result: WriteResult = { transactionId, accounts: after };
       logEntries.push({
@@ -529,7 +586,14 @@ export class LedgerEngine {
     }
     const reserved = decided.net > 0n ? decided.net : 0n;
     this.totalReserved += reserved;
-    return this.sequencer.submit({ accounts: decided.accounts, logEntries, txRecords }, () => {
+    const batch = {
+      accounts: decided.accounts,
+      logEntries,
+      txRecords,
+      totalDelta: decided.net,
+      accountsCreated,
+    };
+    return this.sequencer.submit(batch, () => {
       this.totalReserved -= reserved;
       for (const account of decided.accounts) this.applyAccount(account);
       for (const entry of logEntries) this.log.append(entry);
@@ -564,9 +628,8 @@ export class LedgerEngine {
   private recordFailure(claimed: Claimed | undefined, err: LedgerError): Promise<void> | undefined {
     if (claimed === undefined || !isRecordedOutcome(err.code)) return undefined;
     const txRecord = record(claimed, { ok: false, code: err.code, message: err.message });
-    return this.sequencer.submit({ accounts: [], logEntries: [], txRecords: [txRecord] }, () =>
-      this.idempotency.settle(txRecord),
-    );
+    const batch = { accounts: [], logEntries: [], txRecords: [txRecord], totalDelta: 0n, accountsCreated: 0 };
+    return this.sequencer.submit(batch, () => this.idempotency.settle(txRecord));
   }
 
   private settle(
@@ -589,6 +652,27 @@ export class LedgerEngine {
       this.idempotency.abandon(claimed.txid, transientOutcome(err));
     }
     if (--this.writesInFlight === 0 && this.drained !== undefined) this.drained();
+  }
+
+  /** Storage failed: refuse writes from now on and tell whoever listens (once). */
+  private fail(err: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure =
+      err instanceof StorageFailure
+        ? err
+        : new StorageFailure(err instanceof Error ? err.message : String(err));
+    if (this.failureListeners.length === 0 && this.onFatal === undefined) {
+      defaultFatal(err);
+      return;
+    }
+    this.onFatal?.(err);
+    for (const listener of this.failureListeners) listener(this.failure);
+  }
+
+  /** A read that hit damage: once storage has reported it, callers get UNAVAILABLE, not INTERNAL. */
+  private asStorageFailure(err: unknown): unknown {
+    if (err instanceof StorageFailure) this.fail(err);
+    return this.failure !== undefined && !(err instanceof LedgerError) ? Errors.storageFailed() : err;
   }
 
   private applyAccount(account: AccountState): void {

@@ -1,15 +1,24 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Database, open, type RootDatabase } from 'lmdb';
-import { LIMITS } from '../domain/limits.js';
+import type { Database, RootDatabase } from 'lmdb';
 import type { AccountState, LogEntry } from '../domain/types.js';
+import { CheckCrashed, checkDataFileInChild } from './durable-check.js';
 import {
-  DecodeError,
+  DamagedRecordError,
   decodeAccount,
+  decodeFormatVersion,
+  decodeHead,
+  decodeIndexEntry,
   decodeLogEntry,
   encodeAccount,
+  encodeFormatVersion,
+  encodeHead,
+  encodeIndexEntry,
   encodeLogEntry,
   encodeTxRecord,
+  FORMAT_VERSION_KEY,
+  HEAD_KEY,
+  type LedgerHead,
 } from './durable-codec.js';
 import { DataDirError } from './durable-errors.js';
 import {
@@ -21,13 +30,27 @@ import {
 } from './durable-format.js';
 import { edgeKey } from './durable-keys.js';
 import { checkLmdbFile } from './durable-lmdb-header.js';
-import { DataDirLock } from './durable-lock.js';
+import { DataDirLock, type LockOptions } from './durable-lock.js';
 import { DurableLogRetention } from './durable-log-retention.js';
-import { probeLmdbFile, SUB_DATABASES } from './durable-probe.js';
+import { migrateDataDir } from './durable-migrate.js';
+import {
+  DATA_FILE,
+  openDataRoot,
+  openSubDatabases,
+  SUB_DATABASES,
+  type SubDatabases,
+} from './durable-root.js';
 import { DurableTxRecords } from './durable-tx-records.js';
-import type { CommitBatch, LedgerStorage, RecoveredState, RecoveryStats } from './storage.js';
+import type { CheckLevel } from './durable-verify.js';
+import {
+  type CommitBatch,
+  type LedgerStorage,
+  type RecoveredState,
+  type RecoveryStats,
+  StorageFailure,
+} from './storage.js';
 
-export const DATA_FILE = 'ledger.mdb';
+export { DATA_FILE };
 
 export interface LmdbStorageOptions {
   /** Wall clock of the sweep of expired idempotency records (tests pass a fake one). */
@@ -37,6 +60,13 @@ export interface LmdbStorageOptions {
   diskSweepRestMs?: number;
   /** Audit-log entries older than this are removed from disk; undefined keeps every entry. */
   logRetentionMs?: number;
+  /**
+   * What a checking child reads before the server maps an existing file (durable-verify.ts):
+   * 'startup' (default) reads every record and its checksum; 'full' also replays the log.
+   */
+  startupCheck?: CheckLevel;
+  /** Take over a LOCK left by a server on another host (the operator checked it is gone). */
+  forceUnlock?: boolean;
 }
 
 /** Group-commit counters: mean commits per flush = commits / flushes. */
@@ -46,25 +76,18 @@ export interface FlushStats {
   flushes: number;
 }
 
-interface SubDatabases {
-  accounts: Database;
-  log: Database;
-  logIndex: Database;
-  txids: Database;
-  meta: Database;
-}
-
 type Commit = Promise<boolean> & { flushed?: PromiseLike<unknown> };
 
 /**
  * Durable storage on LMDB (lmdb-js): one memory-mapped copy-on-write B+tree file, crash-safe
- * without a recovery step. Sub-databases:
+ * without a recovery step. Sub-databases (values: checksummed frames, durable-codec.ts):
  *   accounts  id -> [balance, version]
  *   log       position -> entry (ordered integer keys: the tail is a reverse range read)
  *   logIndex  transaction id -> position (GetTransaction in O(log N))
  *   txids     transaction id -> idempotency record (looked up on demand; swept when expired)
- *   meta      'formatVersion' -> DURABLE_FORMAT_VERSION
- * The last position is the log's last key, not a separate counter, so the two cannot disagree.
+ *   meta      'formatVersion' -> DURABLE_FORMAT_VERSION; 'head' -> [accounts, total, last position]
+ * The head is written in the same transaction as every write that changes it; recovery checks
+ * the scans against it, so records lost to a damaged page cannot pass for a smaller ledger.
  *
  * Group commit: each commit issues its puts synchronously, so lmdb-js's event-turn batching puts
  * all of them, and every other commit of the same event turn, in one write transaction that a
@@ -76,10 +99,15 @@ export class LmdbStorage implements LedgerStorage {
   private lastCommit: Commit | undefined;
   private lastDurable: Promise<void> | undefined;
   private closed = false;
+  private failureHandler: ((failure: StorageFailure) => void) | undefined;
+  private failed: StorageFailure | undefined;
   private readonly accounts: Database;
   private readonly log: Database;
   private readonly logIndex: Database;
   private readonly txids: Database;
+  private readonly meta: Database;
+  /** The head as of the last commit issued (commits reach LMDB in this order). */
+  private head: LedgerHead;
 
   private constructor(
     readonly dataDir: string,
@@ -89,7 +117,14 @@ export class LmdbStorage implements LedgerStorage {
     readonly txRecords: DurableTxRecords,
     readonly logRetention: DurableLogRetention | undefined,
   ) {
-    ({ accounts: this.accounts, log: this.log, logIndex: this.logIndex, txids: this.txids } = dbs);
+    ({
+      accounts: this.accounts,
+      log: this.log,
+      logIndex: this.logIndex,
+      txids: this.txids,
+      meta: this.meta,
+    } = dbs);
+    this.head = readHead(dataDir, this.meta);
   }
 
   /**
@@ -104,40 +139,46 @@ export class LmdbStorage implements LedgerStorage {
       throw ioError(dir, err);
     }
     const state = inspectDataDir(dir);
-    const lock = DataDirLock.acquire(dir);
+    const lockOptions: LockOptions = { forceUnlock: options.forceUnlock ?? false };
+    const lock = DataDirLock.acquire(dir, lockOptions);
     let root: RootDatabase | undefined;
     try {
       const file = path.join(dir, DATA_FILE);
-      if (fs.existsSync(file)) {
-        checkLmdbFile(dir, file);
-        probeLmdbFile(dir, file);
-      } else {
+      if (state === 'migrate') await migrateDataDir(dir, file);
+      else if (!fs.existsSync(file)) {
+        if (state === 'existing' && !fs.existsSync(`${file}.init`)) {
+          // FORMAT is written only after the file is complete: without the file, a ledger was lost.
+          throw new DataDirError(
+            'corrupt',
+            dir,
+            `data dir ${dir} has a ${'FORMAT'} marker but its data file ${DATA_FILE} is missing; refusing to start an empty ledger in its place (restore it from a backup)`,
+          );
+        }
         // New, or a creation that was interrupted before its rename: (re)build it.
         await initDataFile(dir, file, state === 'fresh');
       }
-      root = openRoot(file);
-      const dbs: SubDatabases = {
-        accounts: root.openDB({ name: 'accounts' }),
-        log: root.openDB({ name: 'log' }),
-        logIndex: root.openDB({ name: 'logIndex' }),
-        txids: root.openDB({ name: 'txids' }),
-        meta: root.openDB({ name: 'meta' }),
-      };
+      if (state !== 'fresh') await checkBeforeOpening(dir, file, options.startupCheck ?? 'startup');
+      root = openDataRoot(file);
+      const dbs = openSubDatabases(root);
       checkFormatVersion(dir, dbs.meta);
       const background = {
         nowMs: options.nowMs ?? Date.now,
         pauseMs: options.diskSweepPauseMs,
         restMs: options.diskSweepRestMs,
       };
-      const txRecords = new DurableTxRecords(dbs.txids, background);
+      let storage: LmdbStorage | undefined;
+      const onDamage = (err: DamagedRecordError) => storage?.damaged(err);
+      const txRecords = new DurableTxRecords(dbs.txids, { ...background, onDamage });
       const logRetention =
         options.logRetentionMs === undefined
           ? undefined
           : new DurableLogRetention(dbs.log, dbs.logIndex, {
               ...background,
               retentionMs: options.logRetentionMs,
+              onDamage,
             });
-      return new LmdbStorage(dir, lock, root, dbs, txRecords, logRetention);
+      storage = new LmdbStorage(dir, lock, root, dbs, txRecords, logRetention);
+      return storage;
     } catch (err) {
       // Refused: close what we opened and give the directory back as it was.
       root?.close().catch(() => {});
@@ -151,15 +192,43 @@ export class LmdbStorage implements LedgerStorage {
     const started = performance.now();
     try {
       const accounts: AccountState[] = [];
-      for (const { key, value } of this.accounts.getRange()) accounts.push(decodeAccount(key, value));
+      const balances = new Map<string, bigint>();
+      let totalBalance = 0n;
+      for (const { key, value } of this.accounts.getRange()) {
+        const account = decodeAccount(key, value);
+        accounts.push(account);
+        balances.set(account.id, account.balance);
+        totalBalance += account.balance;
+      }
+      // Read again: the file is the authority, whatever was read at open.
+      const head = decodeHead(this.meta.get(HEAD_KEY));
+      this.head = head;
+      // A damaged page can hide records from a walk without failing any checksum: the head,
+      // written with every change, says what the walk must find.
+      if (accounts.length !== head.accounts || totalBalance !== head.totalBalance) {
+        throw new DamagedRecordError(
+          'head',
+          HEAD_KEY,
+          `says ${head.accounts} accounts with a total of ${head.totalBalance}, the accounts database holds ${accounts.length} with ${totalBalance}`,
+        );
+      }
 
       const lastPosition = (edgeKey(this.log, true) as number | undefined) ?? 0;
+      if (lastPosition !== head.lastPosition) {
+        throw new DamagedRecordError(
+          'head',
+          HEAD_KEY,
+          `says the log ends at position ${head.lastPosition}, it ends at ${lastPosition}`,
+        );
+      }
       // Retention removes entries from the front only: what is left is one dense range.
       const firstPosition = (edgeKey(this.log, false) as number | undefined) ?? 1;
       const logEntries = this.log.getStats() as { entryCount: number };
       if (logEntries.entryCount !== lastPosition - firstPosition + 1) {
-        throw new DecodeError(
-          `log holds ${logEntries.entryCount} entries but runs from position ${firstPosition} to ${lastPosition}`,
+        throw new DamagedRecordError(
+          'log',
+          DATA_FILE,
+          `holds ${logEntries.entryCount} entries but runs from position ${firstPosition} to ${lastPosition}`,
         );
       }
       const recentLog: LogEntry[] = [];
@@ -169,10 +238,11 @@ export class LmdbStorage implements LedgerStorage {
       })) {
         const entry = decodeLogEntry(key, value);
         if (entry.position !== lastPosition - recentLog.length)
-          throw new DecodeError(`log position ${entry.position} out of order`);
+          throw new DamagedRecordError('log entry', entry.position, 'is out of order');
         recentLog.push(entry);
       }
       recentLog.reverse();
+      checkWindowAgainstAccounts(recentLog, balances);
 
       // Idempotency records stay on disk: the engine looks them up by id when a request needs one.
       const txRecords = (this.txids.getStats() as { entryCount: number }).entryCount;
@@ -191,6 +261,7 @@ export class LmdbStorage implements LedgerStorage {
   }
 
   commit(batch: CommitBatch): Promise<void> | undefined {
+    if (this.failed !== undefined) throw this.failed;
     let commit: Commit | undefined;
     let puts = 0;
     for (const account of batch.accounts) {
@@ -199,11 +270,22 @@ export class LmdbStorage implements LedgerStorage {
     }
     for (const entry of batch.logEntries) {
       commit = this.log.put(entry.position, encodeLogEntry(entry));
-      this.logIndex.put(entry.transactionId, entry.position);
+      this.logIndex.put(entry.transactionId, encodeIndexEntry(entry.transactionId, entry.position));
       puts += 2;
     }
     for (const txRecord of batch.txRecords) {
       commit = this.txids.put(txRecord.transactionId, encodeTxRecord(txRecord));
+      puts++;
+    }
+    const last = batch.logEntries[batch.logEntries.length - 1];
+    if (batch.accounts.length > 0 || last !== undefined) {
+      this.head = {
+        accounts: this.head.accounts + batch.accountsCreated,
+        totalBalance: this.head.totalBalance + batch.totalDelta,
+        lastPosition: last?.position ?? this.head.lastPosition,
+      };
+      // Same event turn, same transaction: the head always matches what its transaction holds.
+      commit = this.meta.put(HEAD_KEY, encodeHead(this.head));
       puts++;
     }
     if (commit === undefined) return undefined;
@@ -215,9 +297,14 @@ export class LmdbStorage implements LedgerStorage {
       this.lastCommit = current;
       this.flushStats.flushes++;
       // With overlappingSync a commit is visible before it is on disk: wait for the flush too.
-      this.lastDurable = current.then(async () => {
-        await current.flushed;
-      });
+      this.lastDurable = current.then(
+        async () => {
+          await current.flushed;
+        },
+        async (err: unknown) => {
+          throw this.commitFailed(await describeCommitFailure(this.dataDir, err));
+        },
+      );
     }
     return this.lastDurable;
   }
@@ -227,14 +314,24 @@ export class LmdbStorage implements LedgerStorage {
     this.logRetention?.start(isPending);
   }
 
+  setFailureHandler(handler: (failure: StorageFailure) => void): void {
+    this.failureHandler = handler;
+  }
+
   async findLogEntry(transactionId: string): Promise<LogEntry | undefined> {
-    const position = this.logIndex.get(transactionId) as number | undefined;
-    if (position === undefined) return undefined;
-    // Both reads see one snapshot, and retention removes an entry with its index entry: an index
-    // entry without its log entry is damage (decoding refuses it).
-    const entry = decodeLogEntry(position, this.log.get(position));
-    // The index keeps only the newest use of an id reused after its record expired.
-    return entry.transactionId === transactionId ? entry : undefined;
+    try {
+      const stored = this.logIndex.get(transactionId) as unknown;
+      if (stored === undefined) return undefined;
+      const position = decodeIndexEntry(transactionId, stored);
+      // Both reads see one snapshot, and retention removes an entry with its index entry: an
+      // index entry without its log entry is damage (decoding refuses it).
+      const entry = decodeLogEntry(position, this.log.get(position));
+      // The index keeps only the newest use of an id reused after its record expired.
+      return entry.transactionId === transactionId ? entry : undefined;
+    } catch (err) {
+      if (err instanceof DamagedRecordError) throw this.damaged(err);
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
@@ -244,25 +341,133 @@ export class LmdbStorage implements LedgerStorage {
     this.logRetention?.stop();
     try {
       await this.root.flushed;
+    } catch {
+      // A failed commit was reported to the engine already; closing still releases the file.
+    }
+    try {
       await this.root.close();
     } finally {
       this.lock.release();
     }
   }
+
+  /** Damage found while serving: reported once, background work stops, the caller throws it. */
+  damaged(err: DamagedRecordError): StorageFailure {
+    return this.fail(
+      new StorageFailure(`data file ${path.join(this.dataDir, DATA_FILE)} is damaged: ${err.message}`),
+    );
+  }
+
+  private commitFailed(reason: string): StorageFailure {
+    return this.fail(new StorageFailure(reason));
+  }
+
+  private fail(failure: StorageFailure): StorageFailure {
+    if (this.failed !== undefined) return this.failed;
+    this.failed = failure;
+    this.txRecords.stop();
+    this.logRetention?.stop();
+    this.failureHandler?.(failure);
+    return failure;
+  }
 }
 
 /**
- * Creates the data file under a temporary name with every sub-database and the format version,
- * then renames it into place: a data file that exists is always complete, so a missing
- * sub-database can only mean damage.
+ * The newest logged balance of every account in the memory window must be its stored balance:
+ * the window is the end of the log, so nothing wrote those accounts after it.
+ */
+function checkWindowAgainstAccounts(
+  window: readonly LogEntry[],
+  balances: ReadonlyMap<string, bigint>,
+): void {
+  const seen = new Set<string>();
+  for (let i = window.length - 1; i >= 0; i--) {
+    const entry = window[i]!;
+    entry.accountIds.forEach((id, k) => {
+      const stored = balances.get(id);
+      if (stored === undefined) {
+        throw new DamagedRecordError('log entry', entry.position, `names account ${id}, which is not stored`);
+      }
+      if (seen.has(id)) return;
+      seen.add(id);
+      if (stored !== entry.balancesAfter[k]) {
+        throw new DamagedRecordError(
+          'account',
+          id,
+          `holds ${stored}, but its newest log entry (${entry.position}) says ${entry.balancesAfter[k]}`,
+        );
+      }
+    });
+  }
+}
+
+/** lmdb-js rejects with "Commit failed" and the cause in a separate promise: one line of both. */
+async function describeCommitFailure(dataDir: string, err: unknown): Promise<string> {
+  let cause = err instanceof Error ? err.message : String(err);
+  const inner = (err as { commitError?: Promise<unknown> } | undefined)?.commitError;
+  if (inner !== undefined) {
+    try {
+      await inner;
+    } catch (innerErr) {
+      cause = `${cause.replace(/ \(see commitError for details\)/, '')}: ${innerErr instanceof Error ? innerErr.message : String(innerErr)}`;
+    }
+  }
+  let space = '';
+  try {
+    const fsStats = fs.statfsSync(dataDir);
+    space = `; ${fsStats.bavail * fsStats.bsize} bytes free on its file system`;
+  } catch {
+    // Only a hint for the operator.
+  }
+  return `writing to data dir ${dataDir} failed (${cause}${space})`;
+}
+
+/**
+ * The checks that must happen before this process maps the file: the meta pages and the size
+ * (which LMDB trusts blindly), then a child process reads every record and its checksum. LMDB
+ * aborts on some damaged pages: that abort happens in the child.
+ */
+async function checkBeforeOpening(dir: string, file: string, level: CheckLevel): Promise<void> {
+  checkLmdbFile(dir, file);
+  let report: Awaited<ReturnType<typeof checkDataFileInChild>>;
+  try {
+    report = await checkDataFileInChild(file, level);
+  } catch (err) {
+    const why = err instanceof CheckCrashed ? err.message : String(err);
+    throw new DataDirError('corrupt', dir, `data file ${file} is damaged (${why}); refusing to open it`);
+  }
+  const version = report.formatVersion;
+  if (typeof version === 'number' && version > DURABLE_FORMAT_VERSION) {
+    throw new DataDirError(
+      'too-new',
+      dir,
+      `data dir ${dir} has format version ${version}, newer than this ledgerctl supports (${DURABLE_FORMAT_VERSION}); upgrade ledgerctl`,
+    );
+  }
+  if (report.problemCount > 0) {
+    const more =
+      report.problemCount > 1 ? ` (and ${report.problemCount - 1} more problems; run ledgerctl verify)` : '';
+    throw new DataDirError(
+      'corrupt',
+      dir,
+      `data file ${file} is damaged: ${report.problems[0]}${more}; refusing to open it`,
+    );
+  }
+}
+
+/**
+ * Creates the data file under a temporary name with every sub-database, the format version and
+ * an empty head, then renames it into place: a data file that exists is always complete, so a
+ * missing sub-database can only mean damage.
  */
 async function initDataFile(dir: string, file: string, writeMarker: boolean): Promise<void> {
   const temp = `${file}.init`;
   fs.rmSync(temp, { force: true });
   fs.rmSync(`${temp}-lock`, { force: true });
-  const root = openRoot(temp);
-  for (const name of SUB_DATABASES) root.openDB({ name });
-  root.openDB({ name: 'meta' }).putSync('formatVersion', DURABLE_FORMAT_VERSION);
+  const root = openDataRoot(temp);
+  const dbs = openSubDatabases(root);
+  dbs.meta.putSync(FORMAT_VERSION_KEY, encodeFormatVersion(DURABLE_FORMAT_VERSION));
+  dbs.meta.putSync(HEAD_KEY, encodeHead({ accounts: 0, totalBalance: 0n, lastPosition: 0 }));
   await root.close();
   fs.rmSync(`${temp}-lock`, { force: true });
   if (writeMarker) writeFormatMarker(dir);
@@ -270,30 +475,16 @@ async function initDataFile(dir: string, file: string, writeMarker: boolean): Pr
   fsyncDir(dir);
 }
 
-function openRoot(file: string): RootDatabase {
-  return open({
-    path: file,
-    noSubdir: true,
-    maxDbs: 8,
-    // Durability: every transaction is fsynced (noSync stays off). overlappingSync lets the flush
-    // of one transaction overlap the next one's commit; commit() waits for `flushed`, so an
-    // acknowledged write is on disk either way. A process crash keeps committed-but-unflushed
-    // transactions (same boot); after a power loss LMDB falls back to the last flushed one.
-    noSync: false,
-    overlappingSync: true,
-    separateFlushed: true,
-    eventTurnBatching: true,
-    cache: false,
-    // Reserved address space, not disk: the file grows as needed. Without it lmdb-js starts small
-    // and maps the file again each time it outgrows the map, keeping the old maps, so a page that
-    // is resident in several of them counts several times in RSS (2 GB for a 600 MB file).
-    mapSize: LIMITS.lmdbMapSizeBytes,
-    encoding: 'msgpack',
-  });
+function readHead(dir: string, meta: Database): LedgerHead {
+  try {
+    return decodeHead(meta.get(HEAD_KEY));
+  } catch (err) {
+    throw asCorrupt(dir, err);
+  }
 }
 
 function checkFormatVersion(dir: string, meta: Database): void {
-  const stored = meta.get('formatVersion') as unknown;
+  const stored = decodeFormatVersion(meta.get(FORMAT_VERSION_KEY));
   if (stored === DURABLE_FORMAT_VERSION) return;
   if (typeof stored === 'number' && stored > DURABLE_FORMAT_VERSION) {
     throw new DataDirError(
@@ -318,3 +509,5 @@ function asCorrupt(dir: string, err: unknown): DataDirError {
     `data dir ${dir} is damaged or unreadable (${why}); refusing to open it`,
   );
 }
+
+export { SUB_DATABASES };

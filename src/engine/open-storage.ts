@@ -9,6 +9,8 @@ export interface StorageChoice {
   dataDir: string;
   /** Durable: audit-log entries older than this are removed from disk; undefined keeps all. */
   logRetentionMs?: number;
+  /** Durable: take over a LOCK held by a server on another host (the operator checked it is gone). */
+  forceUnlock?: boolean;
 }
 
 /**
@@ -17,8 +19,8 @@ export interface StorageChoice {
  */
 export async function openStorage(choice: StorageChoice): Promise<LedgerStorage> {
   if (choice.inMemory) return new MemoryStorage();
-  return await LmdbStorage.open(
-    choice.dataDir,
-    choice.logRetentionMs === undefined ? {} : { logRetentionMs: choice.logRetentionMs },
-  );
+  return await LmdbStorage.open(choice.dataDir, {
+    ...(choice.logRetentionMs === undefined ? {} : { logRetentionMs: choice.logRetentionMs }),
+    forceUnlock: choice.forceUnlock ?? false,
+  });
 }

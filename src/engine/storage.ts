@@ -11,6 +11,23 @@ export interface CommitBatch {
   readonly accounts: readonly AccountState[];
   readonly logEntries: readonly LogEntry[];
   readonly txRecords: readonly TxRecord[];
+  /**
+   * How the batch changes the ledger's head: the total of all balances and the number of
+   * accounts. Durable storage keeps a checksummed head that recovery checks the scans against.
+   */
+  readonly totalDelta: bigint;
+  readonly accountsCreated: number;
+}
+
+/**
+ * Storage can no longer vouch for what it holds or will hold: a stored record failed its checksum
+ * while serving, or a commit failed (disk full, I/O error). `reason` is one line for the log.
+ */
+export class StorageFailure extends Error {
+  override readonly name = 'StorageFailure';
+  constructor(readonly reason: string) {
+    super(`storage failed: ${reason}`);
+  }
 }
 
 /** What recover() found and how long it took: the server logs it at start. */
@@ -59,6 +76,11 @@ export interface LedgerStorage {
    * that id must not be deleted by work that read the old state.
    */
   startMaintenance(isPending: (transactionId: string) => boolean): void;
+  /**
+   * Durable storage: told once when damage is found while serving (a read, a background walk).
+   * The engine then refuses writes; the read that found it also throws.
+   */
+  setFailureHandler?(handler: (failure: StorageFailure) => void): void;
   close(): Promise<void>;
 }
 

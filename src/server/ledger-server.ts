@@ -6,6 +6,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import type { InvariantViolation } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import type { LedgerEngine } from '../engine/ledger-engine.js';
+import type { StorageFailure } from '../engine/storage.js';
 import {
   LEDGER_PROTO_FILE,
   LEDGER_SERVICE_NAME,
@@ -53,6 +54,11 @@ export interface RunningServer {
   readonly inFlightCalls: number;
   /** Health NOT_SERVING, drain in-flight calls (forced after the grace period), close the engine. */
   shutdown(): Promise<void>;
+  /**
+   * Resolves if storage fails while serving (damage found, a commit failed): by then health is
+   * NOT_SERVING, writes are refused and it is logged at fatal. The owner decides when to stop.
+   */
+  readonly storageFailed: Promise<StorageFailure>;
 }
 
 /** The address could not be bound (port in use, bad host): a user's problem, not a crash. */
@@ -161,6 +167,13 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     );
   });
   for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'SERVING');
+  const storageFailed = new Promise<StorageFailure>((resolve) =>
+    engine.onStorageFailure((failure) => {
+      for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'NOT_SERVING');
+      logger.fatal({ reason: failure.reason }, 'storage failed; writes are refused');
+      resolve(failure);
+    }),
+  );
   const target = formatTarget(host, port);
   logger.info({ target, storage: engine.storageKind, locking: engine.lockingMode }, 'ledger listening');
 
@@ -198,5 +211,6 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
       stopping ??= drain();
       return stopping;
     },
+    storageFailed,
   };
 }

@@ -32,6 +32,7 @@ interface ServeOptions {
   txidSweepThreshold: number;
   maxInFlight: number;
   shutdownGrace: number;
+  forceUnlock: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -109,6 +110,14 @@ export function registerServe(program: Command): void {
         .argParser(positiveIntArg),
     )
     .addOption(
+      new Option(
+        '--force-unlock',
+        "take over the data dir's LOCK left by a server on another host (check that it is gone first)",
+      )
+        .default(false)
+        .conflicts('inMemory'),
+    )
+    .addOption(
       new Option('--shutdown-grace <duration>', 'how long a signal waits for in-flight calls')
         .default(LIMITS.defaultShutdownGraceMs, formatDuration(LIMITS.defaultShutdownGraceMs))
         .argParser(durationArg),
@@ -143,10 +152,13 @@ async function serve(options: ServeOptions): Promise<void> {
   printLine(
     `ledgerctl listening on ${server.target} (storage: ${storage}, locking: ${server.engine.lockingMode})`,
   );
-  const signal = await signalled;
-  logger.info({ signal }, 'signal received');
+  const stop = await Promise.race([signalled, server.storageFailed]);
+  if (typeof stop === 'string') logger.info({ signal: stop }, 'signal received');
   await server.shutdown();
   await new Promise<void>((done) => logger.flush(() => done()));
+  // Storage failed (disk full, damage found): the drain answered every call; a restart runs
+  // recovery and the start-up checks again (or refuses the damaged file).
+  if (typeof stop !== 'string') throw new CliError(`${stop.message}; stopped (restart once it is fixed)`);
 }
 
 /**
@@ -160,20 +172,29 @@ async function start(options: ServeOptions, logger: Logger): Promise<RunningServ
       inMemory: options.inMemory,
       dataDir: options.dataDir,
       logRetentionMs: options.logRetention,
+      forceUnlock: options.forceUnlock,
     });
   } catch (err) {
     if (err instanceof DataDirError) throw new CliError(err.message);
     throw err;
   }
-  const engine = await LedgerEngine.open({
-    storage,
-    locking: options.locking,
-    txidTtlMs: options.txidTtl,
-    txidSweepThreshold: options.txidSweepThreshold,
-    maxTxids: options.maxTxids,
-    txidCacheRecords: options.txidCache,
-    logWindowEntries: options.logWindow,
-  });
+  let engine: LedgerEngine;
+  try {
+    engine = await LedgerEngine.open({
+      storage,
+      locking: options.locking,
+      txidTtlMs: options.txidTtl,
+      txidSweepThreshold: options.txidSweepThreshold,
+      maxTxids: options.maxTxids,
+      txidCacheRecords: options.txidCache,
+      logWindowEntries: options.logWindow,
+    });
+  } catch (err) {
+    // Recovery found damage the start-up check could not see (cross-checks): same one line.
+    await storage.close().catch(() => {});
+    if (err instanceof DataDirError) throw new CliError(err.message);
+    throw err;
+  }
   // Operators (and the crash harness, which reports it per restart) see what a restart cost.
   if (engine.recovery !== undefined) logger.info({ ...engine.recovery }, 'ledger recovered');
   try {
