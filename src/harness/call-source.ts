@@ -1,13 +1,27 @@
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { OpArgs, OpKind } from './history.js';
 import { expandTemplate, type RunIds } from './run-ids.js';
-import type { GroupSpec, OpKindName, ScriptSpec } from './scenario-schema.js';
+import type {
+  BatchItemOpName,
+  BatchSpec,
+  GroupSpec,
+  MixOpName,
+  OpKindName,
+  ScriptSpec,
+} from './scenario-schema.js';
 import type { SeededRandom } from './seeded-random.js';
 
-export interface PlannedCall {
-  op: OpKind;
+/** One write of a planned batch; `linked`: it succeeds or fails together with the next one. */
+export interface PlannedBatchItem {
+  op: BatchItemOpName;
   args: OpArgs;
+  linked: boolean;
 }
+
+/** One call: a unary op, or `batch` (one ExecuteBatch; each item is recorded as the write it is). */
+export type PlannedCall =
+  | { op: OpKind; args: OpArgs; items?: undefined }
+  | { op: 'batch'; args: OpArgs; items: PlannedBatchItem[] };
 
 /** Produces the request of call number `index` (within its group) for a given caller. */
 export type CallSource = (index: number, round: number, caller: number, random: SeededRandom) => PlannedCall;
@@ -49,8 +63,9 @@ export function mixSource(
   ids: RunIds,
   acknowledged: string[],
 ): CallSource {
-  const mix = Object.entries(spec.mix ?? {}).filter(([, w]) => (w ?? 0) > 0) as [OpKindName, number][];
-  const totalWeight = mix.reduce((sum, [, w]) => sum + w, 0);
+  const mix = Object.entries(spec.mix ?? {}).filter(([, w]) => (w ?? 0) > 0) as [MixOpName, number][];
+  const batch = spec.batch ?? DEFAULT_BATCH;
+  const batchMix = Object.entries(batch.mix).filter(([, w]) => (w ?? 0) > 0) as [BatchItemOpName, number][];
   const amount = spec.amount ?? DEFAULT_AMOUNT;
   const delta = spec.delta ?? DEFAULT_AMOUNT;
   const pick = spec.pick ?? { dist: 'uniform' as const };
@@ -63,18 +78,9 @@ export function mixSource(
     if (pick.dist === 'hot') return pool[hotCount + random.below(pool.length - hotCount)]!;
     return pool[random.below(pool.length)]!;
   };
-  const chooseOp = (random: SeededRandom): OpKindName => {
-    let r = random.next() * totalWeight;
-    for (const [op, weight] of mix) {
-      r -= weight;
-      if (r < 0) return op;
-    }
-    return mix[mix.length - 1]![0];
-  };
 
-  return (index, _round, _caller, random) => {
-    const op = chooseOp(random);
-    const txid = ids.txid(`${spec.name}-${index}`);
+  const single = (op: OpKindName, label: string, random: SeededRandom): PlannedCall => {
+    const txid = ids.txid(`${spec.name}-${label}`);
     switch (op) {
       case 'get':
         return { op, args: { accountId: chooseAccount(random) } };
@@ -104,7 +110,7 @@ export function mixSource(
         return {
           op,
           args: {
-            accountId: ids.account(`${spec.name}-new-${index}`),
+            accountId: ids.account(`${spec.name}-new-${label}`),
             amount: random.bigintBetween(amount.min, amount.max),
             transactionId: txid,
           },
@@ -115,6 +121,30 @@ export function mixSource(
       }
     }
   };
+
+  return (index, _round, _caller, random) => {
+    const op = chooseWeighted(mix, random);
+    if (op !== 'batch') return single(op, String(index), random);
+    // A linked operation is never the last: a chain left open would refuse the whole batch.
+    const items = Array.from({ length: batch.size }, (_, k): PlannedBatchItem => {
+      const item = single(chooseWeighted(batchMix, random), `${index}-${k}`, random);
+      const linked = k < batch.size - 1 && batch.linked_share > 0 && random.next() < batch.linked_share;
+      return { op: item.op as BatchItemOpName, args: item.args, linked };
+    });
+    return { op: 'batch', args: {}, items };
+  };
+}
+
+const DEFAULT_BATCH: BatchSpec = { size: 100, linked_share: 0, mix: { transfer: 1 } };
+
+function chooseWeighted<T>(weights: readonly [T, number][], random: SeededRandom): T {
+  const total = weights.reduce((sum, [, w]) => sum + w, 0);
+  let r = random.next() * total;
+  for (const [value, weight] of weights) {
+    r -= weight;
+    if (r < 0) return value;
+  }
+  return weights[weights.length - 1]![0];
 }
 
 /** Remembers acknowledged write ids for queries, in a bounded ring. */

@@ -1,6 +1,6 @@
 import { LedgerClient } from '../client/ledger-client.js';
 import { LIMITS } from '../domain/limits.js';
-import { type Caller, callOp } from './call-op.js';
+import { type BatchCaller, type Caller, callBatch, callOp } from './call-op.js';
 import { h2CallOp } from './h2-call-op.js';
 import { H2Channel } from './h2-channel.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
@@ -18,6 +18,8 @@ export class ClientPool {
   readonly clients: LedgerClient[];
   private readonly channels: H2Channel[];
   readonly callers: Caller[];
+  /** ExecuteBatch always goes through grpc-js: its cost is shared by every operation of a batch. */
+  readonly batchCallers: BatchCaller[];
 
   constructor(
     targets: readonly string[],
@@ -44,6 +46,9 @@ export class ClientPool {
         : this.clients.map(
             (_, i) => (op, args, deadlineMs) => callOp(this.clients[i]!, op, args, deadlineMs),
           );
+    this.batchCallers = this.clients.map(
+      (_, i) => (items, deadlineMs) => callBatch(this.clients[i]!, items, deadlineMs),
+    );
   }
 
   private open(target: string): LedgerClient[] {

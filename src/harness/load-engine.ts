@@ -31,6 +31,7 @@ export async function runLoad(ctx: RunContext, plan: LoadPlan, hooks: LoadHooks)
       phaseGroups,
       hooks.recorder,
       ctx.pool.callers,
+      ctx.pool.batchCallers,
       ctx.deadlineMs,
       hooks.gate,
     );

@@ -1,6 +1,11 @@
 import { ArrivalSchedule } from './arrival-schedule.js';
-import type { Caller } from './call-op.js';
-import { type CallSource, type PlannedCall, rememberAcknowledged } from './call-source.js';
+import type { BatchCaller, Caller } from './call-op.js';
+import {
+  type CallSource,
+  type PlannedBatchItem,
+  type PlannedCall,
+  rememberAcknowledged,
+} from './call-source.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { RunRecorder } from './run-recorder.js';
 import type { GroupSpec } from './scenario-schema.js';
@@ -13,6 +18,8 @@ export interface GroupContext {
   recorder: RunRecorder;
   /** One per connection; caller ids are spread over them. */
   callers: readonly Caller[];
+  /** ExecuteBatch senders (grpc-js clients), one per connection. */
+  batchCallers: readonly BatchCaller[];
   random: SeededRandom;
   /** First caller id of this group (caller ids are unique across the run). */
   callerBase: number;
@@ -64,6 +71,7 @@ async function issue(
   // While a killed server restarts, calls wait instead of piling up failures against a dead port.
   const down = ctx.gate?.();
   if (down !== undefined) await down;
+  if (call.op === 'batch') return issueBatch(ctx, call.items, caller, warmup, scheduledNs);
   const record = ctx.recorder.begin({
     phase: ctx.phase,
     group: ctx.spec.name,
@@ -78,6 +86,36 @@ async function issue(
   ctx.recorder.finish(record, outcome);
   if (outcome.type === 'ok' && call.args.transactionId !== undefined && call.op !== 'query') {
     rememberAcknowledged(ctx.acknowledged, call.args.transactionId, record.index);
+  }
+}
+
+/** One ExecuteBatch: each item is recorded as its own write, in batch order, by the same caller. */
+async function issueBatch(
+  ctx: GroupContext,
+  items: readonly PlannedBatchItem[],
+  caller: number,
+  warmup: boolean,
+  scheduledNs: bigint | undefined,
+): Promise<void> {
+  const records = items.map((item) =>
+    ctx.recorder.begin({
+      phase: ctx.phase,
+      group: ctx.spec.name,
+      caller,
+      op: item.op,
+      args: item.args,
+      scheduledNs,
+      warmup,
+    }),
+  );
+  const send = ctx.batchCallers[caller % ctx.batchCallers.length]!;
+  const outcome = await send(items, ctx.spec.deadline ?? ctx.deadlineMs);
+  ctx.recorder.finishBatch(records, outcome.call, outcome.items);
+  for (const [i, item] of items.entries()) {
+    const txid = item.args.transactionId;
+    if (outcome.items[i]!.type === 'ok' && txid !== undefined) {
+      rememberAcknowledged(ctx.acknowledged, txid, records[i]!.index);
+    }
   }
 }
 

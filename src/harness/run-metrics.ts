@@ -13,7 +13,7 @@ export const latencySummary = (h: Histogram): LatencySummary => ({
   mean: h.mean,
 });
 
-const OP_ORDER = ['create', 'get', 'update', 'transfer', 'snapshot', 'query', '*'];
+const OP_ORDER = ['create', 'get', 'update', 'transfer', 'snapshot', 'query', 'batch', 'batch-item', '*'];
 
 export function summariseOps(recorder: RunRecorder): OpSummary[] {
   return [...recorder.stats.entries()]

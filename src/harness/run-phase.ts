@@ -1,4 +1,4 @@
-import type { Caller } from './call-op.js';
+import type { BatchCaller, Caller } from './call-op.js';
 import type { CallSource } from './call-source.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { OpRecord } from './history.js';
@@ -38,6 +38,7 @@ export async function runPhase(
   groups: PhaseGroup[],
   recorder: RunRecorder,
   callers: readonly Caller[],
+  batchCallers: readonly BatchCaller[],
   deadlineMs: number,
   gate?: () => Promise<void> | undefined,
 ): Promise<PhaseOutcome> {
@@ -52,6 +53,7 @@ export async function runPhase(
         source: g.source,
         recorder,
         callers,
+        batchCallers,
         random: g.random,
         callerBase: g.callerBase,
         deadlineMs,

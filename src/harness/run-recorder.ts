@@ -87,12 +87,27 @@ export class RunRecorder {
 
   finish(record: OpRecord, outcome: CallOutcome): void {
     record.completeNs = this.nowNs();
-    Object.assign(record, outcome);
-    this.inFlight.delete(record.index);
-    this.completed++;
-    if (outcome.type !== 'ok') this.errors++;
-    const statsKeys = [record.op, '*'];
-    for (const key of statsKeys) {
+    this.settle(record, outcome);
+    this.recordStats([record.op, '*'], record, outcome);
+  }
+
+  /**
+   * One ExecuteBatch call answered: each item's record gets its own outcome (the checkers see
+   * writes); the statistics get one `batch` call (its latency, its own failure) and one
+   * `batch-item` entry per item (its code), with the call's times.
+   */
+  finishBatch(records: readonly OpRecord[], call: CallOutcome, items: readonly CallOutcome[]): void {
+    const completeNs = this.nowNs();
+    for (const [i, record] of records.entries()) {
+      record.completeNs = completeNs;
+      this.settle(record, items[i]!);
+      this.recordStats(['batch-item'], record, items[i]!);
+    }
+    if (records[0] !== undefined) this.recordStats(['batch', '*'], records[0], call);
+  }
+
+  private recordStats(keys: readonly string[], record: OpRecord, outcome: CallOutcome): void {
+    for (const key of keys) {
       const stats = this.statsFor(key);
       if (record.warmup) {
         stats.warmup++;
@@ -110,6 +125,13 @@ export class RunRecorder {
         outcome.serverTimeUs,
       );
     }
+  }
+
+  private settle(record: OpRecord, outcome: CallOutcome): void {
+    Object.assign(record, outcome);
+    this.inFlight.delete(record.index);
+    this.completed++;
+    if (outcome.type !== 'ok') this.errors++;
     if (this.history !== undefined)
       this.writeHistory({
         type: outcome.type,
@@ -130,13 +152,13 @@ export class RunRecorder {
   }
 
   /** Open loop: a due send was dropped because too many calls were in flight. */
-  dropped(op: OpKind, warmup: boolean): void {
+  dropped(op: OpKind | 'batch', warmup: boolean): void {
     if (warmup) return;
     this.statsFor(op).dropped++;
     this.statsFor('*').dropped++;
   }
 
-  offered(op: OpKind, warmup: boolean): void {
+  offered(op: OpKind | 'batch', warmup: boolean): void {
     if (warmup) return;
     this.statsFor(op).offered++;
     this.statsFor('*').offered++;

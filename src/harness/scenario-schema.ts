@@ -10,6 +10,12 @@ import { DURATION_PATTERN, parseDurationMs } from './units.js';
  */
 
 export const OP_KINDS = ['get', 'update', 'transfer', 'snapshot', 'create', 'query'] as const;
+/** What a mix may pick: every op, and `batch` (one ExecuteBatch call of `batch.size` writes). */
+export const MIX_OP_KINDS = [...OP_KINDS, 'batch'] as const;
+/** The writes a batch is made of. */
+export const BATCH_ITEM_OPS = ['create', 'update', 'transfer'] as const;
+/** The contract's largest batch (LIMITS.maxBatchOperations). */
+const MAX_BATCH_SIZE = 8_190;
 /** Checked when a scenario lists none: every invariant but durability, which needs a spawned server's kills to mean much. */
 export const DEFAULT_INVARIANTS = INVARIANT_NAMES.filter((n) => n !== 'durability');
 export const GRPC_CODE_NAMES = [
@@ -83,6 +89,16 @@ const script = z
     if (s.op === 'query') need('txid');
   });
 
+/** The batches a mix's `batch` op sends: size, share of linked operations, and what they hold. */
+const batchSpec = z.strictObject({
+  size: positiveInt.max(MAX_BATCH_SIZE).default(100),
+  linked_share: z.number().min(0).max(1).default(0),
+  mix: z
+    .partialRecord(z.enum(BATCH_ITEM_OPS), z.number().min(0))
+    .default({ transfer: 1 })
+    .refine((m) => Object.values(m).some((w) => (w ?? 0) > 0), 'the batch mix needs a weight above 0'),
+});
+
 const pick = z.discriminatedUnion('dist', [
   z.strictObject({ dist: z.literal('uniform') }),
   z.strictObject({ dist: z.literal('hot'), hot_accounts: positiveInt, hot_share: z.number().min(0).max(1) }),
@@ -102,7 +118,8 @@ const group = z
   .strictObject({
     name,
     script: script.optional(),
-    mix: z.partialRecord(z.enum(OP_KINDS), z.number().min(0)).optional(),
+    mix: z.partialRecord(z.enum(MIX_OP_KINDS), z.number().min(0)).optional(),
+    batch: batchSpec.optional(),
     pool: z.array(z.string().min(1)).min(1).optional(),
     pick: pick.optional(),
     amount: range.optional(),
@@ -126,6 +143,8 @@ const group = z
     if (g.mix !== undefined && !Object.values(g.mix).some((w) => (w ?? 0) > 0)) {
       issue('the mix needs at least one op with a weight above 0', 'mix');
     }
+    if (g.batch !== undefined && !((g.mix?.batch ?? 0) > 0))
+      issue('"batch" needs a "batch" weight above 0 in the mix', 'batch');
     if (g.rounds !== undefined && g.script === undefined)
       issue('"rounds" applies to scripted groups only', 'rounds');
     if (g.rounds !== undefined && g.duration !== undefined)
@@ -292,6 +311,9 @@ export type GroupSpec = PhaseSpec['groups'][number];
 export type ScriptSpec = NonNullable<GroupSpec['script']>;
 export type LoadSpec = GroupSpec['load'];
 export type OpKindName = (typeof OP_KINDS)[number];
+export type MixOpName = (typeof MIX_OP_KINDS)[number];
+export type BatchItemOpName = (typeof BATCH_ITEM_OPS)[number];
+export type BatchSpec = z.infer<typeof batchSpec>;
 
 /** The published JSON Schema (scenarios/schema.json): the input side, as editors see the YAML. */
 export function scenarioJsonSchema(): Record<string, unknown> {

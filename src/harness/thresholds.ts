@@ -22,7 +22,7 @@ export interface Threshold {
   kind: MetricKind;
 }
 
-const OPS = new Set(['get', 'update', 'transfer', 'snapshot', 'create', 'query', '*']);
+const OPS = new Set(['get', 'update', 'transfer', 'snapshot', 'create', 'query', 'batch', 'batch-item', '*']);
 /** Metrics about one op kind (or all of them, `*`), and the unit family each takes. */
 const OP_METRICS: Record<string, MetricKind> = {
   max: 'time',
