@@ -81,6 +81,8 @@ export async function calibrate(options: CalibrateOptions): Promise<InstrumentFl
       source: scriptedSource(spec.name, spec.script!, new RunIds('')),
       recorder,
       callers: channels.map((ch) => (op, args, deadlineMs) => h2CallOp(ch, op, args, deadlineMs)),
+      // A scripted get: never a batch.
+      batchCallers: [],
       random: new SeededRandom(1),
       callerBase: 0,
       deadlineMs: HARNESS_LIMITS.defaultCallDeadlineMs,
