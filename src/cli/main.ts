@@ -4,6 +4,7 @@ import { registerCalibrate } from './commands/calibrate.js';
 import { registerCreateAccount } from './commands/create-account.js';
 import { registerGate } from './commands/gate.js';
 import { registerImport } from './commands/import.js';
+import { registerMigrate } from './commands/migrate.js';
 import { registerQueryLog } from './commands/query-log.js';
 import { registerServe } from './commands/serve.js';
 import { registerSnapshot } from './commands/snapshot.js';
@@ -47,6 +48,7 @@ for (const register of [
   registerImport,
   registerStress,
   registerGate,
+  registerMigrate,
 ]) {
   register(program);
 }

@@ -94,6 +94,7 @@ export const Errors = {
       'UNAVAILABLE',
       'Ledger storage failed; writes are refused and this one was not acknowledged (retry it with the same transaction_id once the server is back)',
     ),
+  storageUnavailable: () => new LedgerError('UNAVAILABLE', 'Ledger storage is unavailable; retry later'),
   tooManyCalls: (max: number) =>
     new LedgerError('RESOURCE_EXHAUSTED', `Too many calls in flight (limit ${max}); retry later`),
 } as const;

@@ -56,6 +56,24 @@ export const LIMITS = {
    * same data dir's stale LOCK; a takeover guard older than this is itself stale (its owner died).
    */
   dataDirLockTakeoverWaitMs: 5_000,
+  /** PostgreSQL: connections one `serve` opens at most (--db-pool-size). */
+  defaultPgPoolSize: 8,
+  /** PostgreSQL: server-side limit of one statement (--db-statement-timeout). */
+  defaultPgStatementTimeoutMs: 5_000,
+  /** PostgreSQL: how long opening one connection may take (--db-connect-timeout; whole seconds). */
+  defaultPgConnectTimeoutMs: 5_000,
+  /** PostgreSQL: group transactions one process runs at once (each on its own connection). */
+  pgGroupsInFlight: 4,
+  /** PostgreSQL: most writes in one group transaction. */
+  pgMaxGroupWrites: 512,
+  /** PostgreSQL: tries of one group that meets a deadlock, a serialization failure or a racing create. */
+  pgGroupAttempts: 8,
+  /** PostgreSQL: how often a server that lost its database tries to reach it again. */
+  pgProbeIntervalMs: 250,
+  /** PostgreSQL: expired idempotency records deleted per statement by the sweep (short row locks). */
+  pgTxidSweepBatch: 500,
+  /** PostgreSQL: pause between sweep passes over expired idempotency records. */
+  pgTxidSweepIntervalMs: 10_000,
   /** Deadline of one call from a client verb (query-log, balance, snapshot, the writes) unless --timeout says otherwise. */
   defaultCliCallTimeoutMs: 5_000,
   /** How long SIGINT/SIGTERM waits for in-flight calls before forcing shutdown. */

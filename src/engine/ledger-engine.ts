@@ -31,6 +31,7 @@ import { AuditLogWindow } from './audit-log.js';
 import { type Clock, systemClock } from './clock.js';
 import { CommitSequencer } from './commit-sequencer.js';
 import { type Claim, IdempotencyStore } from './idempotency-store.js';
+import type { Ledger, WriteOutcome } from './ledger.js';
 import type { Outcome, TxRecord } from './outcome.js';
 import { type LedgerStorage, MemoryStorage, type RecoveryStats, StorageFailure } from './storage.js';
 import { generateTransactionId } from './transaction-ids.js';
@@ -55,11 +56,7 @@ export interface EngineOptions {
   unsafeLocking?: UnsafeLocking;
 }
 
-export interface WriteOutcome {
-  readonly result: WriteResult;
-  /** True when this answers a repeated transaction id with the recorded outcome. */
-  readonly replayed: boolean;
-}
+export type { WriteOutcome } from './ledger.js';
 
 export interface EngineStats {
   accounts: number;
@@ -92,7 +89,7 @@ const byCodeUnits = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
  * read, decide, await the durable commit, apply, release. Reads are synchronous over committed
  * state: they never wait for a writer and can never see a half-applied write.
  */
-export class LedgerEngine {
+export class LedgerEngine implements Ledger {
   private readonly accounts = new Map<string, AccountState>();
   private totalBalance = 0n;
   /** Increases of the total decided but not yet applied: keeps the total inside int64 under concurrency. */

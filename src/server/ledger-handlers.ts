@@ -2,7 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { Errors } from '../domain/errors.js';
 import { parseInt64 } from '../domain/money.js';
 import type { AccountState, LogEntry, Snapshot } from '../domain/types.js';
-import type { LedgerEngine } from '../engine/ledger-engine.js';
+import type { Ledger } from '../engine/ledger.js';
 import type {
   WireAccount,
   WireCreateAccountRequest,
@@ -70,11 +70,13 @@ export function toWireSnapshot(snapshot: Snapshot): WireSnapshot {
   };
 }
 
+/** Reads of an in-process ledger answer synchronously (no promise per call); others asynchronously. */
+function map<T, R>(value: T | Promise<T>, fn: (value: T) => R): R | Promise<R> {
+  return value instanceof Promise ? value.then(fn) : fn(value);
+}
+
 /** The ledger.v1.Ledger implementation: wire <-> domain conversion only; the rules live in the engine. */
-export function ledgerHandlers(
-  engine: LedgerEngine,
-  ctx: UnaryAdapterContext,
-): grpc.UntypedServiceImplementation {
+export function ledgerHandlers(engine: Ledger, ctx: UnaryAdapterContext): grpc.UntypedServiceImplementation {
   return {
     CreateAccount: unaryHandler<WireCreateAccountRequest, WireAccount>(
       {
@@ -102,7 +104,11 @@ export function ledgerHandlers(
       {
         method: 'GetBalance',
         subject: (r) => ({ accountIds: [r.account_id] }),
-        handle: (r) => ({ response: toWireAccount(engine.getBalance(r.account_id ?? '')), replayed: false }),
+        handle: (r) =>
+          map(engine.getBalance(r.account_id ?? ''), (account) => ({
+            response: toWireAccount(account),
+            replayed: false,
+          })),
       },
       ctx,
     ),
@@ -159,10 +165,11 @@ export function ledgerHandlers(
       {
         method: 'GetSnapshot',
         subject: () => ({ accountIds: [] }),
-        handle: (r) => ({
-          response: toWireSnapshot(engine.getSnapshot(r.include_accounts === true)),
-          replayed: false,
-        }),
+        handle: (r) =>
+          map(engine.getSnapshot(r.include_accounts === true), (snapshot) => ({
+            response: toWireSnapshot(snapshot),
+            replayed: false,
+          })),
       },
       ctx,
     ),

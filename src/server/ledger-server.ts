@@ -5,7 +5,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import type { InvariantViolation } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
-import type { LedgerEngine } from '../engine/ledger-engine.js';
+import type { Ledger } from '../engine/ledger.js';
 import type { StorageFailure } from '../engine/storage.js';
 import {
   LEDGER_PROTO_FILE,
@@ -30,7 +30,7 @@ export interface LedgerServerOptions {
    * An opened engine; once the server is listening it owns the engine and closes it on shutdown.
    * (If starting fails, e.g. with a ListenError, the engine stays the caller's to close.)
    */
-  engine: LedgerEngine;
+  engine: Ledger;
   logger: Logger;
   /** Ledger calls served at once; more get RESOURCE_EXHAUSTED (default LIMITS.maxInFlightCalls). */
   maxInFlightCalls?: number;
@@ -49,7 +49,7 @@ export interface RunningServer {
   readonly port: number;
   /** host:port, ready for a client. */
   readonly target: string;
-  readonly engine: LedgerEngine;
+  readonly engine: Ledger;
   /** Ledger calls being served right now. */
   readonly inFlightCalls: number;
   /** Health NOT_SERVING, drain in-flight calls (forced after the grace period), close the engine. */
@@ -166,9 +166,20 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
       },
     );
   });
-  for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'SERVING');
+  let draining = false;
+  let serving = true;
+  const setServing = (now: boolean): void => {
+    if (now !== serving)
+      logger.warn({ serving: now }, now ? 'ledger storage is back' : 'ledger storage lost');
+    serving = now;
+    if (draining) return;
+    for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, now ? 'SERVING' : 'NOT_SERVING');
+  };
+  setServing(true);
+  // A ledger whose state lives in a database says when it loses and regains the connection.
+  engine.watchServing?.(setServing);
   const storageFailed = new Promise<StorageFailure>((resolve) =>
-    engine.onStorageFailure((failure) => {
+    engine.onStorageFailure?.((failure) => {
       for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'NOT_SERVING');
       logger.fatal({ reason: failure.reason }, 'storage failed; writes are refused');
       resolve(failure);
@@ -180,6 +191,7 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
   const drain = async (): Promise<void> => {
     // Watchers hear NOT_SERVING first; then no new calls; then the endless streams end, so
     // tryShutdown completes as soon as the unary calls in flight have answered.
+    draining = true;
     for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, 'NOT_SERVING');
     logger.info({ inFlight: limiter.inFlight, streams: streams.size, graceMs }, 'shutting down');
     let timer: NodeJS.Timeout | undefined;

@@ -3,8 +3,12 @@ import { type Command, Option } from 'commander';
 import { LIMITS } from '../../domain/limits.js';
 import type { LockingMode } from '../../engine/account-locks.js';
 import { DataDirError } from '../../engine/durable-errors.js';
+import type { Ledger } from '../../engine/ledger.js';
 import { LedgerEngine } from '../../engine/ledger-engine.js';
 import { openStorage } from '../../engine/open-storage.js';
+import { DatabaseError } from '../../engine/postgres/database-error.js';
+import { describeUrl } from '../../engine/postgres/pg-connect.js';
+import { PgLedger } from '../../engine/postgres/pg-ledger.js';
 import type { LedgerStorage } from '../../engine/storage.js';
 import { ListenError, type RunningServer, startLedgerServer } from '../../server/ledger-server.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../server/logger.js';
@@ -33,6 +37,11 @@ interface ServeOptions {
   maxInFlight: number;
   shutdownGrace: number;
   forceUnlock: boolean;
+  databaseUrl?: string;
+  migrate: boolean;
+  dbPoolSize: number;
+  dbStatementTimeout: number;
+  dbConnectTimeout: number;
 }
 
 export function registerServe(program: Command): void {
@@ -122,6 +131,39 @@ export function registerServe(program: Command): void {
         .default(LIMITS.defaultShutdownGraceMs, formatDuration(LIMITS.defaultShutdownGraceMs))
         .argParser(durationArg),
     )
+    .addOption(
+      new Option(
+        '--database-url <url>',
+        'keep the ledger in PostgreSQL (postgres://user:password@host:5432/db); several servers may share it',
+      )
+        .env('LEDGER_DATABASE_URL')
+        .argParser(nonEmptyArg)
+        .conflicts(['inMemory', 'dataDir', 'logRetention']),
+    )
+    .addOption(
+      new Option('--migrate', 'with --database-url: apply pending schema migrations first').default(false),
+    )
+    .addOption(
+      new Option('--db-pool-size <n>', 'with --database-url: connections this server opens at most')
+        .default(LIMITS.defaultPgPoolSize)
+        .argParser(positiveIntArg),
+    )
+    .addOption(
+      new Option(
+        '--db-statement-timeout <duration>',
+        'with --database-url: longest one SQL statement may run',
+      )
+        .default(LIMITS.defaultPgStatementTimeoutMs, formatDuration(LIMITS.defaultPgStatementTimeoutMs))
+        .argParser(durationArg),
+    )
+    .addOption(
+      new Option(
+        '--db-connect-timeout <duration>',
+        'with --database-url: longest opening one connection may take',
+      )
+        .default(LIMITS.defaultPgConnectTimeoutMs, formatDuration(LIMITS.defaultPgConnectTimeoutMs))
+        .argParser(durationArg),
+    )
     .action(serve);
 }
 
@@ -133,7 +175,10 @@ async function serve(options: ServeOptions): Promise<void> {
         'expired ids would never be swept; raise --max-txids or lower the threshold',
     );
   }
-  if (!options.inMemory && options.txidCache >= options.maxTxids) {
+  if (options.migrate && options.databaseUrl === undefined) {
+    throw new CliError('--migrate applies to a database: give --database-url (or LEDGER_DATABASE_URL) too');
+  }
+  if (!options.inMemory && options.databaseUrl === undefined && options.txidCache >= options.maxTxids) {
     // Memory holds the cache plus the claims in flight: the cap would refuse ids that disk could keep.
     throw new CliError(
       `--txid-cache ${options.txidCache} must be below --max-txids ${options.maxTxids}: ` +
@@ -143,9 +188,11 @@ async function serve(options: ServeOptions): Promise<void> {
   const logger = createLogger(options.logLevel);
   const server = await start(options, logger);
   const storage =
-    server.engine.storageKind === 'memory'
-      ? 'memory'
-      : `${server.engine.storageKind} in ${resolve(options.dataDir)}`;
+    options.databaseUrl !== undefined
+      ? `postgres at ${describeUrl(options.databaseUrl)}`
+      : server.engine.storageKind === 'memory'
+        ? 'memory'
+        : `${server.engine.storageKind} in ${resolve(options.dataDir)}`;
   // Handlers first: a supervisor may signal the moment it reads the line, and a handler
   // installed after the write is not reliably in place by then (the default action kills).
   const signalled = nextSignal();
@@ -166,6 +213,41 @@ async function serve(options: ServeOptions): Promise<void> {
  * a bug and keeps its stack (exit 70).
  */
 async function start(options: ServeOptions, logger: Logger): Promise<RunningServer> {
+  const engine =
+    options.databaseUrl === undefined ? await openEngine(options, logger) : await openPg(options);
+  try {
+    return await startLedgerServer({
+      host: options.host,
+      port: options.port,
+      engine,
+      logger,
+      maxInFlightCalls: options.maxInFlight,
+      shutdownGraceMs: options.shutdownGrace,
+    });
+  } catch (err) {
+    await engine.close();
+    if (err instanceof ListenError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+async function openPg(options: ServeOptions): Promise<Ledger> {
+  try {
+    return await PgLedger.open({
+      url: options.databaseUrl!,
+      migrate: options.migrate,
+      poolSize: options.dbPoolSize,
+      statementTimeoutMs: options.dbStatementTimeout,
+      connectTimeoutMs: options.dbConnectTimeout,
+      txidTtlMs: options.txidTtl,
+    });
+  } catch (err) {
+    if (err instanceof DatabaseError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+async function openEngine(options: ServeOptions, logger: Logger): Promise<Ledger> {
   let storage: LedgerStorage;
   try {
     storage = await openStorage({
@@ -197,20 +279,7 @@ async function start(options: ServeOptions, logger: Logger): Promise<RunningServ
   }
   // Operators (and the crash harness, which reports it per restart) see what a restart cost.
   if (engine.recovery !== undefined) logger.info({ ...engine.recovery }, 'ledger recovered');
-  try {
-    return await startLedgerServer({
-      host: options.host,
-      port: options.port,
-      engine,
-      logger,
-      maxInFlightCalls: options.maxInFlight,
-      shutdownGraceMs: options.shutdownGrace,
-    });
-  } catch (err) {
-    await engine.close();
-    if (err instanceof ListenError) throw new CliError(err.message);
-    throw err;
-  }
+  return engine;
 }
 
 /**

@@ -1,0 +1,57 @@
+import type postgres from 'postgres';
+
+/**
+ * Whether the database can be reached. Any connection failure marks it lost: listeners hear
+ * `false` (the server's health goes NOT_SERVING) and a probe retries `SELECT 1` until it answers,
+ * then listeners hear `true` again. No restart, and nothing acknowledged depends on it: a write is
+ * acknowledged only after its COMMIT answered.
+ */
+export class Availability {
+  private servingValue = true;
+  private readonly listeners: ((serving: boolean) => void)[] = [];
+  private probeTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly sql: postgres.Sql,
+    private readonly probeIntervalMs: number,
+  ) {}
+
+  get serving(): boolean {
+    return this.servingValue;
+  }
+
+  watch(listener: (serving: boolean) => void): void {
+    this.listeners.push(listener);
+    listener(this.servingValue);
+  }
+
+  lost(): void {
+    if (this.closed || !this.servingValue) return;
+    this.set(false);
+    this.scheduleProbe();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.probeTimer);
+  }
+
+  private scheduleProbe(): void {
+    this.probeTimer = setTimeout(() => {
+      this.sql`SELECT 1`.then(
+        () => {
+          if (!this.closed) this.set(true);
+        },
+        () => {
+          if (!this.closed) this.scheduleProbe();
+        },
+      );
+    }, this.probeIntervalMs);
+  }
+
+  private set(serving: boolean): void {
+    this.servingValue = serving;
+    for (const listener of this.listeners) listener(serving);
+  }
+}

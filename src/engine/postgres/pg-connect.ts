@@ -1,0 +1,103 @@
+import postgres from 'postgres';
+import { DatabaseError } from './database-error.js';
+
+export interface DatabaseOptions {
+  /** postgres://user:password@host:port/database (libpq URL form). */
+  url: string;
+  /** Connections this process opens at most. */
+  poolSize: number;
+  /** Server-side limit of one statement (PostgreSQL `statement_timeout`). */
+  statementTimeoutMs: number;
+  /** How long opening one connection may take. */
+  connectTimeoutMs: number;
+}
+
+/** host:port/database of a URL, never its password: what error lines may show. */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
+  } catch {
+    return 'the given URL';
+  }
+}
+
+/** The URL forms postgres.js understands; anything else is refused before any connection. */
+export function checkDatabaseUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new DatabaseError('bad-url', 'database URL is not a URL (expected postgres://user@host:5432/db)');
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new DatabaseError(
+      'bad-url',
+      `database URL scheme ${parsed.protocol} is not postgres: (expected postgres://user@host:5432/db)`,
+    );
+  }
+}
+
+/** A connection pool; nothing is connected until the first query (see probeDatabase). */
+export function openPool(options: DatabaseOptions): postgres.Sql {
+  checkDatabaseUrl(options.url);
+  return postgres(options.url, {
+    max: options.poolSize,
+    connect_timeout: Math.max(1, Math.ceil(options.connectTimeoutMs / 1000)),
+    idle_timeout: 0,
+    prepare: true,
+    onnotice: () => {},
+    connection: {
+      application_name: 'ledgerctl',
+      statement_timeout: options.statementTimeoutMs,
+    },
+  });
+}
+
+/** SQLSTATEs that mean the connection, not the statement, failed (class 08, admin shutdown...). */
+const CONNECTION_STATES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '08000',
+  '08003',
+  '08006',
+  '08001',
+  '08004',
+]);
+
+/**
+ * True when an error says the database cannot be reached right now, as opposed to a statement
+ * it refused: a socket error, a closed connection, a server shutting down or not accepting logins.
+ */
+export function isConnectionFailure(err: unknown): boolean {
+  if (err instanceof postgres.PostgresError) return CONNECTION_STATES.has(err.code);
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string';
+}
+
+function reason(err: unknown): string {
+  if (err instanceof postgres.PostgresError) return err.message;
+  const e = err as { code?: string; message?: string; errors?: { code?: string }[] };
+  // Node reports a refused dual-stack connect as an AggregateError with one entry per address.
+  const code = e.code ?? e.errors?.[0]?.code;
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'CONNECT_TIMEOUT') return 'connect timeout';
+  if (code === 'ENOTFOUND') return 'host not found';
+  return e.message || code || String(err);
+}
+
+/** Connects once; an unreachable or refusing database is a one-line DatabaseError. */
+export async function probeDatabase(sql: postgres.Sql, url: string): Promise<void> {
+  try {
+    await sql`SELECT 1`;
+  } catch (err) {
+    // SELECT 1 fails only for reasons of the connection: refused, login, missing database.
+    throw new DatabaseError(
+      'unreachable',
+      `cannot reach the database at ${describeUrl(url)}: ${reason(err)}`,
+    );
+  }
+}

@@ -1,0 +1,326 @@
+import type postgres from 'postgres';
+import { Errors, InvariantViolation, LedgerError } from '../../domain/errors.js';
+import { LIMITS } from '../../domain/limits.js';
+import { fingerprint } from '../../domain/transitions.js';
+import type { AccountState, LogEntry, Snapshot, WriteCommand } from '../../domain/types.js';
+import {
+  type CreateInput,
+  type TransferInput,
+  type UpdateInput,
+  validateAccountId,
+  validateCreate,
+  validateTransactionId,
+  validateTransfer,
+  validateUpdate,
+} from '../../domain/validate.js';
+import { type Clock, systemClock } from '../clock.js';
+import type { Ledger, WriteOutcome } from '../ledger.js';
+import type { Outcome } from '../outcome.js';
+import { Availability } from './pg-availability.js';
+import { type AccountRow, accountOf, type LogRow, logEntryOf } from './pg-codec.js';
+import { type DatabaseOptions, isConnectionFailure, openPool, probeDatabase } from './pg-connect.js';
+import { checkSchema, migrate } from './pg-migrations.js';
+import { TxidSweep } from './pg-txid-sweep.js';
+import {
+  type GroupAnswer,
+  type GroupStats,
+  type GroupWrite,
+  RetryGroup,
+  runWriteGroup,
+} from './pg-write-group.js';
+
+export interface PgLedgerOptions extends DatabaseOptions {
+  /** Apply pending schema migrations at open (serve --migrate); otherwise an old schema is refused. */
+  migrate?: boolean;
+  txidTtlMs?: number;
+  maxSnapshotAccounts?: number;
+  clock?: Clock;
+}
+
+export interface PgLedgerStats extends GroupStats {
+  groups: number;
+  writes: number;
+  retries: number;
+  groupsInFlight: number;
+}
+
+interface Queued extends GroupWrite {
+  resolve(outcome: WriteOutcome): void;
+  reject(err: unknown): void;
+}
+
+/** A claim of this process on a transaction id: same-id requests here wait for its outcome. */
+interface LocalClaim {
+  readonly print: string;
+  waiters: ((outcome: Outcome) => void)[];
+}
+
+const SNAPSHOT_COLUMNS = 'last_position, total_balance, account_count';
+
+/**
+ * The ledger kept in PostgreSQL, shared by any number of `serve` processes: the database is the
+ * only state. Writes are queued and committed in group transactions (pg-write-group.ts); reads
+ * go straight to the database. Contract, errors and replays are the in-memory engine's.
+ */
+export class PgLedger implements Ledger {
+  readonly storageKind = 'postgres';
+  readonly lockingMode = 'row';
+  private readonly queue: Queued[] = [];
+  private readonly localClaims = new Map<string, LocalClaim>();
+  private scheduled = false;
+  private writesInFlight = 0;
+  private closing = false;
+  private drained: (() => void) | undefined;
+  readonly stats: PgLedgerStats = { groups: 0, writes: 0, retries: 0, groupsInFlight: 0, statements: 0 };
+
+  private constructor(
+    private readonly sql: postgres.Sql,
+    private readonly availability: Availability,
+    private readonly sweep: TxidSweep,
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+    private readonly maxSnapshotAccounts: number,
+    private readonly maxGroupsInFlight: number,
+  ) {}
+
+  /** Connects, checks (or migrates) the schema. Throws DatabaseError (one line) when it cannot. */
+  static async open(options: PgLedgerOptions): Promise<PgLedger> {
+    const sql = openPool(options);
+    try {
+      await probeDatabase(sql, options.url);
+      if (options.migrate === true) await migrate(sql);
+      await checkSchema(sql);
+    } catch (err) {
+      await sql.end({ timeout: 1 });
+      throw err;
+    }
+    const clock = options.clock ?? systemClock();
+    const availability = new Availability(sql, LIMITS.pgProbeIntervalMs);
+    const sweep = new TxidSweep(sql, clock, availability);
+    sweep.start();
+    return new PgLedger(
+      sql,
+      availability,
+      sweep,
+      clock,
+      options.txidTtlMs ?? LIMITS.defaultTxidTtlMs,
+      options.maxSnapshotAccounts ?? LIMITS.maxSnapshotAccounts,
+      Math.max(1, Math.min(LIMITS.pgGroupsInFlight, options.poolSize - 1)),
+    );
+  }
+
+  watchServing(listener: (serving: boolean) => void): void {
+    this.availability.watch(listener);
+  }
+
+  createAccount(input: CreateInput): Promise<WriteOutcome> {
+    return this.write(() => validateCreate(input));
+  }
+
+  updateBalance(input: UpdateInput): Promise<WriteOutcome> {
+    return this.write(() => validateUpdate(input));
+  }
+
+  transferFunds(input: TransferInput): Promise<WriteOutcome> {
+    return this.write(() => validateTransfer(input));
+  }
+
+  async getBalance(accountId: string): Promise<AccountState> {
+    validateAccountId(accountId);
+    const [row] = await this.query(
+      (sql) => sql<AccountRow[]>`
+      SELECT id, balance, version FROM ledger_accounts WHERE id = ${accountId}`,
+    );
+    if (row === undefined) throw Errors.accountNotFound(accountId);
+    return accountOf(row);
+  }
+
+  async getSnapshot(includeAccounts: boolean): Promise<Snapshot> {
+    type HeadRow = { last_position: string; total_balance: string; account_count: string };
+    if (!includeAccounts) {
+      const [head] = await this.query(
+        (sql) => sql<HeadRow[]>`SELECT ${sql.unsafe(SNAPSHOT_COLUMNS)} FROM ledger_head`,
+      );
+      return snapshotOf(head!, undefined);
+    }
+    // One snapshot of the database: the head row and the accounts at the same log position.
+    return await this.query((sql) =>
+      sql.begin('isolation level repeatable read read only', async (tx) => {
+        const [head] = await tx<HeadRow[]>`SELECT ${tx.unsafe(SNAPSHOT_COLUMNS)} FROM ledger_head`;
+        const count = Number(head!.account_count);
+        if (count > this.maxSnapshotAccounts) throw Errors.snapshotTooLarge(count, this.maxSnapshotAccounts);
+        const rows = await tx<AccountRow[]>`SELECT id, balance, version FROM ledger_accounts`;
+        const accounts = rows.map(accountOf);
+        // The contract's order is by UTF-16 code units, which no database collation promises.
+        accounts.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        return snapshotOf(head!, accounts);
+      }),
+    );
+  }
+
+  async getTransaction(transactionId: string): Promise<LogEntry> {
+    validateTransactionId(transactionId);
+    const [row] = await this.query(
+      (sql) => sql<LogRow[]>`
+      SELECT * FROM ledger_log WHERE transaction_id = ${transactionId} ORDER BY position DESC LIMIT 1`,
+    );
+    if (row === undefined) throw Errors.transactionNotFound(transactionId);
+    return logEntryOf(row);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.writesInFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+    await this.sweep.stop();
+    this.availability.close();
+    await this.sql.end({ timeout: 5 });
+  }
+
+  /** A read, with connection failures turned into UNAVAILABLE and the database marked lost. */
+  private async query<T>(run: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+    if (!this.availability.serving) throw Errors.storageUnavailable();
+    try {
+      return await run(this.sql);
+    } catch (err) {
+      throw this.unavailableOr(err);
+    }
+  }
+
+  private unavailableOr(err: unknown): unknown {
+    if (err instanceof LedgerError || err instanceof InvariantViolation) return err;
+    if (isConnectionFailure(err)) {
+      this.availability.lost();
+      return Errors.storageUnavailable();
+    }
+    // statement_timeout (57014): the database is there but too slow; the caller may retry.
+    if ((err as { code?: string }).code === '57014') return Errors.storageUnavailable();
+    return err;
+  }
+
+  private write(validate: () => WriteCommand): Promise<WriteOutcome> {
+    let cmd: WriteCommand;
+    try {
+      if (this.closing) throw Errors.shuttingDown();
+      cmd = validate();
+      if (!this.availability.serving) throw Errors.storageUnavailable();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const txid = cmd.transactionId;
+    let claim: GroupWrite['claim'];
+    if (txid !== undefined) {
+      const print = fingerprint(cmd);
+      const local = this.localClaims.get(txid);
+      if (local !== undefined) {
+        if (local.print !== print) return Promise.reject(Errors.transactionConflict(txid));
+        return new Promise<Outcome>((resolve) => local.waiters.push(resolve)).then(replayLocal);
+      }
+      this.localClaims.set(txid, { print, waiters: [] });
+      claim = { txid, print, expiresAtMs: this.clock.nowMs() + this.ttlMs };
+    }
+    this.writesInFlight++;
+    return new Promise<WriteOutcome>((resolve, reject) => {
+      this.queue.push({ cmd, claim, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Writes that arrive in one event-loop turn, or while groups are in flight, share a group. */
+  private schedule(): void {
+    if (this.scheduled || this.stats.groupsInFlight >= this.maxGroupsInFlight) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.queue.length > 0 && this.stats.groupsInFlight < this.maxGroupsInFlight) {
+        const group = this.queue.splice(0, LIMITS.pgMaxGroupWrites);
+        this.stats.groupsInFlight++;
+        void this.runGroup(group).finally(() => {
+          this.stats.groupsInFlight--;
+          if (this.queue.length > 0) this.schedule();
+        });
+      }
+    });
+  }
+
+  private async runGroup(group: Queued[]): Promise<void> {
+    this.stats.groups++;
+    this.stats.writes += group.length;
+    let careful = false;
+    let answers: GroupAnswer[] | undefined;
+    let failure: unknown;
+    for (let attempt = 1; answers === undefined && failure === undefined; attempt++) {
+      try {
+        if (!this.availability.serving) throw Errors.storageUnavailable();
+        answers = await runWriteGroup(this.sql, group, {
+          nowMs: this.clock.nowMs(),
+          nowNs: this.clock.nowNs,
+          careful,
+          stats: this.stats,
+        });
+      } catch (err) {
+        if (attempt < LIMITS.pgGroupAttempts && isRetryable(err)) {
+          this.stats.retries++;
+          careful ||= err instanceof RetryGroup && err.careful;
+          continue;
+        }
+        failure = this.unavailableOr(err);
+      }
+    }
+    for (const [i, write] of group.entries()) {
+      if (answers !== undefined) this.answer(write, answers[i]!);
+      else this.fail(write, failure);
+    }
+  }
+
+  private answer(write: Queued, answer: GroupAnswer): void {
+    const { outcome, replayed } = answer;
+    // Same-id requests waiting here replay a recorded outcome; a conflict is not one.
+    this.release(write, answer.recorded || outcome.ok ? outcome : { ...outcome, transient: true });
+    if (outcome.ok) write.resolve({ result: outcome.result, replayed });
+    else write.reject(new LedgerError(outcome.code, outcome.message, replayed));
+  }
+
+  /** Nothing of the group committed (or it is unknown: a lost COMMIT); the ids stay unused here. */
+  private fail(write: Queued, err: unknown): void {
+    const transient: Outcome =
+      err instanceof LedgerError
+        ? { ok: false, code: err.code, message: err.message, transient: true }
+        : { ok: false, code: 'UNAVAILABLE', message: 'The original request failed; retry', transient: true };
+    this.release(write, transient);
+    write.reject(err);
+  }
+
+  private release(write: Queued, outcome: Outcome): void {
+    if (write.claim !== undefined) {
+      const local = this.localClaims.get(write.claim.txid);
+      this.localClaims.delete(write.claim.txid);
+      if (local !== undefined) for (const waiter of local.waiters) waiter(outcome);
+    }
+    if (--this.writesInFlight === 0 && this.drained !== undefined) this.drained();
+  }
+}
+
+/** Lock conflicts between instances and a create racing another instance's: run the group again. */
+function isRetryable(err: unknown): boolean {
+  if (err instanceof RetryGroup) return true;
+  const code = (err as { code?: string }).code;
+  // serialization_failure, deadlock_detected, unique_violation (an account created meanwhile).
+  return code === '40001' || code === '40P01' || code === '23505';
+}
+
+function replayLocal(outcome: Outcome): WriteOutcome {
+  if (outcome.ok) return { result: outcome.result, replayed: true };
+  throw new LedgerError(outcome.code, outcome.message, outcome.transient !== true);
+}
+
+function snapshotOf(
+  head: { last_position: string; total_balance: string; account_count: string },
+  accounts: AccountState[] | undefined,
+): Snapshot {
+  return {
+    totalBalance: BigInt(head.total_balance),
+    accountCount: Number(head.account_count),
+    logPosition: Number(head.last_position),
+    accounts,
+  };
+}

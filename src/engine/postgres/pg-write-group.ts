@@ -1,0 +1,303 @@
+import type postgres from 'postgres';
+import {
+  Errors,
+  InvariantViolation,
+  invariant,
+  isRecordedOutcome,
+  LedgerError,
+} from '../../domain/errors.js';
+import { INT64_MAX } from '../../domain/money.js';
+import {
+  applyCreate,
+  applyTransfer,
+  applyUpdate,
+  loggedAmount,
+  touchedIds,
+} from '../../domain/transitions.js';
+import type { AccountState, WriteCommand } from '../../domain/types.js';
+import type { Outcome } from '../outcome.js';
+import { generateTransactionId } from '../transaction-ids.js';
+import { type AccountRow, accountOf, decodeOutcome, encodeOutcome } from './pg-codec.js';
+
+/** One validated write waiting for a group transaction. */
+export interface GroupWrite {
+  readonly cmd: WriteCommand;
+  /** Set when the write carries a transaction id (its fingerprint and the expiry of its record). */
+  readonly claim: { readonly txid: string; readonly print: string; readonly expiresAtMs: number } | undefined;
+}
+
+/** What a write's group decided for it: an outcome to answer with, replayed or not. */
+export interface GroupAnswer {
+  readonly outcome: Outcome;
+  readonly replayed: boolean;
+  /** Recorded (kept in ledger_txids) when decided by ledger state; false for a conflict. */
+  readonly recorded: boolean;
+}
+
+/** The group must run again from scratch (nothing of it committed). */
+export class RetryGroup extends Error {
+  override readonly name = 'RetryGroup';
+  constructor(
+    readonly reason: string,
+    /** Rerun with the head row locked before deciding: the total of all balances is near int64. */
+    readonly careful = false,
+  ) {
+    super(reason);
+  }
+}
+
+export interface GroupStats {
+  /** Statements sent, counting BEGIN and COMMIT (round trips are 2 per group: they are pipelined). */
+  statements: number;
+}
+
+interface Decided {
+  answers: GroupAnswer[];
+  accountUpdates: AccountState[];
+  accountInserts: AccountState[];
+  recordedOutcomes: [string, string][];
+  log: LogRow[];
+  increase: bigint;
+  creates: number;
+}
+
+interface LogRow {
+  txid: string;
+  timestampNs: bigint;
+  op: string;
+  accountId: string;
+  balanceAfter: bigint;
+  toAccountId: string | null;
+  toBalanceAfter: bigint | null;
+  amount: bigint;
+}
+
+const ids = (values: Iterable<string>) => [...new Set(values)];
+
+/**
+ * One database transaction for many writes, in two pipelined round trips.
+ *
+ * Round trip 1: BEGIN; claim every transaction id (INSERT ... ON CONFLICT: an id another
+ * instance is executing right now makes this wait for its commit, then shows its record);
+ * read those records; lock the touched accounts with SELECT ... ORDER BY id FOR UPDATE.
+ * Locks are always taken in the same order (ids sorted, accounts sorted, head row last), so
+ * groups of any instance cannot deadlock with each other.
+ *
+ * Then every write is decided in JavaScript, in arrival order, against the locked rows, exactly
+ * as the in-memory engine decides it: one overdraft is that write's recorded failure and does
+ * not touch its neighbours.
+ *
+ * Round trip 2: the new account rows, the outcomes of the claimed ids, the head row (positions
+ * handed out here, last, so they are dense and in commit order) with the log entries, COMMIT.
+ */
+export async function runWriteGroup(
+  sql: postgres.Sql,
+  writes: readonly GroupWrite[],
+  options: { nowMs: number; nowNs: () => bigint; careful: boolean; stats: GroupStats },
+): Promise<GroupAnswer[]> {
+  const tx = await sql.reserve();
+  let open = false;
+  try {
+    const claims = writes.flatMap((w) => (w.claim === undefined ? [] : [w.claim]));
+    const accountIds = ids(writes.flatMap((w) => touchedIds(w.cmd)));
+    const pending: Promise<unknown>[] = [];
+    const send = <T>(query: Promise<T>): Promise<T> => {
+      options.stats.statements++;
+      pending.push(query);
+      return query;
+    };
+    open = true;
+    send(tx.unsafe('BEGIN'));
+    const claimed =
+      claims.length === 0
+        ? undefined
+        : send(tx<{ id: string }[]>`
+          INSERT INTO ledger_txids (id, fingerprint, expires_at_ms, outcome)
+          SELECT u.id, u.fingerprint, u.expires_at_ms, '' FROM unnest(
+            ${claims.map((c) => c.txid)}::text[], ${claims.map((c) => c.print)}::text[],
+            ${claims.map((c) => String(c.expiresAtMs))}::int8[]
+          ) AS u(id, fingerprint, expires_at_ms)
+          ORDER BY u.id
+          ON CONFLICT (id) DO UPDATE SET
+            fingerprint = excluded.fingerprint, expires_at_ms = excluded.expires_at_ms, outcome = ''
+          WHERE ledger_txids.expires_at_ms <= ${String(options.nowMs)}::int8
+          RETURNING id`);
+    const records =
+      claims.length === 0
+        ? undefined
+        : send(tx<{ id: string; fingerprint: string; outcome: string }[]>`
+          SELECT id, fingerprint, outcome FROM ledger_txids WHERE id = ANY(${claims.map((c) => c.txid)}::text[])`);
+    const locked = send(tx<AccountRow[]>`
+      SELECT id, balance, version FROM ledger_accounts WHERE id = ANY(${accountIds}::text[])
+      ORDER BY id FOR UPDATE`);
+    const head = options.careful
+      ? send(tx<{ total_balance: string }[]>`SELECT total_balance FROM ledger_head FOR UPDATE`)
+      : undefined;
+    await settleAll(pending);
+    pending.length = 0;
+
+    const mine = new Set((await claimed)?.map((r) => r.id));
+    const others = new Map((await records)?.map((r) => [r.id, r]));
+    const state = new Map<string, AccountState | undefined>((await locked).map((r) => [r.id, accountOf(r)]));
+    const total = head === undefined ? undefined : BigInt((await head)[0]!.total_balance);
+    const decided = decide(writes, mine, others, state, total, options.nowNs);
+
+    if (decided.accountInserts.length > 0) {
+      const rows = decided.accountInserts;
+      send(tx`
+        INSERT INTO ledger_accounts (id, balance, version)
+        SELECT * FROM unnest(${rows.map((a) => a.id)}::text[], ${rows.map((a) => a.balance.toString())}::int8[],
+          ${rows.map((a) => String(a.version))}::int8[])`);
+    }
+    if (decided.accountUpdates.length > 0) {
+      const rows = decided.accountUpdates;
+      send(tx`
+        UPDATE ledger_accounts AS a SET balance = u.balance, version = u.version
+        FROM unnest(${rows.map((a) => a.id)}::text[], ${rows.map((a) => a.balance.toString())}::int8[],
+          ${rows.map((a) => String(a.version))}::int8[]) AS u(id, balance, version)
+        WHERE a.id = u.id`);
+    }
+    if (decided.recordedOutcomes.length > 0) {
+      const rows = decided.recordedOutcomes;
+      send(tx`
+        UPDATE ledger_txids AS t SET outcome = u.outcome
+        FROM unnest(${rows.map((r) => r[0])}::text[], ${rows.map((r) => r[1])}::text[]) AS u(id, outcome)
+        WHERE t.id = u.id`);
+    }
+    if (decided.log.length > 0) {
+      const log = decided.log;
+      const n = String(log.length);
+      send(tx`
+        WITH head AS (
+          UPDATE ledger_head SET last_position = last_position + ${n}::int8,
+            total_balance = total_balance + ${decided.increase.toString()}::int8,
+            account_count = account_count + ${String(decided.creates)}::int8
+          RETURNING last_position
+        )
+        INSERT INTO ledger_log (position, transaction_id, timestamp_ns, operation, account_id, balance_after,
+          to_account_id, to_balance_after, amount)
+        SELECT head.last_position - ${n}::int8 + u.ord, u.txid, u.ts, u.op, u.account_id, u.balance_after,
+          u.to_account_id, u.to_balance_after, u.amount
+        FROM head, unnest(
+          ${log.map((e) => e.txid)}::text[], ${log.map((e) => e.timestampNs.toString())}::int8[],
+          ${log.map((e) => e.op)}::text[], ${log.map((e) => e.accountId)}::text[],
+          ${log.map((e) => e.balanceAfter.toString())}::int8[], ${log.map((e) => e.toAccountId)}::text[],
+          ${log.map((e) => e.toBalanceAfter?.toString() ?? null)}::int8[], ${log.map((e) => e.amount.toString())}::int8[]
+        ) WITH ORDINALITY AS u(txid, ts, op, account_id, balance_after, to_account_id, to_balance_after, amount, ord)`);
+    }
+    const commit = send(tx.unsafe('COMMIT'));
+    try {
+      await settleAll(pending);
+    } catch (err) {
+      // The total of all balances left int64: decide again with the head row locked first.
+      if ((err as { code?: string }).code === '22003') throw new RetryGroup('total out of int64 range', true);
+      throw err;
+    }
+    open = false;
+    // A COMMIT of a transaction that failed earlier answers ROLLBACK, not an error.
+    invariant((await commit).command === 'COMMIT', 'a group transaction that had no error committed');
+    return decided.answers;
+  } finally {
+    if (open) await tx.unsafe('ROLLBACK').catch(() => {});
+    tx.release();
+  }
+}
+
+/** Waits for every pipelined statement; the first failure is thrown (the others are handled). */
+async function settleAll(pending: readonly Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(pending);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+}
+
+function decide(
+  writes: readonly GroupWrite[],
+  mine: ReadonlySet<string>,
+  others: ReadonlyMap<string, { fingerprint: string; outcome: string }>,
+  state: Map<string, AccountState | undefined>,
+  total: bigint | undefined,
+  nowNs: () => bigint,
+): Decided {
+  const existedBefore = new Set(state.keys());
+  const changed = new Set<string>();
+  const d: Decided = {
+    answers: [],
+    accountUpdates: [],
+    accountInserts: [],
+    recordedOutcomes: [],
+    log: [],
+    increase: 0n,
+    creates: 0,
+  };
+  for (const write of writes) {
+    const { cmd, claim } = write;
+    if (claim !== undefined && !mine.has(claim.txid)) {
+      const record = others.get(claim.txid);
+      // Its record vanished between the claim and the read: only a sweep on a skewed clock does that.
+      if (record === undefined) throw new RetryGroup(`record of ${claim.txid} vanished`);
+      if (record.fingerprint !== claim.print) {
+        const err = Errors.transactionConflict(claim.txid);
+        d.answers.push({
+          outcome: { ok: false, code: err.code, message: err.message },
+          replayed: false,
+          recorded: false,
+        });
+      } else {
+        d.answers.push({ outcome: decodeOutcome(record.outcome), replayed: true, recorded: true });
+      }
+      continue;
+    }
+    const touched = touchedIds(cmd);
+    const before = touched.map((id) => state.get(id));
+    let outcome: Outcome;
+    try {
+      const after = transition(cmd, before);
+      let increase = 0n;
+      for (let i = 0; i < after.length; i++) increase += after[i]!.balance - (before[i]?.balance ?? 0n);
+      if (total !== undefined && increase > 0n && total + d.increase + increase > INT64_MAX) {
+        throw Errors.totalOverflow(touched[touched.length - 1]!, increase);
+      }
+      d.increase += increase;
+      for (const account of after) {
+        state.set(account.id, account);
+        changed.add(account.id);
+      }
+      if (cmd.op === 'create') d.creates++;
+      const transactionId = claim?.txid ?? generateTransactionId();
+      d.log.push({
+        txid: transactionId,
+        timestampNs: nowNs(),
+        op: cmd.op,
+        accountId: after[0]!.id,
+        balanceAfter: after[0]!.balance,
+        toAccountId: after[1]?.id ?? null,
+        toBalanceAfter: after[1]?.balance ?? null,
+        amount: loggedAmount(cmd),
+      });
+      outcome = { ok: true, result: { transactionId, accounts: after } };
+    } catch (err) {
+      if (!(err instanceof LedgerError)) throw err;
+      if (!isRecordedOutcome(err.code)) throw new InvariantViolation(`decided ${err.code} under locks`);
+      outcome = { ok: false, code: err.code, message: err.message };
+    }
+    // A create without a transaction id records nothing: a repeat is ALREADY_EXISTS.
+    if (claim !== undefined) d.recordedOutcomes.push([claim.txid, encodeOutcome(outcome)]);
+    d.answers.push({ outcome, replayed: false, recorded: claim !== undefined });
+  }
+  for (const id of changed) {
+    const account = state.get(id)!;
+    if (!existedBefore.has(id)) d.accountInserts.push(account);
+    else d.accountUpdates.push(account);
+  }
+  return d;
+}
+
+function transition(cmd: WriteCommand, before: (AccountState | undefined)[]): AccountState[] {
+  switch (cmd.op) {
+    case 'create':
+      return [applyCreate(before[0], cmd)];
+    case 'update':
+      return [applyUpdate(before[0], cmd)];
+    case 'transfer':
+      return applyTransfer(before[0], before[1], cmd);
+  }
+}

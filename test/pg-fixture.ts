@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+import { LIMITS } from '../src/domain/limits.js';
+import { PgLedger, type PgLedgerOptions } from '../src/engine/postgres/pg-ledger.js';
+
+/** A fresh database on the test PostgreSQL (see pg-global-setup.ts), dropped by `drop`. */
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const adminUrl = inject('pgAdminUrl');
+  const name = `ledgerctl_test_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      await sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await sql.end();
+    },
+  };
+}
+
+export function openTestLedger(url: string, options: Partial<PgLedgerOptions> = {}): Promise<PgLedger> {
+  return PgLedger.open({
+    url,
+    migrate: true,
+    poolSize: LIMITS.defaultPgPoolSize,
+    statementTimeoutMs: LIMITS.defaultPgStatementTimeoutMs,
+    connectTimeoutMs: LIMITS.defaultPgConnectTimeoutMs,
+    ...options,
+  });
+}
