@@ -36,6 +36,7 @@ describe('README', () => {
     'transfer',
     'stress',
     'gate',
+    'migrate',
   ])('mentions every flag of %s', async (command) => {
     const help = await runCli([command, '--help']);
     expect(help.code).toBe(0);

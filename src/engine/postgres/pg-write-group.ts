@@ -2,7 +2,6 @@ import type postgres from 'postgres';
 import {
   Errors,
   InvariantViolation,
-  invariant,
   isRecordedOutcome,
   LedgerError,
 } from '../../domain/errors.js';
@@ -75,9 +74,9 @@ interface LogRow {
 const ids = (values: Iterable<string>) => [...new Set(values)];
 
 /**
- * One database transaction for many writes, in two pipelined round trips.
+ * One database transaction for many writes: BEGIN, two pipelined round trips, COMMIT.
  *
- * Round trip 1: BEGIN; claim every transaction id (INSERT ... ON CONFLICT: an id another
+ * Round trip 1: claim every transaction id (INSERT ... ON CONFLICT: an id another
  * instance is executing right now makes this wait for its commit, then shows its record);
  * read those records; lock the touched accounts with SELECT ... ORDER BY id FOR UPDATE.
  * Locks are always taken in the same order (ids sorted, accounts sorted, head row last), so
@@ -88,16 +87,24 @@ const ids = (values: Iterable<string>) => [...new Set(values)];
  * not touch its neighbours.
  *
  * Round trip 2: the new account rows, the outcomes of the claimed ids, the head row (positions
- * handed out here, last, so they are dense and in commit order) with the log entries, COMMIT.
+ * handed out here, last, so they are dense and in commit order) with the log entries.
  */
 export async function runWriteGroup(
   sql: postgres.Sql,
   writes: readonly GroupWrite[],
   options: { nowMs: number; nowNs: () => bigint; careful: boolean; stats: GroupStats },
 ): Promise<GroupAnswer[]> {
-  const tx = await sql.reserve();
-  let open = false;
-  try {
+  // sql.begin, not sql.reserve: begin fails the transaction when its connection closes, where a
+  // reserved connection leaves the statements queued on it waiting forever (postgres.js 3.4).
+  return await sql.begin((tx) => runInTransaction(tx, writes, options));
+}
+
+async function runInTransaction(
+  tx: postgres.TransactionSql,
+  writes: readonly GroupWrite[],
+  options: { nowMs: number; nowNs: () => bigint; careful: boolean; stats: GroupStats },
+): Promise<GroupAnswer[]> {
+  {
     const claims = writes.flatMap((w) => (w.claim === undefined ? [] : [w.claim]));
     const accountIds = ids(writes.flatMap((w) => touchedIds(w.cmd)));
     const pending: Promise<unknown>[] = [];
@@ -106,8 +113,7 @@ export async function runWriteGroup(
       pending.push(query);
       return query;
     };
-    open = true;
-    send(tx.unsafe('BEGIN'));
+    options.stats.statements++; // BEGIN, sent by sql.begin
     const claimed =
       claims.length === 0
         ? undefined
@@ -185,7 +191,6 @@ export async function runWriteGroup(
           ${log.map((e) => e.toBalanceAfter?.toString() ?? null)}::int8[], ${log.map((e) => e.amount.toString())}::int8[]
         ) WITH ORDINALITY AS u(txid, ts, op, account_id, balance_after, to_account_id, to_balance_after, amount, ord)`);
     }
-    const commit = send(tx.unsafe('COMMIT'));
     try {
       await settleAll(pending);
     } catch (err) {
@@ -193,13 +198,8 @@ export async function runWriteGroup(
       if ((err as { code?: string }).code === '22003') throw new RetryGroup('total out of int64 range', true);
       throw err;
     }
-    open = false;
-    // A COMMIT of a transaction that failed earlier answers ROLLBACK, not an error.
-    invariant((await commit).command === 'COMMIT', 'a group transaction that had no error committed');
+    options.stats.statements++; // COMMIT, sent by sql.begin once this returns
     return decided.answers;
-  } finally {
-    if (open) await tx.unsafe('ROLLBACK').catch(() => {});
-    tx.release();
   }
 }
 
