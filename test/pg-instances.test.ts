@@ -155,6 +155,37 @@ describe('several instances on one PostgreSQL database', () => {
     expect((again.err as LedgerError).code).toBe('FAILED_PRECONDITION');
   });
 
+  it('records the principal of each write and finds entries by transaction id from either instance', async () => {
+    await a.createAccount({ accountId: 'who', initialBalance: 3n, transactionId: 'who-create' }, 'alice');
+    await b.updateBalance({ accountId: 'who', delta: 2n, transactionId: 'who-update' });
+    expect((await b.getTransaction('who-create')).principal).toBe('alice');
+    const update = await a.getTransaction('who-update');
+    expect(update.principal).toBe('');
+    expect(update.balancesAfter).toEqual([5n]);
+  });
+
+  it('commits a batch at consecutive positions and rolls back a failed linked chain on another instance', async () => {
+    await a.createAccount({ accountId: 'chain-a', initialBalance: 10n });
+    const outcomes = await b.executeBatch([
+      { kind: 'update', input: { accountId: 'chain-a', delta: 5n, transactionId: 'chain-1' }, linked: true },
+      {
+        kind: 'update',
+        input: { accountId: 'chain-a', delta: -100n, transactionId: 'chain-2' },
+        linked: false,
+      },
+      { kind: 'update', input: { accountId: 'chain-a', delta: 1n, transactionId: 'chain-3' }, linked: false },
+    ]);
+    expect(outcomes.map((o) => (o.ok ? 'OK' : o.error.code))).toEqual([
+      'ABORTED',
+      'FAILED_PRECONDITION',
+      'OK',
+    ]);
+    expect((await a.getBalance('chain-a')).balance).toBe(11n);
+    // Nothing of the failed chain was recorded: its ids are free again.
+    const again = await a.updateBalance({ accountId: 'chain-a', delta: 5n, transactionId: 'chain-1' });
+    expect(again.replayed).toBe(false);
+  });
+
   it('creates an account once when both instances race to create it', async () => {
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>

@@ -1,3 +1,4 @@
+import type { BatchItemOutcome, BatchOperationInput } from '../domain/batch.js';
 import type { AccountState, LogEntry, Snapshot, WriteResult } from '../domain/types.js';
 import type { CreateInput, TransferInput, UpdateInput } from '../domain/validate.js';
 import type { StorageFailure } from './storage.js';
@@ -18,9 +19,15 @@ export interface Ledger {
   readonly storageKind: string;
   /** How writes are serialized, for the start-up line (e.g. `account`, `row`). */
   readonly lockingMode: string;
-  createAccount(input: CreateInput): Promise<WriteOutcome>;
-  updateBalance(input: UpdateInput): Promise<WriteOutcome>;
-  transferFunds(input: TransferInput): Promise<WriteOutcome>;
+  /** `principal` is who asks ('' without authentication); the log entry records it. */
+  createAccount(input: CreateInput, principal?: string): Promise<WriteOutcome>;
+  updateBalance(input: UpdateInput, principal?: string): Promise<WriteOutcome>;
+  transferFunds(input: TransferInput, principal?: string): Promise<WriteOutcome>;
+  /**
+   * ExecuteBatch: every operation answered in order as its unary call would be, all committed
+   * together at consecutive log positions; linked chains succeed or fail as a whole.
+   */
+  executeBatch(operations: readonly BatchOperationInput[], principal?: string): Promise<BatchItemOutcome[]>;
   getBalance(accountId: string): AccountState | Promise<AccountState>;
   getSnapshot(includeAccounts: boolean): Snapshot | Promise<Snapshot>;
   getTransaction(transactionId: string): Promise<LogEntry>;

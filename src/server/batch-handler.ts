@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { BatchItemOutcome, BatchOperationInput } from '../domain/batch.js';
 import { Errors, LedgerError } from '../domain/errors.js';
-import type { LedgerEngine } from '../engine/ledger-engine.js';
+import type { Ledger } from '../engine/ledger.js';
 import type {
   WireBatchOperation,
   WireBatchResult,
@@ -101,7 +101,7 @@ function accountIdsOf(op: BatchOperationInput): string[] {
  * is refused as a whole.
  */
 export function executeBatchHandler(
-  engine: LedgerEngine,
+  engine: Ledger,
   ctx: UnaryAdapterContext,
 ): grpc.handleUnaryCall<WireExecuteBatchRequest, WireExecuteBatchResponse> {
   return unaryHandler<WireExecuteBatchRequest, WireExecuteBatchResponse>(

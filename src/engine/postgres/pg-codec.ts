@@ -52,6 +52,7 @@ export interface LogRow {
   to_account_id: string | null;
   to_balance_after: string | null;
   amount: string;
+  principal: string;
 }
 
 const OPERATIONS: readonly string[] = ['create', 'update', 'transfer'];
@@ -70,5 +71,6 @@ export function logEntryOf(row: LogRow): LogEntry {
       ? [BigInt(row.balance_after), BigInt(row.to_balance_after!)]
       : [BigInt(row.balance_after)],
     status: 'OK',
+    principal: row.principal,
   };
 }

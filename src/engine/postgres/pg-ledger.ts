@@ -1,4 +1,5 @@
 import type postgres from 'postgres';
+import { type BatchItemOutcome, type BatchOperationInput, validateBatch } from '../../domain/batch.js';
 import { Errors, InvariantViolation, LedgerError } from '../../domain/errors.js';
 import { LIMITS } from '../../domain/limits.js';
 import { fingerprint } from '../../domain/transitions.js';
@@ -22,11 +23,13 @@ import { type DatabaseOptions, isConnectionFailure, openPool, probeDatabase } fr
 import { checkSchema, migrate } from './pg-migrations.js';
 import { TxidSweep } from './pg-txid-sweep.js';
 import {
-  type GroupAnswer,
   type GroupStats,
-  type GroupWrite,
+  type GroupUnit,
+  type ItemAnswer,
+  type ItemClaim,
   RetryGroup,
   runWriteGroup,
+  type UnitItem,
 } from './pg-write-group.js';
 
 export interface PgLedgerOptions extends DatabaseOptions {
@@ -44,8 +47,9 @@ export interface PgLedgerStats extends GroupStats {
   groupsInFlight: number;
 }
 
-interface Queued extends GroupWrite {
-  resolve(outcome: WriteOutcome): void;
+interface Queued {
+  readonly unit: GroupUnit;
+  resolve(answers: ItemAnswer[]): void;
   reject(err: unknown): void;
 }
 
@@ -113,16 +117,16 @@ export class PgLedger implements Ledger {
     this.availability.watch(listener);
   }
 
-  createAccount(input: CreateInput): Promise<WriteOutcome> {
-    return this.write(() => validateCreate(input));
+  createAccount(input: CreateInput, principal = ''): Promise<WriteOutcome> {
+    return this.write(() => validateCreate(input), principal);
   }
 
-  updateBalance(input: UpdateInput): Promise<WriteOutcome> {
-    return this.write(() => validateUpdate(input));
+  updateBalance(input: UpdateInput, principal = ''): Promise<WriteOutcome> {
+    return this.write(() => validateUpdate(input), principal);
   }
 
-  transferFunds(input: TransferInput): Promise<WriteOutcome> {
-    return this.write(() => validateTransfer(input));
+  transferFunds(input: TransferInput, principal = ''): Promise<WriteOutcome> {
+    return this.write(() => validateTransfer(input), principal);
   }
 
   async getBalance(accountId: string): Promise<AccountState> {
@@ -197,7 +201,7 @@ export class PgLedger implements Ledger {
     return err;
   }
 
-  private write(validate: () => WriteCommand): Promise<WriteOutcome> {
+  private write(validate: () => WriteCommand, principal: string): Promise<WriteOutcome> {
     let cmd: WriteCommand;
     try {
       if (this.closing) throw Errors.shuttingDown();
@@ -207,7 +211,7 @@ export class PgLedger implements Ledger {
       return Promise.reject(err);
     }
     const txid = cmd.transactionId;
-    let claim: GroupWrite['claim'];
+    let claim: ItemClaim | undefined;
     if (txid !== undefined) {
       const print = fingerprint(cmd);
       const local = this.localClaims.get(txid);
@@ -215,12 +219,73 @@ export class PgLedger implements Ledger {
         if (local.print !== print) return Promise.reject(Errors.transactionConflict(txid));
         return new Promise<Outcome>((resolve) => local.waiters.push(resolve)).then(replayLocal);
       }
-      this.localClaims.set(txid, { print, waiters: [] });
-      claim = { txid, print, expiresAtMs: this.clock.nowMs() + this.ttlMs };
+      claim = this.claimLocally(txid, print);
     }
+    const item: UnitItem = { cmd, linked: false, claim, known: undefined };
+    return this.enqueue({ items: [item], principal }).then(([answer]) => {
+      const { outcome } = answer!;
+      if (outcome.ok) return { result: outcome.result, replayed: outcome.replayed };
+      throw outcome.error;
+    });
+  }
+
+  /**
+   * ExecuteBatch: one group unit, so its operations commit together at consecutive positions and
+   * are decided as the engine decides them (linked chains, per-operation outcomes).
+   */
+  async executeBatch(
+    operations: readonly BatchOperationInput[],
+    principal = '',
+  ): Promise<BatchItemOutcome[]> {
+    if (this.closing) throw Errors.shuttingDown();
+    const validated = validateBatch(operations);
+    if (!this.availability.serving) throw Errors.storageUnavailable();
+    const items: UnitItem[] = [];
+    const waits: Promise<void>[] = [];
+    // Synchronous: this batch claims all its ids before any other write can; it waits only for
+    // claims made before it, so waits cannot form a cycle.
+    for (const [i, v] of validated.entries()) {
+      if (v.invalid !== undefined) {
+        items.push({
+          cmd: undefined,
+          linked: v.linked,
+          claim: undefined,
+          known: { ok: false, error: v.invalid },
+        });
+        continue;
+      }
+      const txid = v.cmd.transactionId;
+      let claim: ItemClaim | undefined;
+      let known: BatchItemOutcome | undefined;
+      if (txid !== undefined) {
+        const print = fingerprint(v.cmd);
+        const local = this.localClaims.get(txid);
+        if (local === undefined) claim = this.claimLocally(txid, print);
+        else if (local.print !== print) known = { ok: false, error: Errors.transactionConflict(txid) };
+        else {
+          waits.push(
+            new Promise<Outcome>((resolve) => local.waiters.push(resolve)).then((o) => {
+              items[i] = { ...items[i]!, known: replayLocalItem(o) };
+            }),
+          );
+        }
+      }
+      items.push({ cmd: v.cmd, linked: v.linked, claim, known });
+    }
+    await Promise.all(waits);
+    const answers = await this.enqueue({ items, principal });
+    return answers.map((a) => a.outcome);
+  }
+
+  private claimLocally(txid: string, print: string): ItemClaim {
+    this.localClaims.set(txid, { print, waiters: [] });
+    return { txid, print, expiresAtMs: this.clock.nowMs() + this.ttlMs };
+  }
+
+  private enqueue(unit: GroupUnit): Promise<ItemAnswer[]> {
     this.writesInFlight++;
-    return new Promise<WriteOutcome>((resolve, reject) => {
-      this.queue.push({ cmd, claim, resolve, reject });
+    return new Promise<ItemAnswer[]>((resolve, reject) => {
+      this.queue.push({ unit, resolve, reject });
       this.schedule();
     });
   }
@@ -246,17 +311,16 @@ export class PgLedger implements Ledger {
     this.stats.groups++;
     this.stats.writes += group.length;
     let careful = false;
-    let answers: GroupAnswer[] | undefined;
+    let answers: ItemAnswer[][] | undefined;
     let failure: unknown;
     for (let attempt = 1; answers === undefined && failure === undefined; attempt++) {
       try {
         if (!this.availability.serving) throw Errors.storageUnavailable();
-        answers = await runWriteGroup(this.sql, group, {
-          nowMs: this.clock.nowMs(),
-          nowNs: this.clock.nowNs,
-          careful,
-          stats: this.stats,
-        });
+        answers = await runWriteGroup(
+          this.sql,
+          group.map((q) => q.unit),
+          { nowMs: this.clock.nowMs(), nowNs: this.clock.nowNs, careful, stats: this.stats },
+        );
       } catch (err) {
         if (attempt < LIMITS.pgGroupAttempts && isRetryable(err)) {
           this.stats.retries++;
@@ -266,38 +330,43 @@ export class PgLedger implements Ledger {
         failure = this.unavailableOr(err);
       }
     }
-    for (const [i, write] of group.entries()) {
-      if (answers !== undefined) this.answer(write, answers[i]!);
-      else this.fail(write, failure);
+    for (const [i, queued] of group.entries()) {
+      const unitAnswers = answers?.[i];
+      queued.unit.items.forEach((item, k) => {
+        if (item.claim === undefined || item.known !== undefined) return;
+        const answer = unitAnswers?.[k];
+        this.releaseClaim(item.claim.txid, answer === undefined ? transientOf(failure) : outcomeOf(answer));
+      });
+      if (--this.writesInFlight === 0 && this.drained !== undefined) this.drained();
+      if (unitAnswers !== undefined) queued.resolve(unitAnswers);
+      else queued.reject(failure);
     }
   }
 
-  private answer(write: Queued, answer: GroupAnswer): void {
-    const { outcome, replayed } = answer;
-    // Same-id requests waiting here replay a recorded outcome; a conflict is not one.
-    this.release(write, answer.recorded || outcome.ok ? outcome : { ...outcome, transient: true });
-    if (outcome.ok) write.resolve({ result: outcome.result, replayed });
-    else write.reject(new LedgerError(outcome.code, outcome.message, replayed));
+  /** Same-id requests waiting here get the outcome: a replay if recorded, else as a transient one. */
+  private releaseClaim(txid: string, outcome: Outcome): void {
+    const local = this.localClaims.get(txid);
+    this.localClaims.delete(txid);
+    if (local !== undefined) for (const waiter of local.waiters) waiter(outcome);
   }
+}
 
-  /** Nothing of the group committed (or it is unknown: a lost COMMIT); the ids stay unused here. */
-  private fail(write: Queued, err: unknown): void {
-    const transient: Outcome =
-      err instanceof LedgerError
-        ? { ok: false, code: err.code, message: err.message, transient: true }
-        : { ok: false, code: 'UNAVAILABLE', message: 'The original request failed; retry', transient: true };
-    this.release(write, transient);
-    write.reject(err);
-  }
+function outcomeOf(answer: ItemAnswer): Outcome {
+  const { outcome, recorded } = answer;
+  if (outcome.ok) return { ok: true, result: outcome.result };
+  const { code, message } = outcome.error;
+  return recorded ? { ok: false, code, message } : { ok: false, code, message, transient: true };
+}
 
-  private release(write: Queued, outcome: Outcome): void {
-    if (write.claim !== undefined) {
-      const local = this.localClaims.get(write.claim.txid);
-      this.localClaims.delete(write.claim.txid);
-      if (local !== undefined) for (const waiter of local.waiters) waiter(outcome);
-    }
-    if (--this.writesInFlight === 0 && this.drained !== undefined) this.drained();
-  }
+/** Nothing of the group committed (or it is unknown: a lost COMMIT); its ids stay unused here. */
+function transientOf(err: unknown): Outcome {
+  if (err instanceof LedgerError) return { ok: false, code: err.code, message: err.message, transient: true };
+  return { ok: false, code: 'UNAVAILABLE', message: 'The original request failed; retry', transient: true };
+}
+
+function replayLocalItem(outcome: Outcome): BatchItemOutcome {
+  if (outcome.ok) return { ok: true, result: outcome.result, replayed: true };
+  return { ok: false, error: new LedgerError(outcome.code, outcome.message, outcome.transient !== true) };
 }
 
 /** Lock conflicts between instances and a create racing another instance's: run the group again. */

@@ -48,6 +48,11 @@ export const MIGRATIONS: readonly { version: number; name: string; statements: r
       'CREATE INDEX ledger_txids_by_expiry ON ledger_txids (expires_at_ms)',
     ],
   },
+  {
+    version: 2,
+    name: 'log entries record the principal that wrote them',
+    statements: ["ALTER TABLE ledger_log ADD COLUMN principal text NOT NULL DEFAULT ''"],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

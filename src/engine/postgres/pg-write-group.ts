@@ -1,10 +1,6 @@
 import type postgres from 'postgres';
-import {
-  Errors,
-  InvariantViolation,
-  isRecordedOutcome,
-  LedgerError,
-} from '../../domain/errors.js';
+import type { BatchItemOutcome } from '../../domain/batch.js';
+import { Errors, InvariantViolation, isRecordedOutcome, LedgerError } from '../../domain/errors.js';
 import { INT64_MAX } from '../../domain/money.js';
 import {
   applyCreate,
@@ -18,18 +14,34 @@ import type { Outcome } from '../outcome.js';
 import { generateTransactionId } from '../transaction-ids.js';
 import { type AccountRow, accountOf, decodeOutcome, encodeOutcome } from './pg-codec.js';
 
-/** One validated write waiting for a group transaction. */
-export interface GroupWrite {
-  readonly cmd: WriteCommand;
-  /** Set when the write carries a transaction id (its fingerprint and the expiry of its record). */
-  readonly claim: { readonly txid: string; readonly print: string; readonly expiresAtMs: number } | undefined;
+/** A transaction id an operation claims: its fingerprint and the expiry of its record. */
+export interface ItemClaim {
+  readonly txid: string;
+  readonly print: string;
+  readonly expiresAtMs: number;
 }
 
-/** What a write's group decided for it: an outcome to answer with, replayed or not. */
-export interface GroupAnswer {
-  readonly outcome: Outcome;
-  readonly replayed: boolean;
-  /** Recorded (kept in ledger_txids) when decided by ledger state; false for a conflict. */
+/** One operation of a unit: validated (or refused), possibly already answered before the group. */
+export interface UnitItem {
+  readonly cmd: WriteCommand | undefined;
+  readonly linked: boolean;
+  readonly claim: ItemClaim | undefined;
+  /** Answered before the group ran: refused by validation, a conflict, or a same-process replay. */
+  readonly known: BatchItemOutcome | undefined;
+}
+
+/**
+ * What a group commits together: one unary write (a unit of one item) or one ExecuteBatch
+ * request (its operations in order; linked chains succeed or fail together).
+ */
+export interface GroupUnit {
+  readonly items: readonly UnitItem[];
+  readonly principal: string;
+}
+
+/** What the group decided for one item, and whether its id's record now holds that outcome. */
+export interface ItemAnswer {
+  readonly outcome: BatchItemOutcome;
   readonly recorded: boolean;
 }
 
@@ -46,15 +58,19 @@ export class RetryGroup extends Error {
 }
 
 export interface GroupStats {
-  /** Statements sent, counting BEGIN and COMMIT (round trips are 2 per group: they are pipelined). */
+  /** Statements sent, counting BEGIN and COMMIT (round trips are 4 per group: the rest is pipelined). */
   statements: number;
 }
 
 interface Decided {
-  answers: GroupAnswer[];
+  answers: ItemAnswer[][];
   accountUpdates: AccountState[];
   accountInserts: AccountState[];
   recordedOutcomes: [string, string][];
+  /** Ids claimed in this transaction whose operation recorded nothing (a failed linked chain). */
+  unclaimed: string[];
+  /** Accounts whose committed state changed (their final state is in the decision's map). */
+  changed: Set<string>;
   log: LogRow[];
   increase: bigint;
   creates: number;
@@ -69,6 +85,7 @@ interface LogRow {
   toAccountId: string | null;
   toBalanceAfter: bigint | null;
   amount: bigint;
+  principal: string;
 }
 
 const ids = (values: Iterable<string>) => [...new Set(values)];
@@ -91,22 +108,25 @@ const ids = (values: Iterable<string>) => [...new Set(values)];
  */
 export async function runWriteGroup(
   sql: postgres.Sql,
-  writes: readonly GroupWrite[],
+  units: readonly GroupUnit[],
   options: { nowMs: number; nowNs: () => bigint; careful: boolean; stats: GroupStats },
-): Promise<GroupAnswer[]> {
+): Promise<ItemAnswer[][]> {
   // sql.begin, not sql.reserve: begin fails the transaction when its connection closes, where a
   // reserved connection leaves the statements queued on it waiting forever (postgres.js 3.4).
-  return await sql.begin((tx) => runInTransaction(tx, writes, options));
+  return await sql.begin((tx) => runInTransaction(tx, units, options));
 }
 
 async function runInTransaction(
   tx: postgres.TransactionSql,
-  writes: readonly GroupWrite[],
+  units: readonly GroupUnit[],
   options: { nowMs: number; nowNs: () => bigint; careful: boolean; stats: GroupStats },
-): Promise<GroupAnswer[]> {
+): Promise<ItemAnswer[][]> {
   {
-    const claims = writes.flatMap((w) => (w.claim === undefined ? [] : [w.claim]));
-    const accountIds = ids(writes.flatMap((w) => touchedIds(w.cmd)));
+    const open = units.flatMap((u) =>
+      u.items.filter((item) => item.known === undefined && item.cmd !== undefined),
+    );
+    const claims = open.flatMap((item) => (item.claim === undefined ? [] : [item.claim]));
+    const accountIds = ids(open.flatMap((item) => touchedIds(item.cmd!)));
     const pending: Promise<unknown>[] = [];
     const send = <T>(query: Promise<T>): Promise<T> => {
       options.stats.statements++;
@@ -146,7 +166,7 @@ async function runInTransaction(
     const others = new Map((await records)?.map((r) => [r.id, r]));
     const state = new Map<string, AccountState | undefined>((await locked).map((r) => [r.id, accountOf(r)]));
     const total = head === undefined ? undefined : BigInt((await head)[0]!.total_balance);
-    const decided = decide(writes, mine, others, state, total, options.nowNs);
+    const decided = decide(units, mine, others, state, total, options.nowNs);
 
     if (decided.accountInserts.length > 0) {
       const rows = decided.accountInserts;
@@ -170,6 +190,9 @@ async function runInTransaction(
         FROM unnest(${rows.map((r) => r[0])}::text[], ${rows.map((r) => r[1])}::text[]) AS u(id, outcome)
         WHERE t.id = u.id`);
     }
+    if (decided.unclaimed.length > 0) {
+      send(tx`DELETE FROM ledger_txids WHERE id = ANY(${decided.unclaimed}::text[])`);
+    }
     if (decided.log.length > 0) {
       const log = decided.log;
       const n = String(log.length);
@@ -181,15 +204,17 @@ async function runInTransaction(
           RETURNING last_position
         )
         INSERT INTO ledger_log (position, transaction_id, timestamp_ns, operation, account_id, balance_after,
-          to_account_id, to_balance_after, amount)
+          to_account_id, to_balance_after, amount, principal)
         SELECT head.last_position - ${n}::int8 + u.ord, u.txid, u.ts, u.op, u.account_id, u.balance_after,
-          u.to_account_id, u.to_balance_after, u.amount
+          u.to_account_id, u.to_balance_after, u.amount, u.principal
         FROM head, unnest(
           ${log.map((e) => e.txid)}::text[], ${log.map((e) => e.timestampNs.toString())}::int8[],
           ${log.map((e) => e.op)}::text[], ${log.map((e) => e.accountId)}::text[],
           ${log.map((e) => e.balanceAfter.toString())}::int8[], ${log.map((e) => e.toAccountId)}::text[],
-          ${log.map((e) => e.toBalanceAfter?.toString() ?? null)}::int8[], ${log.map((e) => e.amount.toString())}::int8[]
-        ) WITH ORDINALITY AS u(txid, ts, op, account_id, balance_after, to_account_id, to_balance_after, amount, ord)`);
+          ${log.map((e) => e.toBalanceAfter?.toString() ?? null)}::int8[], ${log.map((e) => e.amount.toString())}::int8[],
+          ${log.map((e) => e.principal)}::text[]
+        ) WITH ORDINALITY AS u(txid, ts, op, account_id, balance_after, to_account_id, to_balance_after, amount,
+          principal, ord)`);
     }
     try {
       await settleAll(pending);
@@ -209,8 +234,14 @@ async function settleAll(pending: readonly Promise<unknown>[]): Promise<void> {
   for (const r of results) if (r.status === 'rejected') throw r.reason;
 }
 
+/**
+ * Decides every item of every unit in order against the locked rows, as the engine does: a unit's
+ * failed linked chain is rolled back (its failing member keeps its error, the others get
+ * `Linked operation failed`, nothing of it is recorded); any other failure decided by ledger state
+ * is that item's recorded outcome and does not touch its neighbours.
+ */
 function decide(
-  writes: readonly GroupWrite[],
+  units: readonly GroupUnit[],
   mine: ReadonlySet<string>,
   others: ReadonlyMap<string, { fingerprint: string; outcome: string }>,
   state: Map<string, AccountState | undefined>,
@@ -218,51 +249,112 @@ function decide(
   nowNs: () => bigint,
 ): Decided {
   const existedBefore = new Set(state.keys());
-  const changed = new Set<string>();
   const d: Decided = {
     answers: [],
     accountUpdates: [],
     accountInserts: [],
     recordedOutcomes: [],
+    unclaimed: [],
+    changed: new Set(),
     log: [],
     increase: 0n,
     creates: 0,
   };
-  for (const write of writes) {
-    const { cmd, claim } = write;
-    if (claim !== undefined && !mine.has(claim.txid)) {
-      const record = others.get(claim.txid);
-      // Its record vanished between the claim and the read: only a sweep on a skewed clock does that.
-      if (record === undefined) throw new RetryGroup(`record of ${claim.txid} vanished`);
-      if (record.fingerprint !== claim.print) {
-        const err = Errors.transactionConflict(claim.txid);
-        d.answers.push({
-          outcome: { ok: false, code: err.code, message: err.message },
-          replayed: false,
-          recorded: false,
-        });
+  for (const unit of units) {
+    const outcomes: (BatchItemOutcome | undefined)[] = unit.items.map((item) => item.known);
+    const afters: (AccountState[] | undefined)[] = new Array(unit.items.length);
+    let chainStart = -1;
+    let chainIncrease = 0n;
+    const undo: [string, AccountState | undefined][] = [];
+    for (let i = 0; i < unit.items.length; i++) {
+      const item = unit.items[i]!;
+      if (chainStart < 0 && item.linked) {
+        chainStart = i;
+        chainIncrease = d.increase;
+        undo.length = 0;
+      }
+      let failure: LedgerError | undefined;
+      if (outcomes[i] === undefined && item.claim !== undefined && !mine.has(item.claim.txid)) {
+        const record = others.get(item.claim.txid);
+        // Its record vanished between the claim and the read: only a sweep on a skewed clock does that.
+        if (record === undefined) throw new RetryGroup(`record of ${item.claim.txid} vanished`);
+        outcomes[i] =
+          record.fingerprint !== item.claim.print
+            ? { ok: false, error: Errors.transactionConflict(item.claim.txid) }
+            : replayed(decodeOutcome(record.outcome));
+      }
+      const known = outcomes[i];
+      if (known !== undefined) {
+        if (!known.ok) failure = known.error;
       } else {
-        d.answers.push({ outcome: decodeOutcome(record.outcome), replayed: true, recorded: true });
+        const cmd = item.cmd!;
+        const touched = touchedIds(cmd);
+        const before = touched.map((id) => state.get(id));
+        try {
+          const after = transition(cmd, before);
+          let increase = 0n;
+          for (let k = 0; k < after.length; k++) increase += after[k]!.balance - (before[k]?.balance ?? 0n);
+          if (total !== undefined && increase > 0n && total + d.increase + increase > INT64_MAX) {
+            throw Errors.totalOverflow(touched[touched.length - 1]!, increase);
+          }
+          for (const account of after) {
+            if (chainStart >= 0) undo.push([account.id, state.get(account.id)]);
+            state.set(account.id, account);
+          }
+          d.increase += increase;
+          afters[i] = after;
+        } catch (err) {
+          if (!(err instanceof LedgerError)) throw err;
+          if (!isRecordedOutcome(err.code)) throw new InvariantViolation(`decided ${err.code} under locks`);
+          failure = err;
+        }
       }
-      continue;
+      if (failure !== undefined && chainStart >= 0) {
+        for (let u = undo.length - 1; u >= 0; u--) state.set(undo[u]![0], undo[u]![1]);
+        d.increase = chainIncrease;
+        let end = i;
+        while (unit.items[end]!.linked) end++;
+        for (let j = chainStart; j <= end; j++) {
+          afters[j] = undefined;
+          outcomes[j] =
+            j === i ? { ok: false, error: failure } : { ok: false, error: Errors.linkedOperationFailed() };
+        }
+        chainStart = -1;
+        i = end;
+        continue;
+      }
+      if (failure !== undefined) outcomes[i] = { ok: false, error: failure };
+      if (!item.linked) chainStart = -1;
     }
-    const touched = touchedIds(cmd);
-    const before = touched.map((id) => state.get(id));
-    let outcome: Outcome;
-    try {
-      const after = transition(cmd, before);
-      let increase = 0n;
-      for (let i = 0; i < after.length; i++) increase += after[i]!.balance - (before[i]?.balance ?? 0n);
-      if (total !== undefined && increase > 0n && total + d.increase + increase > INT64_MAX) {
-        throw Errors.totalOverflow(touched[touched.length - 1]!, increase);
-      }
-      d.increase += increase;
-      for (const account of after) {
-        state.set(account.id, account);
-        changed.add(account.id);
-      }
+    d.answers.push(settleUnit(unit, outcomes, afters, mine, d, nowNs));
+  }
+  for (const id of d.changed) {
+    const account = state.get(id)!;
+    if (!existedBefore.has(id)) d.accountInserts.push(account);
+    else d.accountUpdates.push(account);
+  }
+  return d;
+}
+
+/** Log entries, records and answers of one decided unit. */
+function settleUnit(
+  unit: GroupUnit,
+  outcomes: (BatchItemOutcome | undefined)[],
+  afters: (AccountState[] | undefined)[],
+  mine: ReadonlySet<string>,
+  d: Decided,
+  nowNs: () => bigint,
+): ItemAnswer[] {
+  const answers: ItemAnswer[] = [];
+  for (let i = 0; i < unit.items.length; i++) {
+    const item = unit.items[i]!;
+    const after = afters[i];
+    const claimed = item.known === undefined && item.claim !== undefined && mine.has(item.claim.txid);
+    if (after !== undefined) {
+      const cmd = item.cmd!;
+      const transactionId = item.claim?.txid ?? generateTransactionId();
+      for (const account of after) d.changed.add(account.id);
       if (cmd.op === 'create') d.creates++;
-      const transactionId = claim?.txid ?? generateTransactionId();
       d.log.push({
         txid: transactionId,
         timestampNs: nowNs(),
@@ -272,25 +364,32 @@ function decide(
         toAccountId: after[1]?.id ?? null,
         toBalanceAfter: after[1]?.balance ?? null,
         amount: loggedAmount(cmd),
+        principal: unit.principal,
       });
-      outcome = { ok: true, result: { transactionId, accounts: after } };
-    } catch (err) {
-      if (!(err instanceof LedgerError)) throw err;
-      if (!isRecordedOutcome(err.code)) throw new InvariantViolation(`decided ${err.code} under locks`);
-      outcome = { ok: false, code: err.code, message: err.message };
+      const result = { transactionId, accounts: after };
+      if (claimed) d.recordedOutcomes.push([transactionId, encodeOutcome({ ok: true, result })]);
+      answers.push({ outcome: { ok: true, result, replayed: false }, recorded: claimed });
+      continue;
     }
-    // A create without a transaction id records nothing: a repeat is ALREADY_EXISTS.
-    if (claim !== undefined) d.recordedOutcomes.push([claim.txid, encodeOutcome(outcome)]);
-    d.answers.push({ outcome, replayed: false, recorded: claim !== undefined });
+    const outcome = outcomes[i]!;
+    if (outcome.ok || outcome.error.replayed) {
+      answers.push({ outcome, recorded: true });
+      continue;
+    }
+    const { code, message } = outcome.error;
+    const chained = item.linked || (i > 0 && unit.items[i - 1]!.linked);
+    const recorded = claimed && isRecordedOutcome(code) && !chained;
+    if (recorded) d.recordedOutcomes.push([item.claim!.txid, encodeOutcome({ ok: false, code, message })]);
+    else if (claimed) d.unclaimed.push(item.claim!.txid);
+    answers.push({ outcome, recorded });
   }
-  for (const id of changed) {
-    const account = state.get(id)!;
-    if (!existedBefore.has(id)) d.accountInserts.push(account);
-    else d.accountUpdates.push(account);
-  }
-  return d;
+  return answers;
 }
 
+function replayed(outcome: Outcome): BatchItemOutcome {
+  if (outcome.ok) return { ok: true, result: outcome.result, replayed: true };
+  return { ok: false, error: new LedgerError(outcome.code, outcome.message, true) };
+}
 function transition(cmd: WriteCommand, before: (AccountState | undefined)[]): AccountState[] {
   switch (cmd.op) {
     case 'create':
