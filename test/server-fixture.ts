@@ -1,10 +1,13 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import type { ClientSecurity } from '../src/client/client-security.js';
 import { LedgerClient } from '../src/client/ledger-client.js';
 import type { InvariantViolation } from '../src/domain/errors.js';
 import { type EngineOptions, LedgerEngine } from '../src/engine/ledger-engine.js';
 import { DelayedCommitStorage } from '../src/engine/storage.js';
 import { type RunningServer, startLedgerServer } from '../src/server/ledger-server.js';
+import type { TlsFiles } from '../src/server/tls-credentials.js';
+import type { CallObserver } from '../src/server/unary-handler.js';
 
 /** One parsed pino line. */
 export type LogLine = Record<string, unknown> & { level: number; msg: string; time: string };
@@ -24,6 +27,11 @@ export interface TestServerOptions {
   maxInFlightCalls?: number;
   shutdownGraceMs?: number;
   logLevel?: 'debug' | 'info';
+  tls?: TlsFiles;
+  authTokensFile?: string;
+  /** How the fixture's own client connects (default: plaintext, no token). */
+  clientSecurity?: ClientSecurity;
+  observer?: CallObserver;
 }
 
 export const PINO_ERROR = 50;
@@ -53,8 +61,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     onInvariantViolation: (err) => violations.push(err),
     ...(options.maxInFlightCalls === undefined ? {} : { maxInFlightCalls: options.maxInFlightCalls }),
     ...(options.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: options.shutdownGraceMs }),
+    tls: options.tls,
+    authTokensFile: options.authTokensFile,
+    observer: options.observer,
   });
-  const client = new LedgerClient(server.target, { deadlineMs: 30_000 });
+  const client = new LedgerClient(server.target, { deadlineMs: 30_000, security: options.clientSecurity });
   return {
     server,
     client,

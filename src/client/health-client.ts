@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
+import { type ClientSecurity, channelCredentials } from './client-security.js';
 
 /** grpc.health.v1 serving states as the server reports them. */
 export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
@@ -38,9 +39,11 @@ export class HealthClient {
   constructor(
     readonly target: string,
     channelOptions: grpc.ChannelOptions = {},
+    /** TLS only: health stays open without a token (see docs/security.md). */
+    security?: ClientSecurity,
   ) {
     const Ctor = grpc.makeGenericClientConstructor(healthService, 'Health');
-    this.stub = new Ctor(target, grpc.credentials.createInsecure(), channelOptions) as unknown as HealthStub;
+    this.stub = new Ctor(target, channelCredentials(security), channelOptions) as unknown as HealthStub;
   }
 
   /** The serving status of `service` ("" is the server as a whole). */

@@ -10,6 +10,7 @@ import {
   type WireTransferFundsResponse,
   type WireUpdateBalanceResponse,
 } from '../wire/ledger-proto.js';
+import { type ClientSecurity, callMetadata, channelCredentials } from './client-security.js';
 
 /** Typed ledger.v1 client: bigint for every 64-bit integer, replay flag from trailing metadata. */
 export interface Account {
@@ -170,6 +171,8 @@ export interface LedgerClientOptions {
   channelKey?: string;
   /** Largest response accepted, in bytes. */
   maxResponseBytes?: number;
+  /** TLS and bearer token; plaintext without a token when absent. */
+  security?: ClientSecurity | undefined;
 }
 
 export const toAccount = (wire: WireAccount | null | undefined): Account => ({
@@ -207,18 +210,20 @@ type UnaryMethod = (
 export class LedgerClient {
   private readonly client: grpc.Client;
   private readonly defaultDeadlineMs: number | undefined;
+  private readonly metadata: () => grpc.Metadata;
 
   constructor(
     readonly target: string,
     options: LedgerClientOptions = {},
   ) {
     const Ctor = ledgerClientConstructor();
-    this.client = new Ctor(target, grpc.credentials.createInsecure(), {
+    this.client = new Ctor(target, channelCredentials(options.security), {
       'grpc.max_receive_message_length': options.maxResponseBytes ?? 64 * 1024 * 1024,
       ...(options.channelKey === undefined ? {} : { 'ledgerctl.channel_key': options.channelKey }),
       ...options.channelOptions,
     });
     this.defaultDeadlineMs = options.deadlineMs;
+    this.metadata = callMetadata(options.security);
   }
 
   /** Resolves once connected; rejects with a clear message when the target does not answer in time. */
@@ -323,7 +328,7 @@ export class LedgerClient {
       let error: grpc.ServiceError | null = null;
       let response: unknown;
       // The callback runs before the 'status' event, which carries the trailers (replay flag).
-      const call = fn.call(this.client, request, new grpc.Metadata(), callOptions, (err, res) => {
+      const call = fn.call(this.client, request, this.metadata(), callOptions, (err, res) => {
         error = err;
         response = res;
       });

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
+import { type ClientSecurity, channelCredentials } from './client-security.js';
 
 export type ReflectionVersion = 'v1' | 'v1alpha';
 
@@ -74,13 +75,10 @@ export class ReflectionClient {
     readonly target: string,
     readonly version: ReflectionVersion = 'v1',
     channelOptions: grpc.ChannelOptions = {},
+    security?: ClientSecurity,
   ) {
     const Ctor = grpc.makeGenericClientConstructor(reflectionService(version), 'ServerReflection');
-    this.stub = new Ctor(
-      target,
-      grpc.credentials.createInsecure(),
-      channelOptions,
-    ) as unknown as ReflectionStub;
+    this.stub = new Ctor(target, channelCredentials(security), channelOptions) as unknown as ReflectionStub;
   }
 
   /** Fully-qualified names of the services the server publishes. */

@@ -10,7 +10,9 @@ export type ErrorCode =
   | 'OUT_OF_RANGE'
   | 'RESOURCE_EXHAUSTED'
   | 'ABORTED'
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED';
 
 export class LedgerError extends Error {
   override readonly name = 'LedgerError';
@@ -97,6 +99,15 @@ export const Errors = {
   storageUnavailable: () => new LedgerError('UNAVAILABLE', 'Ledger storage is unavailable; retry later'),
   tooManyCalls: (max: number) =>
     new LedgerError('RESOURCE_EXHAUSTED', `Too many calls in flight (limit ${max}); retry later`),
+  // The two refusals name no account and no token: they tell a caller only what it sent wrong.
+  missingCredentials: () =>
+    new LedgerError(
+      'UNAUTHENTICATED',
+      'Missing credentials: send authorization: Bearer <token> or a client certificate this server accepts',
+    ),
+  unknownCredentials: () => new LedgerError('UNAUTHENTICATED', 'Unknown bearer token or client certificate'),
+  permissionDenied: (principal: string, role: string, action: string) =>
+    new LedgerError('PERMISSION_DENIED', `Principal ${principal} (role ${role}) may not ${action}`),
 } as const;
 
 /** Codes whose outcome was decided by ledger state: an idempotency record keeps them. */

@@ -108,6 +108,7 @@ export function executeBatchHandler(
     {
       method: 'ExecuteBatch',
       subject: () => ({ accountIds: [] }),
+      access: () => ({ role: 'write', action: 'call ExecuteBatch' }),
       handle: async (r, principal) => {
         const operations = (r.operations ?? []).map(toOperation);
         const outcomes = await engine.executeBatch(operations, principal);

@@ -17,8 +17,11 @@ import type {
   WireUpdateBalanceRequest,
   WireUpdateBalanceResponse,
 } from '../wire/ledger-proto.js';
+import type { Role } from './access-control.js';
 import { executeBatchHandler } from './batch-handler.js';
-import { type UnaryAdapterContext, unaryHandler } from './unary-handler.js';
+import { type AccessNeed, type UnaryAdapterContext, unaryHandler } from './unary-handler.js';
+
+const need = (role: Role, action: string): AccessNeed => ({ role, action });
 
 const NS_PER_SECOND = 1_000_000_000n;
 
@@ -81,6 +84,7 @@ export function ledgerHandlers(engine: Ledger, ctx: UnaryAdapterContext): grpc.U
     CreateAccount: unaryHandler<WireCreateAccountRequest, WireAccount>(
       {
         method: 'CreateAccount',
+        access: () => need('write', 'call CreateAccount'),
         subject: (r) => ({ accountIds: [r.account_id], transactionId: r.transaction_id || undefined }),
         handle: async (r, principal) => {
           const { result, replayed } = await engine.createAccount(
@@ -103,6 +107,7 @@ export function ledgerHandlers(engine: Ledger, ctx: UnaryAdapterContext): grpc.U
     GetBalance: unaryHandler<WireGetBalanceRequest, WireAccount>(
       {
         method: 'GetBalance',
+        access: () => need('read', 'call GetBalance'),
         subject: (r) => ({ accountIds: [r.account_id] }),
         handle: (r) =>
           map(engine.getBalance(r.account_id ?? ''), (account) => ({
@@ -115,6 +120,7 @@ export function ledgerHandlers(engine: Ledger, ctx: UnaryAdapterContext): grpc.U
     UpdateBalance: unaryHandler<WireUpdateBalanceRequest, WireUpdateBalanceResponse>(
       {
         method: 'UpdateBalance',
+        access: () => need('write', 'call UpdateBalance'),
         subject: (r) => ({ accountIds: [r.account_id], transactionId: r.transaction_id }),
         handle: async (r, principal) => {
           const { result, replayed } = await engine.updateBalance(
@@ -137,6 +143,7 @@ export function ledgerHandlers(engine: Ledger, ctx: UnaryAdapterContext): grpc.U
     TransferFunds: unaryHandler<WireTransferFundsRequest, WireTransferFundsResponse>(
       {
         method: 'TransferFunds',
+        access: () => need('write', 'call TransferFunds'),
         subject: (r) => ({
           accountIds: [r.from_account_id, r.to_account_id],
           transactionId: r.transaction_id,
@@ -164,6 +171,11 @@ export function ledgerHandlers(engine: Ledger, ctx: UnaryAdapterContext): grpc.U
     GetSnapshot: unaryHandler<WireGetSnapshotRequest, WireSnapshot>(
       {
         method: 'GetSnapshot',
+        // Every balance at once is a bulk export (and the most expensive read): operators only.
+        access: (r) =>
+          r.include_accounts === true
+            ? need('admin', 'call GetSnapshot with include_accounts')
+            : need('read', 'call GetSnapshot'),
         subject: () => ({ accountIds: [] }),
         handle: (r) =>
           map(engine.getSnapshot(r.include_accounts === true), (snapshot) => ({
@@ -176,6 +188,7 @@ export function ledgerHandlers(engine: Ledger, ctx: UnaryAdapterContext): grpc.U
     GetTransaction: unaryHandler<WireGetTransactionRequest, WireLogEntry>(
       {
         method: 'GetTransaction',
+        access: () => need('read', 'call GetTransaction'),
         subject: (r) => ({ accountIds: [], transactionId: r.transaction_id }),
         handle: async (r) => ({
           response: toWireLogEntry(await engine.getTransaction(r.transaction_id ?? '')),

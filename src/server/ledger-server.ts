@@ -14,12 +14,15 @@ import {
   protoRoot,
 } from '../wire/ledger-proto.js';
 import { strictServices } from '../wire/strict-service.js';
+import { AccessControl, readAccessTable } from './access-control.js';
 import { buildFileDescriptorProtos } from './file-descriptors.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
 import { ledgerHandlers } from './ledger-handlers.js';
 import type { Logger } from './logger.js';
 import { StreamTracker } from './stream-tracker.js';
 import { strictDecodingInterceptor } from './strict-decoding.js';
+import { ReloadableServerCredentials, type TlsFiles } from './tls-credentials.js';
+import type { CallObserver } from './unary-handler.js';
 
 export interface LedgerServerOptions {
   /** Interface to bind, e.g. 127.0.0.1. */
@@ -42,6 +45,12 @@ export interface LedgerServerOptions {
    * for its state. Tests inject an observer.
    */
   onInvariantViolation?: (err: InvariantViolation) => void;
+  /** Serve TLS with these files (mTLS when a client CA is given); plaintext when absent. */
+  tls?: TlsFiles | undefined;
+  /** The `--auth-tokens` file: every ledger call must then authenticate (see access-control.ts). */
+  authTokensFile?: string | undefined;
+  /** Sees every answered ledger call (metrics). */
+  observer?: CallObserver | undefined;
 }
 
 export interface RunningServer {
@@ -52,6 +61,13 @@ export interface RunningServer {
   readonly engine: Ledger;
   /** Ledger calls being served right now. */
   readonly inFlightCalls: number;
+  /** Whether the listener speaks TLS. */
+  readonly tls: boolean;
+  /**
+   * Reads the TLS files and the access file again (SIGHUP). A file that cannot be used is logged
+   * and the previous one stays in force; the listener and open connections are untouched.
+   */
+  reloadCredentials(): void;
   /** Health NOT_SERVING, drain in-flight calls (forced after the grace period), close the engine. */
   shutdown(): Promise<void>;
   /**
@@ -133,6 +149,15 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
   const graceMs = options.shutdownGraceMs ?? LIMITS.defaultShutdownGraceMs;
   routeGrpcLogs(logger);
   const limiter = new InFlightLimiter(options.maxInFlightCalls ?? LIMITS.maxInFlightCalls);
+  // Both read (and checked) before binding: unusable files are the operator's to fix, at start.
+  const credentials = options.tls === undefined ? undefined : new ReloadableServerCredentials(options.tls);
+  const authFile = options.authTokensFile;
+  const access =
+    authFile !== undefined
+      ? new AccessControl(readAccessTable(authFile))
+      : credentials?.mutual === true
+        ? new AccessControl(undefined)
+        : undefined;
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': LIMITS.maxRequestBytes,
@@ -146,6 +171,8 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
       logger,
       limiter,
       onInvariantViolation: options.onInvariantViolation ?? crashOnInvariantViolation(logger),
+      access,
+      observer: options.observer,
     }),
   );
   const health = new HealthImplementation(
@@ -158,7 +185,7 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(
       formatTarget(host, options.port),
-      grpc.ServerCredentials.createInsecure(),
+      credentials ?? grpc.ServerCredentials.createInsecure(),
       (err, bound) => {
         if (err === null) return resolve(bound);
         server.forceShutdown();
@@ -186,7 +213,37 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     }),
   );
   const target = formatTarget(host, port);
-  logger.info({ target, storage: engine.storageKind, locking: engine.lockingMode }, 'ledger listening');
+  logger.info(
+    {
+      target,
+      storage: engine.storageKind,
+      locking: engine.lockingMode,
+      tls: credentials === undefined ? 'off' : credentials.mutual ? 'mutual' : 'on',
+      auth: authFile !== undefined ? 'tokens' : access !== undefined ? 'client-certificates' : 'off',
+    },
+    'ledger listening',
+  );
+
+  const reloadCredentials = (): void => {
+    if (credentials !== undefined) {
+      try {
+        credentials.reload();
+        logger.info({ files: options.tls }, 'TLS certificate reloaded');
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'TLS reload failed; the previous certificate stays');
+      }
+    }
+    if (authFile !== undefined && access !== undefined) {
+      try {
+        access.replaceTable(readAccessTable(authFile));
+        logger.info({ file: authFile }, 'access file reloaded');
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'access file reload failed; the previous one stays');
+      }
+    }
+    if (credentials === undefined && authFile === undefined)
+      logger.info('nothing to reload (no TLS, no access file)');
+  };
 
   const drain = async (): Promise<void> => {
     // Watchers hear NOT_SERVING first; then no new calls; then the endless streams end, so
@@ -216,6 +273,8 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     port,
     target,
     engine,
+    tls: credentials !== undefined,
+    reloadCredentials,
     get inFlightCalls() {
       return limiter.inFlight;
     },

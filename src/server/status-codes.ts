@@ -11,6 +11,8 @@ export const GRPC_STATUS_OF: Readonly<Record<ErrorCode, status>> = {
   RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED,
   ABORTED: status.ABORTED,
   UNAVAILABLE: status.UNAVAILABLE,
+  UNAUTHENTICATED: status.UNAUTHENTICATED,
+  PERMISSION_DENIED: status.PERMISSION_DENIED,
 };
 
 /** What a client sees for a failure that is not its own: the cause stays in the server log. */

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { Errors, InvariantViolation, LedgerError } from '../domain/errors.js';
 import { REPLAYED_METADATA_KEY, SERVER_TIME_METADATA_KEY } from '../wire/ledger-proto.js';
+import { type AccessControl, authorize, type Role } from './access-control.js';
 import type { InFlightLimiter } from './in-flight-limiter.js';
 import type { Logger } from './logger.js';
 import { GRPC_STATUS_OF, INTERNAL_ERROR_MESSAGE } from './status-codes.js';
@@ -24,12 +25,29 @@ export interface UnaryAdapterContext {
   limiter: InFlightLimiter;
   /** Called after the INTERNAL answer went out: the ledger can no longer vouch for its state. */
   onInvariantViolation: (err: InvariantViolation) => void;
+  /** Who may call: absent when the server runs without authentication (every caller is ''). */
+  access?: AccessControl | undefined;
+  /** Sees every answered call (metrics); absent costs nothing. */
+  observer?: CallObserver | undefined;
+}
+
+export interface CallObserver {
+  /** `startedNs` is process.hrtime.bigint() when the call reached the handler. */
+  callEnded(method: string, code: grpc.status, startedNs: bigint): void;
+}
+
+/** What a call needs: the least role, and how a refusal names it ("call UpdateBalance"). */
+export interface AccessNeed {
+  role: Role;
+  action: string;
 }
 
 export interface UnaryMethodSpec<Req, Res> {
   /** The RPC name, e.g. TransferFunds (logged as `operation`). */
   method: string;
   subject: (request: Req) => CallSubject;
+  /** Checked before the call counts as in flight, so refused callers cannot crowd out others. */
+  access: (request: Req) => AccessNeed;
   /** `principal` is the authenticated caller ('' when the server runs without authentication). */
   handle: (request: Req, principal: string) => HandlerReply<Res> | Promise<HandlerReply<Res>>;
 }
@@ -126,8 +144,48 @@ export function unaryHandler<Req, Res>(
     }
   };
 
-  return (call, callback) => {
+  const { access, observer } = ctx;
+
+  /** Authenticates and authorises; answers the refusal itself and returns undefined then. */
+  const admit = (
+    call: grpc.ServerUnaryCall<Req, Res>,
+    callback: grpc.sendUnaryData<Res>,
+    startedMs: number,
+  ): string | undefined => {
+    if (access === undefined) return '';
+    let principal: string | undefined;
+    try {
+      const who = access.authenticate(call.metadata, call.getAuthContext());
+      principal = who.name;
+      const need = spec.access(call.request);
+      authorize(who, need.role, need.action);
+      return who.name;
+    } catch (err) {
+      if (!(err instanceof LedgerError)) throw err;
+      // The principal (never the token) shows who was refused.
+      logFailure(call.request, err, principal === undefined ? {} : { principal });
+      const trailer = answerTrailer(startedMs, false);
+      callback({ code: GRPC_STATUS_OF[err.code], details: err.message, metadata: trailer }, null, trailer);
+      return undefined;
+    }
+  };
+
+  return (call, answer) => {
+    let callback = answer;
+    if (observer !== undefined) {
+      const startedNs = process.hrtime.bigint();
+      callback = (err, value, trailer, flags) => {
+        observer.callEnded(
+          spec.method,
+          err === null ? grpc.status.OK : (err.code ?? grpc.status.UNKNOWN),
+          startedNs,
+        );
+        answer(err, value, trailer, flags);
+      };
+    }
     const startedMs = performance.now();
+    const principal = admit(call, callback, startedMs);
+    if (principal === undefined) return;
     if (!limiter.tryAcquire()) {
       const err = Errors.tooManyCalls(limiter.max);
       logFailure(call.request, err, { inFlight: limiter.inFlight });
@@ -135,7 +193,7 @@ export function unaryHandler<Req, Res>(
       callback({ code: GRPC_STATUS_OF[err.code], details: err.message, metadata: trailer }, null, trailer);
       return;
     }
-    serve(call.request, '', callback, startedMs).catch((err: unknown) => {
+    serve(call.request, principal, callback, startedMs).catch((err: unknown) => {
       // Only reachable if answering itself threw (e.g. a response that fails to serialize).
       logger.error({ operation: spec.method, code: 'INTERNAL', err }, 'failed to answer a call');
     });
