@@ -103,7 +103,7 @@ describe('TLS', () => {
     const foreign = await callError(client(tlsWith({ cert: stranger })).getBalance('a'));
     expect(foreign.code).toBe(grpc.status.UNAVAILABLE);
     // Refused before any call was read: nothing reached the ledger.
-    expect(t.server.engine.getSnapshot(false).logPosition).toBe(1);
+    expect((await t.server.engine.getSnapshot(false)).logPosition).toBe(1);
   });
 
   it('reloads certificate and key on request without dropping the listener or open connections', async () => {
@@ -170,7 +170,7 @@ describe('bearer tokens and roles', () => {
       ]);
     }
     // Refused writes changed nothing.
-    expect(t.server.engine.getBalance('a').balance).toBe(100n);
+    expect((await t.server.engine.getBalance('a')).balance).toBe(100n);
     // The token itself is never logged, not even the refused ones.
     const logText = JSON.stringify(t.logs);
     for (const secret of [...Object.values(tokens), 'nope', tokens.writer.slice(0, -1)])
@@ -198,7 +198,7 @@ describe('bearer tokens and roles', () => {
       'Principal alice (role write) may not call GetSnapshot with include_accounts',
     ]);
     expect((await t.client.getSnapshot(true)).value.accounts.map((x) => x.accountId)).toEqual(['a', 'b']);
-    expect(t.server.engine.getBalance('a').balance).toBe(95n);
+    expect((await t.server.engine.getBalance('a')).balance).toBe(95n);
 
     // A batch is a write: read may not send one; a writer's batch entries carry its principal.
     const batch = [{ kind: 'update' as const, accountId: 'b', delta: 1n, transactionId: 'batch-1' }];

@@ -13,6 +13,17 @@ import { registerTransfer } from './commands/transfer.js';
 import { registerUpdate } from './commands/update.js';
 import { CliError, EXIT } from './exit-codes.js';
 
+// grpc-js hands an IP target (127.0.0.1:50051) to TLS as the server name, and Node warns about
+// that (DEP0123) on every TLS connection. The certificate is still checked against the IP (its
+// subjectAltName), so the warning tells a user nothing: it alone is dropped.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const option = rest[0];
+  const code = typeof option === 'object' && option !== null ? (option as { code?: string }).code : rest[1];
+  if (code === 'DEP0123') return;
+  (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
+
 // A reader that stops early (`ledgerctl snapshot --accounts | head`) is not an error to report.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (err.code !== 'EPIPE') throw err;

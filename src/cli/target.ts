@@ -2,6 +2,12 @@ import * as grpc from '@grpc/grpc-js';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { LedgerCallError, LedgerClient } from '../client/ledger-client.js';
 import { LIMITS } from '../domain/limits.js';
+import {
+  addClientSecurityOptions,
+  type ClientSecurityFlags,
+  clientSecurityFrom,
+  TOKEN_ENV,
+} from './client-credentials.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { formatDuration } from './format-duration.js';
 import { durationArg } from './option-parsers.js';
@@ -23,7 +29,7 @@ export function parseTarget(value: string): string {
   return `${match[1]}:${port}`;
 }
 
-export interface ConnectionOptions {
+export interface ConnectionOptions extends ClientSecurityFlags {
   target: string;
   timeout: number;
   json: boolean;
@@ -31,7 +37,7 @@ export interface ConnectionOptions {
 
 /** The flags every client verb shares: where the ledger is, how long to wait, how to print. */
 export function addConnectionOptions(command: Command): Command {
-  return command
+  command
     .addOption(
       new Option('--target <host:port>', 'ledger server to ask')
         .env(TARGET_ENV)
@@ -44,6 +50,7 @@ export function addConnectionOptions(command: Command): Command {
         .argParser(durationArg),
     )
     .option('--json', 'print JSON (64-bit integers as strings) instead of a table', false);
+  return addClientSecurityOptions(command);
 }
 
 /**
@@ -60,6 +67,7 @@ export async function withLedger<T>(
   const client = new LedgerClient(options.target, {
     deadlineMs: options.timeout,
     maxResponseBytes: LIMITS.maxClientResponseBytes,
+    security: clientSecurityFrom(options),
   });
   try {
     return await conversation(client);
@@ -98,6 +106,13 @@ function callFailure(
   switch (err.code) {
     case grpc.status.INVALID_ARGUMENT:
       return new CliError(err.details, EXIT.usage);
+    case grpc.status.UNAUTHENTICATED:
+      return new CliError(
+        `the ledger at ${target} wants credentials: ${err.details} (--token-file, ${TOKEN_ENV}, --tls-cert)`,
+        EXIT.usage,
+      );
+    case grpc.status.PERMISSION_DENIED:
+      return new CliError(err.details, EXIT.failed);
     case grpc.status.UNAVAILABLE:
       return new CliError(
         `cannot reach the ledger at ${target}: ${unavailableReason(err.details)}${unknownOutcome}`,

@@ -1,3 +1,4 @@
+import type { ClientSecurity } from '../client/client-security.js';
 import { LedgerClient } from '../client/ledger-client.js';
 import { LIMITS } from '../domain/limits.js';
 import { type BatchCaller, type Caller, callBatch, callOp } from './call-op.js';
@@ -25,6 +26,7 @@ export class ClientPool {
     targets: readonly string[],
     private readonly connections: number,
     loadClient: LoadClient = 'lean',
+    private readonly security?: ClientSecurity,
   ) {
     this.clients = targets.flatMap((t) => this.open(t));
     this.channels =
@@ -33,9 +35,11 @@ export class ClientPool {
             Array.from(
               { length: connections },
               () =>
-                new H2Channel(`http://${t}`, {
+                new H2Channel(`${security?.tls === undefined ? 'http' : 'https'}://${t}`, {
                   maxResponseBytes: LIMITS.maxClientResponseBytes,
                   deadlineTickMs: HARNESS_LIMITS.deadlineTickMs,
+                  tls: security?.tls,
+                  token: security?.token,
                 }),
             ),
           )
@@ -58,6 +62,7 @@ export class ClientPool {
         new LedgerClient(target, {
           channelKey: `ledgerctl-stress-${i}`,
           maxResponseBytes: LIMITS.maxClientResponseBytes,
+          security: this.security,
         }),
     );
   }

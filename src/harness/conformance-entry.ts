@@ -1,3 +1,4 @@
+import type { ClientSecurity } from '../client/client-security.js';
 import { runConformance } from './conformance/index.js';
 import type { InvariantVerdict } from './history.js';
 
@@ -5,7 +6,8 @@ import type { InvariantVerdict } from './history.js';
 export async function runConformanceKit(
   target: string,
   deadlineMs: number,
+  security?: ClientSecurity,
 ): Promise<{ verdicts: InvariantVerdict[] }> {
-  const { verdicts } = await runConformance(target, { deadlineMs });
+  const { verdicts } = await runConformance(target, { deadlineMs, security });
   return { verdicts };
 }

@@ -28,6 +28,10 @@ export interface H2ChannelOptions {
   maxResponseBytes: number;
   /** How often deadlines are checked: a call fails with DEADLINE_EXCEEDED at most this late. */
   deadlineTickMs: number;
+  /** For an https:// authority: the CA to trust, and a client certificate for mTLS. */
+  tls?: { caPem?: Buffer | undefined; certPem?: Buffer | undefined; keyPem?: Buffer | undefined } | undefined;
+  /** Sent as `authorization: Bearer <token>` on every call. */
+  token?: string | undefined;
 }
 
 /** Per-call state, hung on its stream so the event handlers are shared functions, not closures. */
@@ -168,7 +172,9 @@ export class H2Channel {
       const timer = setTimeout(() => {
         session.destroy();
         reject(
-          new Error(`cannot reach ledger at ${this.authority.slice(7)}: no connection within ${timeoutMs}ms`),
+          new Error(
+            `cannot reach ledger at ${this.authority.replace(/^https?:\/\//, '')}: no connection within ${timeoutMs}ms`,
+          ),
         );
       }, timeoutMs);
       session.once('connect', () => {
@@ -177,16 +183,22 @@ export class H2Channel {
       });
       session.once('close', () => {
         clearTimeout(timer);
-        reject(new Error(`cannot reach ledger at ${this.authority.slice(7)}: connection refused or closed`));
+        reject(
+          new Error(
+            `cannot reach ledger at ${this.authority.replace(/^https?:\/\//, '')}: connection refused or closed`,
+          ),
+        );
       });
     });
   }
 
   private open(): http2.ClientHttp2Session {
     if (this.session !== undefined && !this.session.closed && !this.session.destroyed) return this.session;
+    const tls = this.options.tls;
     const session = http2.connect(this.authority, {
       maxSessionMemory: 64,
       settings: { enablePush: false, initialWindowSize: 1 << 20 },
+      ...(tls === undefined ? {} : { ca: tls.caPem, cert: tls.certPem, key: tls.keyPem }),
     });
     session.on('error', () => {});
     session.on('goaway', () => {
@@ -217,6 +229,7 @@ export class H2Channel {
         'content-type': 'application/grpc',
         te: 'trailers',
         'grpc-timeout': grpcTimeout(deadlineMs),
+        ...(this.options.token === undefined ? {} : { authorization: `Bearer ${this.options.token}` }),
       };
       this.headers.set(key, headers);
     }

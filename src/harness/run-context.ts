@@ -1,3 +1,4 @@
+import type { ClientSecurity } from '../client/client-security.js';
 import type { ClientPool } from './client-pool.js';
 import type { RunIds } from './run-ids.js';
 import type { Scenario } from './scenario-schema.js';
@@ -13,6 +14,8 @@ export interface RunOptions {
   historyFile?: string;
   /** Live status line on stderr. */
   status?: boolean;
+  /** TLS and token for `targets` that require them. */
+  security?: ClientSecurity | undefined;
 }
 
 /** What every stage of a run shares, instead of long parameter lists. */

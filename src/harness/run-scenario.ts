@@ -39,6 +39,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const pool = new ClientPool(
     server.targets,
     scenario.connections ?? HARNESS_LIMITS.defaultConnectionsPerTarget,
+    'lean',
+    options.security,
   );
   let result: RunResult | undefined;
   try {
@@ -76,7 +78,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
 
 async function runConformance(ctx: RunContext, base: RunBase): Promise<RunResult> {
   const targets = ctx.server.targets;
-  const { verdicts } = await runConformanceKit(targets[0]!, ctx.deadlineMs);
+  const { verdicts } = await runConformanceKit(targets[0]!, ctx.deadlineMs, ctx.options.security);
   if (targets.length > 1) ctx.notes.push(`conformance ran against ${targets[0]} only`);
   return {
     ...base,

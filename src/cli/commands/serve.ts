@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { LIMITS } from '../../domain/limits.js';
@@ -10,8 +11,10 @@ import { DatabaseError } from '../../engine/postgres/database-error.js';
 import { describeUrl } from '../../engine/postgres/pg-connect.js';
 import { PgLedger } from '../../engine/postgres/pg-ledger.js';
 import type { LedgerStorage } from '../../engine/storage.js';
+import { AccessFileError, readAccessTable } from '../../server/access-control.js';
 import { ListenError, type RunningServer, startLedgerServer } from '../../server/ledger-server.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../server/logger.js';
+import { readTlsContext, TlsConfigError, type TlsFiles } from '../../server/tls-credentials.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { formatDuration } from '../format-duration.js';
 import { durationArg, nonEmptyArg, portArg, positiveIntArg } from '../option-parsers.js';
@@ -42,6 +45,11 @@ interface ServeOptions {
   dbPoolSize: number;
   dbStatementTimeout: number;
   dbConnectTimeout: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  authTokens?: string;
+  insecure: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -164,6 +172,28 @@ export function registerServe(program: Command): void {
         .default(LIMITS.defaultPgConnectTimeoutMs, formatDuration(LIMITS.defaultPgConnectTimeoutMs))
         .argParser(durationArg),
     )
+    .addOption(
+      new Option('--tls-cert <file>', 'serve TLS with this certificate chain (PEM); reread on SIGHUP'),
+    )
+    .addOption(new Option('--tls-key <file>', 'private key of --tls-cert (PEM); reread on SIGHUP'))
+    .addOption(
+      new Option(
+        '--tls-client-ca <file>',
+        'require client certificates signed by this CA (mTLS); the subject CN is the principal',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--auth-tokens <file>',
+        'require a bearer token or listed client certificate on every ledger call (see docs/security.md); reread on SIGHUP',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--insecure',
+        'allow plaintext on an address other than loopback (anyone on the path can read and forge calls)',
+      ).default(false),
+    )
     .action(serve);
 }
 
@@ -185,8 +215,22 @@ async function serve(options: ServeOptions): Promise<void> {
         'the ids held in memory are the cache plus the writes in flight',
     );
   }
+  const tls = tlsFilesOf(options);
+  if (tls === undefined && !options.insecure && !isLoopback(options.host)) {
+    throw new CliError(
+      `refusing plaintext on ${options.host}, which is not a loopback address: give --tls-cert and --tls-key, or --insecure to serve unencrypted anyway`,
+    );
+  }
+  // Checked before the data dir is opened: a wrong file is the operator's to fix, nothing starts.
+  try {
+    if (tls !== undefined) readTlsContext(tls);
+    if (options.authTokens !== undefined) readAccessTable(options.authTokens);
+  } catch (err) {
+    if (err instanceof TlsConfigError || err instanceof AccessFileError) throw new CliError(err.message);
+    throw err;
+  }
   const logger = createLogger(options.logLevel);
-  const server = await start(options, logger);
+  const server = await start(options, tls, logger);
   const storage =
     options.databaseUrl !== undefined
       ? `postgres at ${describeUrl(options.databaseUrl)}`
@@ -196,8 +240,10 @@ async function serve(options: ServeOptions): Promise<void> {
   // Handlers first: a supervisor may signal the moment it reads the line, and a handler
   // installed after the write is not reliably in place by then (the default action kills).
   const signalled = nextSignal();
+  // SIGHUP rereads certificate, key, client CA and the access file; the listener stays up.
+  process.on('SIGHUP', () => server.reloadCredentials());
   printLine(
-    `ledgerctl listening on ${server.target} (storage: ${storage}, locking: ${server.engine.lockingMode})`,
+    `ledgerctl listening on ${server.target} (storage: ${storage}, locking: ${server.engine.lockingMode}${server.tls ? ', tls: on' : ''})`,
   );
   const stop = await Promise.race([signalled, server.storageFailed]);
   if (typeof stop === 'string') logger.info({ signal: stop }, 'signal received');
@@ -212,7 +258,11 @@ async function serve(options: ServeOptions): Promise<void> {
  * A data dir or an address the operator has to change is one line and exit 2; anything else is
  * a bug and keeps its stack (exit 70).
  */
-async function start(options: ServeOptions, logger: Logger): Promise<RunningServer> {
+async function start(
+  options: ServeOptions,
+  tls: TlsFiles | undefined,
+  logger: Logger,
+): Promise<RunningServer> {
   const engine =
     options.databaseUrl === undefined ? await openEngine(options, logger) : await openPg(options);
   try {
@@ -223,6 +273,8 @@ async function start(options: ServeOptions, logger: Logger): Promise<RunningServ
       logger,
       maxInFlightCalls: options.maxInFlight,
       shutdownGraceMs: options.shutdownGrace,
+      tls,
+      authTokensFile: options.authTokens,
     });
   } catch (err) {
     await engine.close();
@@ -280,6 +332,25 @@ async function openEngine(options: ServeOptions, logger: Logger): Promise<Ledger
   // Operators (and the crash harness, which reports it per restart) see what a restart cost.
   if (engine.recovery !== undefined) logger.info({ ...engine.recovery }, 'ledger recovered');
   return engine;
+}
+
+function tlsFilesOf(options: ServeOptions): TlsFiles | undefined {
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+    throw new CliError('--tls-cert and --tls-key go together (a certificate needs its private key)');
+  }
+  if (options.tlsCert === undefined || options.tlsKey === undefined) {
+    if (options.tlsClientCa !== undefined)
+      throw new CliError('--tls-client-ca needs --tls-cert and --tls-key');
+    return undefined;
+  }
+  return { certFile: options.tlsCert, keyFile: options.tlsKey, clientCaFile: options.tlsClientCa };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+export function isLoopback(host: string): boolean {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (bare === 'localhost' || bare === '::1') return true;
+  return isIPv4(bare) && bare.startsWith('127.');
 }
 
 /**

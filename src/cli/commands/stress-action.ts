@@ -5,10 +5,11 @@ import { loadScenarioFile, ScenarioError } from '../../harness/load-scenario.js'
 import { jsonReplacer } from '../../harness/run-recorder.js';
 import type { RunResult } from '../../harness/run-result.js';
 import { RunSetupError, runScenario } from '../../harness/run-scenario.js';
+import { type ClientSecurityFlags, clientSecurityFrom } from '../client-credentials.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { exitCodeOf } from '../exit-status.js';
 
-export interface StressFlags {
+export interface StressFlags extends ClientSecurityFlags {
   target?: string[];
   seed?: number;
   json?: string;
@@ -30,8 +31,14 @@ export async function stress(file: string, flags: StressFlags): Promise<void> {
 /** Loads and runs one scenario; a problem the user can fix becomes a CliError (exit 2). */
 export async function runOne(
   file: string,
-  flags: { target?: string[]; seed?: number; history?: string; status: boolean },
+  flags: { target?: string[]; seed?: number; history?: string; status: boolean } & ClientSecurityFlags,
 ): Promise<RunResult> {
+  const given = [flags.tlsCa, flags.tlsCert, flags.tlsKey, flags.tokenFile].some((f) => f !== undefined);
+  if (given && flags.target === undefined) {
+    throw new CliError('--tls-ca, --tls-cert, --tls-key and --token-file apply to --target servers only');
+  }
+  // LEDGER_TOKEN alone does not make a run against the in-process server fail.
+  const security = flags.target === undefined ? undefined : clientSecurityFrom(flags);
   try {
     const scenario = await loadScenarioFile(file);
     return await runScenario(scenario, {
@@ -40,6 +47,7 @@ export async function runOne(
       seed: flags.seed,
       historyFile: flags.history,
       status: flags.status,
+      security,
     });
   } catch (err) {
     throw asUserError(err);

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
 import { parseSeed, parseTargets } from '../../harness/stress-options.js';
+import { addClientSecurityOptions } from '../client-credentials.js';
 import type { StressFlags } from './stress-action.js';
 
 export function registerStress(program: Command): void {
-  program
-    .command('stress')
+  addClientSecurityOptions(program.command('stress'))
     .description('run a stress scenario and check the ledger invariants and thresholds')
     .argument('<scenario>', 'scenario file (YAML), e.g. scenarios/lost-update.yaml')
     .option(

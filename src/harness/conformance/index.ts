@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { ClientSecurity } from '../../client/client-security.js';
 import { LedgerClient } from '../../client/ledger-client.js';
 import type { InvariantVerdict, OpRecord } from '../history.js';
 import { batchRules } from './batch-rules.js';
@@ -29,6 +30,8 @@ export const CONFORMANCE_RULES: readonly ConformanceRule[] = [
 export interface ConformanceOptions {
   /** Per-call deadline. */
   deadlineMs: number;
+  /** TLS and token for a server that requires them. */
+  security?: ClientSecurity | undefined;
   /** Run only these rules (by name, without the `conformance:` prefix); default all. */
   rules?: string[];
 }
@@ -49,10 +52,11 @@ export async function runConformance(
   target: string,
   options: ConformanceOptions,
 ): Promise<ConformanceReport> {
-  const client = new LedgerClient(target, { deadlineMs: options.deadlineMs });
+  const client = new LedgerClient(target, { deadlineMs: options.deadlineMs, security: options.security });
   const kit: KitState = {
     client,
     target,
+    security: options.security,
     prefix: `cf${randomBytes(4).toString('hex')}`,
     deadlineMs: options.deadlineMs,
     startNs: process.hrtime.bigint(),

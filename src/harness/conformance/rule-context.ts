@@ -1,3 +1,4 @@
+import type { ClientSecurity } from '../../client/client-security.js';
 import {
   type Account,
   type BatchItemResult,
@@ -21,6 +22,7 @@ export type Outcome<T> =
 export interface KitState {
   client: LedgerClient;
   target: string;
+  security: ClientSecurity | undefined;
   prefix: string;
   deadlineMs: number;
   startNs: bigint;
@@ -75,6 +77,11 @@ export class RuleContext {
 
   get target(): string {
     return this.kit.target;
+  }
+
+  /** How the kit's own clients connect (TLS for health and reflection too). */
+  get security(): ClientSecurity | undefined {
+    return this.kit.security;
   }
 
   get deadlineMs(): number {

@@ -1,3 +1,4 @@
+import type { ClientSecurity } from '../../client/client-security.js';
 import { HealthClient } from '../../client/health-client.js';
 import { ReflectionClient, type ReflectionVersion } from '../../client/reflection-client.js';
 import { ledgerServiceDefinition } from '../../wire/ledger-proto.js';
@@ -7,9 +8,13 @@ const LEDGER_FILE = 'ledger/v1/ledger.proto';
 const TIMESTAMP_FILE = 'google/protobuf/timestamp.proto';
 const describeError = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
-async function checkReflection(version: ReflectionVersion, target: string): Promise<string[]> {
+async function checkReflection(
+  version: ReflectionVersion,
+  target: string,
+  security: ClientSecurity | undefined,
+): Promise<string[]> {
   const problems: string[] = [];
-  const client = new ReflectionClient(target, version);
+  const client = new ReflectionClient(target, version, {}, security);
   const request = `grpc.reflection.${version} file_containing_symbol "ledger.v1.Ledger"`;
   try {
     const files = await client.fileContainingSymbol('ledger.v1.Ledger');
@@ -53,7 +58,7 @@ export const standardServicesRules: ConformanceRule[] = [
     name: 'health',
     summary: 'grpc.health.v1 Check reports SERVING for "" and "ledger.v1.Ledger"',
     async run(ctx) {
-      const client = new HealthClient(ctx.target);
+      const client = new HealthClient(ctx.target, {}, ctx.security);
       try {
         for (const service of ['', 'ledger.v1.Ledger']) {
           const request = `grpc.health.v1.Health/Check {service: ${JSON.stringify(service)}}`;
@@ -73,10 +78,10 @@ export const standardServicesRules: ConformanceRule[] = [
     name: 'reflection',
     summary: `server reflection resolves ledger.v1.Ledger to ${LEDGER_FILE}, whose import ${TIMESTAMP_FILE} resolves too`,
     async run(ctx) {
-      const v1 = await checkReflection('v1', ctx.target);
+      const v1 = await checkReflection('v1', ctx.target, ctx.security);
       if (v1.length === 0) return;
       // Older tools speak v1alpha only: a server serving that one correctly conforms too.
-      const alpha = await checkReflection('v1alpha', ctx.target);
+      const alpha = await checkReflection('v1alpha', ctx.target, ctx.security);
       if (alpha.length === 0) return;
       for (const p of v1) ctx.violations.push(p);
     },
