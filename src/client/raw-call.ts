@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { type ClientSecurity, callMetadata, channelCredentials } from './client-security.js';
 
 /** The answer to a call sent as raw bytes: the response bytes, or the status code and details. */
 export type RawOutcome = { ok: true; bytes: Buffer } | { ok: false; code: grpc.status; details: string };
@@ -11,9 +12,11 @@ const identity = (b: Buffer): Buffer => b;
  */
 export class RawCaller {
   private readonly client: grpc.Client;
+  private readonly metadata: () => grpc.Metadata;
 
-  constructor(target: string, credentials = grpc.credentials.createInsecure()) {
-    this.client = new grpc.Client(target, credentials);
+  constructor(target: string, security?: ClientSecurity) {
+    this.client = new grpc.Client(target, channelCredentials(security));
+    this.metadata = callMetadata(security);
   }
 
   /** `path` is the full method path, e.g. /ledger.v1.Ledger/GetBalance. */
@@ -24,6 +27,7 @@ export class RawCaller {
         identity,
         identity,
         Buffer.from(bytes),
+        this.metadata(),
         { deadline: Date.now() + deadlineMs },
         (err, value) => {
           if (err) resolve({ ok: false, code: err.code, details: err.details });

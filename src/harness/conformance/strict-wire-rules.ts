@@ -23,7 +23,7 @@ export const strictWireRules: ConformanceRule[] = [
     async run(ctx) {
       const accounts = [await ctx.setupAccount('a', 1_000n), await ctx.setupAccount('b', 1_000n)];
       const before = ctx.expectOk(await ctx.snapshot(false));
-      const raw = new RawCaller(ctx.target);
+      const raw = new RawCaller(ctx.target, ctx.security);
       try {
         const rng = new SeededRandom(10);
         let n = 0;
