@@ -63,7 +63,7 @@ export const LIMITS = {
   /** PostgreSQL: how long opening one connection may take (--db-connect-timeout; whole seconds). */
   defaultPgConnectTimeoutMs: 5_000,
   /** PostgreSQL: group transactions one process runs at once (each on its own connection). */
-  pgGroupsInFlight: 4,
+  pgGroupsInFlight: 2,
   /** PostgreSQL: most writes in one group transaction. */
   pgMaxGroupWrites: 512,
   /** PostgreSQL: tries of one group that meets a deadlock, a serialization failure or a racing create. */

@@ -18,6 +18,8 @@ export type LoadClient = 'lean' | 'grpc-js';
 export class ClientPool {
   readonly clients: LedgerClient[];
   private readonly channels: H2Channel[];
+  /** The target each channel talks to, in step with `channels`. */
+  private readonly channelTargets: string[];
   readonly callers: Caller[];
   /** ExecuteBatch always goes through grpc-js: its cost is shared by every operation of a batch. */
   readonly batchCallers: BatchCaller[];
@@ -44,6 +46,8 @@ export class ClientPool {
             ),
           )
         : [];
+    this.channelTargets =
+      loadClient === 'lean' ? targets.flatMap((t) => Array.from({ length: connections }, () => t)) : [];
     this.callers =
       loadClient === 'lean'
         ? this.channels.map((ch) => (op, args, deadlineMs) => h2CallOp(ch, op, args, deadlineMs))
@@ -79,16 +83,27 @@ export class ClientPool {
     ]);
   }
 
-  /** A (single-target) server restarted on another address: every client and channel moves there. */
-  readonly reconnect = async (target: string): Promise<void> => {
+  /**
+   * A server restarted on another address: the clients and channels of `previous` (every one when
+   * it is not given: a single-target run) move there; those of other instances stay.
+   */
+  readonly reconnect = async (target: string, previous?: string): Promise<void> => {
+    const moves = (t: string) => previous === undefined || t === previous;
     const fresh = this.open(target);
     await this.ready(fresh);
-    const old = this.clients.splice(0, this.clients.length, ...fresh);
-    for (const c of old) c.close();
-    for (const ch of this.channels) ch.retarget(target);
-    await Promise.all(
-      this.channels.map((ch) => ch.connect(HARNESS_LIMITS.targetConnectTimeoutMs).catch(() => {})),
-    );
+    let next = 0;
+    for (let i = 0; i < this.clients.length && next < fresh.length; i++) {
+      if (!moves(this.clients[i]!.target)) continue;
+      this.clients[i]!.close();
+      this.clients[i] = fresh[next++]!;
+    }
+    const moved = this.channels.filter((_, i) => moves(this.channelTargets[i]!));
+    this.channels.forEach((ch, i) => {
+      if (!moves(this.channelTargets[i]!)) return;
+      ch.retarget(target);
+      this.channelTargets[i] = target;
+    });
+    await Promise.all(moved.map((ch) => ch.connect(HARNESS_LIMITS.targetConnectTimeoutMs).catch(() => {})));
   };
 
   get first(): LedgerClient {

@@ -116,7 +116,8 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
           spec: faultSpec,
           server: spawned,
           clients: ctx.pool.clients,
-          reconnect: ctx.pool.reconnect,
+          // Only the killed instance's connections move; other instances keep theirs.
+          reconnect: (target) => ctx.pool.reconnect(target, spawned.starts.at(-2)?.target),
           recorder,
           random: random.fork(),
           deadlineMs: ctx.deadlineMs,

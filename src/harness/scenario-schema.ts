@@ -169,6 +169,14 @@ const server = z.strictObject({
   data_dir: z.literal('temp').optional(),
   /** spawned only: `ledgerctl serve --in-memory`: nothing survives a kill (proves the durability verdict can fail). */
   in_memory: z.boolean().optional(),
+  /**
+   * spawned only: `postgres` keeps the ledger in a fresh PostgreSQL database (created for the run
+   * on LEDGER_STRESS_DATABASE_URL's server) shared by `instances` servers; callers are spread
+   * over them and a `kill` fault kills the first one.
+   */
+  storage: z.enum(['lmdb', 'postgres']).optional(),
+  /** storage postgres only: how many `ledgerctl serve` processes share the database. */
+  instances: positiveInt.max(8).optional(),
   locking: z.enum(['account', 'global']).default('account'),
   txid_ttl: duration.optional(),
   txid_sweep_threshold: positiveInt.optional(),
@@ -287,6 +295,14 @@ function checkServerMode(s: z.output<typeof scenarioObject>, ctx: z.RefinementCt
     if (s.server.in_memory === true && s.server.data_dir !== undefined) {
       issue('use "data_dir" or "in_memory", not both', ['server', 'in_memory']);
     }
+    if (s.server.storage === 'postgres') {
+      for (const key of ['data_dir', 'in_memory', 'txid_cache'] as const) {
+        if (s.server[key] !== undefined)
+          issue(`"${key}" is for a server on its own storage, not postgres`, ['server', key]);
+      }
+    } else if (s.server.instances !== undefined) {
+      issue('several instances share one ledger only with "storage: postgres"', ['server', 'instances']);
+    }
     if (s.server.in_memory === true && s.server.txid_cache !== undefined) {
       issue('"txid_cache" is for a durable server (records on disk), not in_memory', [
         'server',
@@ -296,7 +312,7 @@ function checkServerMode(s: z.output<typeof scenarioObject>, ctx: z.RefinementCt
     if (s.kind === 'conformance')
       issue('a conformance scenario runs against an in-process server or --target', ['server', 'mode']);
   } else {
-    for (const key of ['data_dir', 'in_memory', 'txid_cache'] as const) {
+    for (const key of ['data_dir', 'in_memory', 'txid_cache', 'storage', 'instances'] as const) {
       if (s.server[key] !== undefined) issue(`"${key}" needs server mode spawned`, ['server', key]);
     }
     if (s.faults.length > 0)

@@ -5,6 +5,7 @@ import { type InProcessServer, startInProcessServer } from './in-process-server.
 import { RunSetupError } from './run-setup-error.js';
 import type { Scenario } from './scenario-schema.js';
 import { SpawnedServer } from './spawned-server.js';
+import { createStressDatabase } from './stress-database.js';
 
 /**
  * Where the run's server comes from, and its lifecycle: the in-process worker thread, a spawned
@@ -19,6 +20,8 @@ export interface ServerSource {
   readonly spawned?: SpawnedServer;
   /** Spawned durable server: its temporary data dir. */
   readonly dataDir?: string;
+  /** Every spawned server (several share one PostgreSQL database); `spawned` is the first. */
+  readonly instances?: readonly SpawnedServer[];
   /** Stops what the run started; a spawned server's data dir is kept when `keepDataDir`. */
   release(keepDataDir: boolean): Promise<void>;
 }
@@ -34,6 +37,7 @@ export async function acquireServer(
         `scenario ${scenario.name} starts its own server (server: { mode: spawned }): run it without --target`,
       );
     }
+    if (options.storage === 'postgres') return await startPostgresInstances(options);
     const dataDir = options.in_memory === true ? undefined : mkdtempSync(join(tmpdir(), 'ledgerctl-stress-'));
     const removeDir = () => {
       if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
@@ -91,4 +95,42 @@ export function serveArgs(options: Scenario['server']): string[] {
   if (options.max_in_flight_calls !== undefined)
     args.push('--max-in-flight', `${options.max_in_flight_calls}`);
   return args;
+}
+
+/**
+ * `instances` servers on one fresh PostgreSQL database: the whole ledger is the database, so the
+ * verdicts (read through any instance) are about all of them. The database is dropped after a
+ * passing run and kept (named in the label) after a failing one.
+ */
+async function startPostgresInstances(options: Scenario['server']): Promise<ServerSource> {
+  const db = await createStressDatabase();
+  const count = options.instances ?? 1;
+  const instances: SpawnedServer[] = [];
+  try {
+    // One at a time: the first applies the schema (--migrate), the others find it current.
+    for (let i = 0; i < count; i++) {
+      const server = new SpawnedServer({
+        dataDir: undefined,
+        storageArgs: ['--database-url', db.url, '--migrate'],
+        args: serveArgs(options),
+      });
+      instances.push(server);
+      await server.start();
+    }
+  } catch (err) {
+    await Promise.all(instances.map((s) => s.stop()));
+    await db.drop();
+    throw new RunSetupError(err instanceof Error ? err.message : String(err));
+  }
+  return {
+    kind: 'spawned',
+    targets: instances.map((s) => s.target),
+    label: `${count} spawned ledgerctl serve on PostgreSQL database ${db.name}`,
+    spawned: instances[0],
+    instances,
+    async release(keep) {
+      await Promise.all(instances.map((s) => s.stop()));
+      if (!keep) await db.drop();
+    },
+  };
 }

@@ -38,6 +38,8 @@ export interface SpawnedServerOptions {
   dataDir: string | undefined;
   /** Further `serve` flags (locking, txid limits). */
   args: readonly string[];
+  /** Replaces the data-dir flags (e.g. `--database-url`): a server whose state lives elsewhere. */
+  storageArgs?: readonly string[];
 }
 
 /** Where the first stdout line of `serve` names its address. */
@@ -76,7 +78,8 @@ export class SpawnedServer {
 
   async start(): Promise<ServerStart> {
     const storage =
-      this.options.dataDir === undefined ? ['--in-memory'] : ['--data-dir', this.options.dataDir];
+      this.options.storageArgs ??
+      (this.options.dataDir === undefined ? ['--in-memory'] : ['--data-dir', this.options.dataDir]);
     const args = [
       cliEntryPath(),
       'serve',

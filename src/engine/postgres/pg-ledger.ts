@@ -37,6 +37,8 @@ export interface PgLedgerOptions extends DatabaseOptions {
   migrate?: boolean;
   txidTtlMs?: number;
   maxSnapshotAccounts?: number;
+  /** Group transactions in flight at once (default LIMITS.pgGroupsInFlight; at most pool size - 1). */
+  groupsInFlight?: number;
   clock?: Clock;
 }
 
@@ -109,7 +111,7 @@ export class PgLedger implements Ledger {
       clock,
       options.txidTtlMs ?? LIMITS.defaultTxidTtlMs,
       options.maxSnapshotAccounts ?? LIMITS.maxSnapshotAccounts,
-      Math.max(1, Math.min(LIMITS.pgGroupsInFlight, options.poolSize - 1)),
+      Math.max(1, Math.min(options.groupsInFlight ?? LIMITS.pgGroupsInFlight, options.poolSize - 1)),
     );
   }
 

@@ -1,0 +1,358 @@
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import pg from 'pg';
+import postgres from 'postgres';
+import { mergeEncoded, newHistogramUs, summarizeUs } from './histogram.js';
+import type { LoadReport, LoadSpec, ParentMessage, WorkerMessage } from './load-spec.js';
+import { absoluteNowMs } from './precise-timer.js';
+
+/**
+ * PostgreSQL side by side, in one run (results in BENCHMARKS.md, "PostgreSQL"):
+ *  1. pgbench's TPC-B-like transaction (`pgbench -i -s 10`, `-c 16 -j 2 -T <s> -M prepared`);
+ *  2. ledgerctl serve --database-url, transfers through gRPC, 16 callers: one instance, then two
+ *     instances on the same database (8 callers each); CPU of each server, of PostgreSQL (all its
+ *     processes) and of the load generator; database transactions (groups) per write;
+ *  3. open loop at 500 transfers/s on one instance: latency percentiles;
+ *  4. the client library: the same 5-statement transaction with `pg` (one statement per round
+ *     trip) and `postgres` (pipelined), 16 at once.
+ * Usage: npm run build && node dist/bench/pg-bench.js [seconds]   (LEDGER_BENCH_DATABASE_URL: an
+ * admin URL, default postgres://postgres:postgres@127.0.0.1:5432/postgres)
+ */
+const ADMIN_URL =
+  process.env.LEDGER_BENCH_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
+const SECONDS = Number(process.argv[2] ?? 10);
+const WARMUP_MS = 2_000;
+const ACCOUNTS = 10_000;
+const CALLERS = 16;
+const CLI = fileURLToPath(new URL('../../bin/ledgerctl.js', import.meta.url));
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+function urlFor(db: string): string {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${db}`;
+  return url.toString();
+}
+
+async function freshDatabase(name: string): Promise<string> {
+  const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  await admin.end();
+  return urlFor(name);
+}
+
+/** CPU ms of one process (user + system) from /proc. */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+/** CPU ms of every PostgreSQL process (postmaster, backends, WAL writer, checkpointer...). */
+function postgresCpuMs(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
+      total += processCpuMs(Number(entry));
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return total;
+}
+
+function runPgbench(url: string): { tps: number; clientCpuMs: number; pgCpuMs: number } {
+  const u = new URL(url);
+  const env = { ...process.env, PGPASSWORD: decodeURIComponent(u.password) };
+  const conn = [
+    '-h',
+    u.hostname,
+    '-p',
+    u.port || '5432',
+    '-U',
+    decodeURIComponent(u.username),
+    u.pathname.slice(1),
+  ];
+  execFileSync('pgbench', ['-i', '-s', '10', '-q', ...conn], { env, stdio: 'pipe' });
+  const pgBefore = postgresCpuMs();
+  const run = spawnSync(
+    '/usr/bin/time',
+    ['-f', 'cpu %U %S', 'pgbench', '-c', '16', '-j', '2', '-T', String(SECONDS), '-M', 'prepared', ...conn],
+    { env, encoding: 'utf8' },
+  );
+  const pgCpuMs = postgresCpuMs() - pgBefore;
+  const tps = Number(/tps = ([\d.]+)/.exec(run.stdout)?.[1]);
+  const cpu = /cpu ([\d.]+) ([\d.]+)/.exec(run.stderr);
+  const clientCpuMs = cpu === null ? Number.NaN : (Number(cpu[1]) + Number(cpu[2])) * 1000;
+  return { tps, clientCpuMs, pgCpuMs };
+}
+
+interface Server {
+  child: ChildProcess;
+  target: string;
+}
+
+async function startServer(url: string): Promise<Server> {
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--port', '0', '--database-url', url, '--log-level', 'warn', '--db-pool-size', '8'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}`)));
+  });
+  return { child, target: /listening on (\S+)/.exec(line)![1]! };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  server.child.kill('SIGTERM');
+  await new Promise((resolve) => server.child.once('exit', resolve));
+}
+
+interface LoadResult {
+  transfersPerSec: number;
+  errors: number;
+  latency: ReturnType<typeof summarizeUs>;
+  serverCpuMs: number[];
+  pgCpuMs: number;
+  clientCpuMs: number;
+  commits: number;
+  writes: number;
+  wallMs: number;
+}
+
+async function xactCommits(url: string): Promise<number> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  const [row] = await sql<
+    { n: string }[]
+  >`SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()`;
+  await sql.end();
+  return Number(row!.n);
+}
+
+/** Transfers through gRPC: callers spread over the servers, one load thread per server. */
+async function runTransfers(
+  url: string,
+  servers: Server[],
+  mode: 'closed' | 'open',
+  ratePerSec = 0,
+): Promise<LoadResult> {
+  const workers = servers.map(
+    (server, i) =>
+      new Worker(new URL('./load-worker.js', import.meta.url), {
+        workerData: {
+          target: server.target,
+          client: 'raw',
+          workerId: i,
+          runTag: `pg${Date.now()}-${mode}-${i}`,
+          connections: 2,
+          mode,
+          ops: ['transfer'],
+          concurrency: CALLERS / servers.length,
+          ratePerSec: ratePerSec / servers.length,
+          warmupMs: WARMUP_MS,
+          durationMs: SECONDS * 1000,
+          accounts: ACCOUNTS,
+          deadlineMs: 10_000,
+        } satisfies LoadSpec,
+      }),
+  );
+  const done = workers.map(
+    (w) =>
+      new Promise<LoadReport>((resolve, reject) => {
+        w.on('message', (m: WorkerMessage) => {
+          if (m.type === 'done') resolve(m.report);
+          else if (m.type === 'failed') reject(new Error(m.message));
+        });
+        w.once('error', reject);
+      }),
+  );
+  await Promise.all(
+    workers.map(
+      (w) => new Promise<void>((r) => w.on('message', (m: WorkerMessage) => m.type === 'ready' && r())),
+    ),
+  );
+  const startAtMs = absoluteNowMs() + 50;
+  for (const w of workers) w.postMessage({ type: 'go', startAtMs } satisfies ParentMessage);
+  const sample = async (atMs: number) => {
+    await new Promise((r) => setTimeout(r, Math.max(0, atMs - absoluteNowMs())));
+    const c = process.cpuUsage();
+    return {
+      at: absoluteNowMs(),
+      servers: servers.map((s) => processCpuMs(s.child.pid!)),
+      pg: postgresCpuMs(),
+      client: (c.user + c.system) / 1000,
+      commits: await xactCommits(url),
+    };
+  };
+  const from = await sample(startAtMs + WARMUP_MS);
+  const to = await sample(startAtMs + WARMUP_MS + SECONDS * 1000);
+  const reports = await Promise.all(done);
+  await Promise.all(workers.map((w) => w.terminate()));
+  const latency = newHistogramUs();
+  let count = 0;
+  let errors = 0;
+  for (const r of reports) {
+    const op = r.perOp.transfer!;
+    count += op.count;
+    errors += Object.values(op.errors).reduce((a, b) => a + b, 0);
+    mergeEncoded(latency, op.latencyUs);
+  }
+  return {
+    transfersPerSec: count / SECONDS,
+    errors,
+    latency: summarizeUs(latency),
+    serverCpuMs: to.servers.map((v, i) => v - from.servers[i]!),
+    pgCpuMs: to.pg - from.pg,
+    clientCpuMs: to.client - from.client,
+    // The sampling's own statement commits once per sample: subtract it.
+    commits: to.commits - from.commits - 1,
+    writes: count,
+    wallMs: to.at - from.at,
+  };
+}
+
+async function seedAccounts(url: string): Promise<void> {
+  execFileSync(process.execPath, [CLI, 'migrate', '--database-url', url], { stdio: 'pipe' });
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  await sql`INSERT INTO ledger_accounts (id, balance, version)
+    SELECT 'acct-' || lpad(i::text, 6, '0'), 1000000000, 0 FROM generate_series(0, ${ACCOUNTS - 1}) AS i`;
+  await sql`UPDATE ledger_head SET total_balance = ${String(ACCOUNTS * 1_000_000_000)}::int8, account_count = ${ACCOUNTS}`;
+  await sql.end();
+}
+
+async function checkConserved(url: string): Promise<string> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  const [row] = await sql<{ sum: string; total: string; n: string; last: string }[]>`
+    SELECT (SELECT sum(balance) FROM ledger_accounts)::text AS sum, total_balance::text AS total,
+      (SELECT count(*) FROM ledger_log)::text AS n, last_position::text AS last FROM ledger_head`;
+  await sql.end();
+  const ok = row!.sum === String(ACCOUNTS * 1_000_000_000) && row!.sum === row!.total && row!.n === row!.last;
+  return ok ? `conserved, ${row!.n} dense log entries` : `BROKEN: ${JSON.stringify(row)}`;
+}
+
+/** The client libraries on the same transaction: 2 updates + 1 insert between BEGIN and COMMIT. */
+async function compareClients(
+  url: string,
+): Promise<Record<string, { txPerSec: number; clientCpuUsPerTx: number }>> {
+  const setup = postgres(url, { max: 1, onnotice: () => {} });
+  await setup`CREATE TABLE IF NOT EXISTS lib_accounts (id int PRIMARY KEY, balance bigint NOT NULL)`;
+  await setup`CREATE TABLE IF NOT EXISTS lib_log (id bigserial PRIMARY KEY, a int, b int, amount bigint)`;
+  await setup`INSERT INTO lib_accounts SELECT i, 1000000 FROM generate_series(0, 9999) i ON CONFLICT DO NOTHING`;
+  await setup.end();
+  const results: Record<string, { txPerSec: number; clientCpuUsPerTx: number }> = {};
+  const durationMs = Math.min(SECONDS, 5) * 1000;
+  const measure = async (name: string, tx: (a: number, b: number) => Promise<void>) => {
+    let n = 0;
+    const cpu0 = process.cpuUsage();
+    const until = performance.now() + durationMs;
+    await Promise.all(
+      Array.from({ length: CALLERS }, async (_, c) => {
+        for (let i = 0; performance.now() < until; i++) {
+          const a = (c * 613 + i * 2) % 10000;
+          await tx(a, (a + 1) % 10000);
+          n++;
+        }
+      }),
+    );
+    const cpu = process.cpuUsage(cpu0);
+    results[name] = { txPerSec: (n / durationMs) * 1000, clientCpuUsPerTx: (cpu.user + cpu.system) / n };
+  };
+  const pool = new pg.Pool({ connectionString: url, max: CALLERS });
+  await measure('pg (one statement per round trip)', async (a, b) => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query({
+        name: 'u',
+        text: 'UPDATE lib_accounts SET balance = balance - 1 WHERE id = $1',
+        values: [a],
+      });
+      await client.query({
+        name: 'u',
+        text: 'UPDATE lib_accounts SET balance = balance - 1 WHERE id = $1',
+        values: [b],
+      });
+      await client.query({
+        name: 'i',
+        text: 'INSERT INTO lib_log (a, b, amount) VALUES ($1, $2, 1)',
+        values: [a, b],
+      });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  });
+  await pool.end();
+  const sql = postgres(url, { max: CALLERS, onnotice: () => {} });
+  await measure('postgres (pipelined)', async (a, b) => {
+    await sql.begin((t) => [
+      t`UPDATE lib_accounts SET balance = balance - 1 WHERE id = ${a}`,
+      t`UPDATE lib_accounts SET balance = balance - 1 WHERE id = ${b}`,
+      t`INSERT INTO lib_log (a, b, amount) VALUES (${a}, ${b}, 1)`,
+    ]);
+  });
+  await sql.end();
+  return results;
+}
+
+function describe(label: string, r: LoadResult): void {
+  const perWrite = (ms: number) => ((ms * 1000) / r.writes).toFixed(0);
+  const groups = r.commits;
+  console.log(
+    `${label}: ${r.transfersPerSec.toFixed(0)} transfers/s, errors ${r.errors}; latency p50 ${r.latency.p50} us, ` +
+      `p99 ${r.latency.p99} us, max ${r.latency.max} us`,
+  );
+  console.log(
+    `  CPU over ${(r.wallMs / 1000).toFixed(1)} s: servers ${r.serverCpuMs.map((ms) => `${((ms / r.wallMs) * 100).toFixed(0)}%`).join(' + ')}, ` +
+      `PostgreSQL ${((r.pgCpuMs / r.wallMs) * 100).toFixed(0)}%, load generator ${((r.clientCpuMs / r.wallMs) * 100).toFixed(0)}%`,
+  );
+  console.log(
+    `  per write: server ${r.serverCpuMs.map(perWrite).join(' + ')} us CPU, PostgreSQL ${perWrite(r.pgCpuMs)} us CPU; ` +
+      `${groups} database transactions = ${(r.writes / Math.max(1, groups)).toFixed(1)} writes per group, ` +
+      `${((4 * groups) / r.writes).toFixed(2)} round trips per write (4 per group)`,
+  );
+}
+
+const machine = `${readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1]}, ${
+  readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length
+} cores, Node ${process.version}`;
+console.log(`machine: ${machine}; ${SECONDS} s per measurement after ${WARMUP_MS / 1000} s warm-up`);
+
+const bench = await freshDatabase('ledgerctl_bench_pgbench');
+const pgb = runPgbench(bench);
+console.log(
+  `pgbench TPC-B-like, scale 10, 16 clients, -M prepared: ${pgb.tps.toFixed(0)} tps; CPU: PostgreSQL ${((pgb.pgCpuMs / (SECONDS * 1000)) * 100).toFixed(0)}%, pgbench ${((pgb.clientCpuMs / (SECONDS * 1000)) * 100).toFixed(0)}%`,
+);
+
+const url = await freshDatabase('ledgerctl_bench');
+await seedAccounts(url);
+const one = await startServer(url);
+const single = await runTransfers(url, [one], 'closed');
+describe('ledgerctl, 1 instance, 16 callers', single);
+console.log(`  vs pgbench: ${(single.transfersPerSec / pgb.tps).toFixed(2)}x`);
+const two = await startServer(url);
+const pair = await runTransfers(url, [one, two], 'closed');
+describe('ledgerctl, 2 instances, 8 callers each', pair);
+await stopServer(two);
+const open = await runTransfers(url, [one], 'open', 500);
+describe('ledgerctl, 1 instance, open loop 500/s', open);
+await stopServer(one);
+console.log(`ledger after the runs: ${await checkConserved(url)}`);
+
+const libs = await compareClients(await freshDatabase('ledgerctl_bench_clients'));
+for (const [name, r] of Object.entries(libs)) {
+  console.log(
+    `client ${name}: ${r.txPerSec.toFixed(0)} tx/s, ${r.clientCpuUsPerTx.toFixed(0)} us client CPU per tx`,
+  );
+}
