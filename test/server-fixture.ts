@@ -5,7 +5,11 @@ import { LedgerClient } from '../src/client/ledger-client.js';
 import type { InvariantViolation } from '../src/domain/errors.js';
 import { type EngineOptions, LedgerEngine } from '../src/engine/ledger-engine.js';
 import { DelayedCommitStorage } from '../src/engine/storage.js';
-import { type RunningServer, startLedgerServer } from '../src/server/ledger-server.js';
+import {
+  type LedgerServerOptions,
+  type RunningServer,
+  startLedgerServer,
+} from '../src/server/ledger-server.js';
 import type { TlsFiles } from '../src/server/tls-credentials.js';
 import type { CallObserver } from '../src/server/unary-handler.js';
 
@@ -32,6 +36,8 @@ export interface TestServerOptions {
   /** How the fixture's own client connects (default: plaintext, no token). */
   clientSecurity?: ClientSecurity;
   observer?: CallObserver;
+  /** Any other server option (limits, timeouts). */
+  server?: Partial<Omit<LedgerServerOptions, 'host' | 'port' | 'engine' | 'logger'>>;
 }
 
 export const PINO_ERROR = 50;
@@ -64,6 +70,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     tls: options.tls,
     authTokensFile: options.authTokensFile,
     observer: options.observer,
+    ...options.server,
   });
   const client = new LedgerClient(server.target, { deadlineMs: 30_000, security: options.clientSecurity });
   return {

@@ -1,5 +1,5 @@
 import type { Account } from '../client/ledger-client.js';
-import { newTable } from './output.js';
+import { escapeControls, newTable } from './output.js';
 
 /** Field names as in ledger.v1 Account; 64-bit integers stay bigint until printJson. */
 export function accountJson(account: Account) {
@@ -9,6 +9,7 @@ export function accountJson(account: Account) {
 /** Balances are integer minor units, right-aligned so digits line up. */
 export function accountsTable(accounts: readonly Account[]) {
   const table = newTable(['account', 'balance', 'version'], ['left', 'right', 'right']);
-  for (const a of accounts) table.push([a.accountId, a.balance.toString(), a.version.toString()]);
+  for (const a of accounts)
+    table.push([escapeControls(a.accountId), a.balance.toString(), a.version.toString()]);
   return table;
 }

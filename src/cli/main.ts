@@ -12,6 +12,7 @@ import { registerStress } from './commands/stress.js';
 import { registerTransfer } from './commands/transfer.js';
 import { registerUpdate } from './commands/update.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { escapeControls } from './output.js';
 
 // grpc-js hands an IP target (127.0.0.1:50051) to TLS as the server name, and Node warns about
 // that (DEP0123) on every TLS connection. The certificate is still checked against the IP (its
@@ -71,7 +72,8 @@ try {
     // Commander already printed its message (help and version exit 0).
     process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else if (err instanceof CliError) {
-    process.stderr.write(`ledgerctl: ${err.message}\n`);
+    // The message may quote the server's, with a client-chosen id in it.
+    process.stderr.write(`ledgerctl: ${escapeControls(err.message)}\n`);
     process.exitCode = err.exitCode;
   } else {
     process.stderr.write(

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { LIMITS } from '../domain/limits.js';
 import { parseInt64 } from '../domain/money.js';
 import { parseDurationMs } from '../harness/units.js';
 
@@ -27,6 +28,20 @@ export function durationArg(value: string): number {
   }
   if (!(Number.isSafeInteger(ms) && ms > 0)) {
     throw new InvalidArgumentError('Expected a whole number of milliseconds above 0.');
+  }
+  return ms;
+}
+
+/**
+ * A duration a timer will hold (Node's timers and grpc-js's deadlines are 32-bit: past 2^31-1 ms,
+ * about 24.8 days, they fire after 1 ms instead). Longer values are refused, not cut short.
+ */
+export function timerDurationArg(value: string): number {
+  const ms = durationArg(value);
+  if (ms > LIMITS.maxTimerMs) {
+    throw new InvalidArgumentError(
+      `Longer than a timer can hold: at most ${LIMITS.maxTimerMs} ms (about 24.8 days, e.g. 24d).`,
+    );
   }
   return ms;
 }

@@ -17,8 +17,27 @@ export function newTable(head: string[] = [], colAligns: Alignment[] = []): Tabl
 /** A two-column table of labelled values, for one record. */
 export function recordTable(rows: ReadonlyArray<readonly [string, string]>): string {
   const table = newTable();
-  for (const [label, value] of rows) table.push({ [label]: value });
+  for (const [label, value] of rows) table.push({ [label]: escapeControls(value) });
   return table.toString();
+}
+
+// C0 controls, DEL, C1 controls (ESC [ and CSI start ANSI sequences) and the Unicode bidi
+// controls that reorder what follows them on screen.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text from the ledger (ids are client-chosen bytes) made safe for a terminal: control characters
+ * are shown escaped (`\x1b`, `\u202e`), so an id cannot move the cursor, recolour or rewrite the
+ * operator's screen. JSON output needs none of this (JSON escapes them itself).
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 export function printLine(text: string): void {

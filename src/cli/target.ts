@@ -10,7 +10,7 @@ import {
 } from './client-credentials.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { formatDuration } from './format-duration.js';
-import { durationArg } from './option-parsers.js';
+import { timerDurationArg } from './option-parsers.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 50_051;
@@ -47,7 +47,7 @@ export function addConnectionOptions(command: Command): Command {
     .addOption(
       new Option('--timeout <duration>', 'deadline for the call, e.g. 500ms, 5s')
         .default(LIMITS.defaultCliCallTimeoutMs, formatDuration(LIMITS.defaultCliCallTimeoutMs))
-        .argParser(durationArg),
+        .argParser(timerDurationArg),
     )
     .option('--json', 'print JSON (64-bit integers as strings) instead of a table', false);
   return addClientSecurityOptions(command);

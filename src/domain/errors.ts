@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'FAILED_PRECONDITION'
   | 'OUT_OF_RANGE'
   | 'RESOURCE_EXHAUSTED'
+  | 'DEADLINE_EXCEEDED'
   | 'ABORTED'
   | 'UNAVAILABLE'
   | 'UNAUTHENTICATED'
@@ -108,6 +109,18 @@ export const Errors = {
   unknownCredentials: () => new LedgerError('UNAUTHENTICATED', 'Unknown bearer token or client certificate'),
   permissionDenied: (principal: string, role: string, action: string) =>
     new LedgerError('PERMISSION_DENIED', `Principal ${principal} (role ${role}) may not ${action}`),
+  tooManyStreams: (max: number) =>
+    new LedgerError('RESOURCE_EXHAUSTED', `Too many streaming calls open (limit ${max}); retry later`),
+  tooManySnapshotReads: (max: number, budgetAccounts: number) =>
+    new LedgerError(
+      'RESOURCE_EXHAUSTED',
+      `Too many snapshot reads with accounts in flight (limit ${max} calls, ${budgetAccounts} accounts); retry later`,
+    ),
+  requestNotReceived: (timeoutMs: number) =>
+    new LedgerError(
+      'DEADLINE_EXCEEDED',
+      `Request message not received within ${timeoutMs} ms of the call's headers`,
+    ),
 } as const;
 
 /** Codes whose outcome was decided by ledger state: an idempotency record keeps them. */

@@ -78,4 +78,34 @@ export const LIMITS = {
   defaultCliCallTimeoutMs: 5_000,
   /** How long SIGINT/SIGTERM waits for in-flight calls before forcing shutdown. */
   defaultShutdownGraceMs: 10_000,
+  /**
+   * Longest duration a timer can hold: Node's setTimeout and grpc-js's deadline arithmetic are
+   * 32-bit (about 24.8 days); past it they fire after 1 ms. Duration flags above it are refused;
+   * a call deadline above it is capped to it by the server.
+   */
+  maxTimerMs: 2 ** 31 - 1,
+  /** Streaming calls (health Watch, reflection) open at once; more get RESOURCE_EXHAUSTED. Counted in the in-flight calls too. */
+  defaultMaxOpenStreams: 1_000,
+  /** HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); a client queues beyond it. */
+  defaultMaxStreamsPerConnection: 1_000,
+  /** Client connections held at once; further connections are closed as they arrive. */
+  defaultMaxConnections: 1_000,
+  /** Largest request header list (metadata), uncompressed, in bytes; larger requests are reset. */
+  defaultMaxHeaderListBytes: 16 * 1024,
+  /** A connection with no call open for this long is closed (GOAWAY). */
+  defaultConnectionIdleMs: 5 * 60 * 1000,
+  /** The server pings a connection after this long without activity, and closes it if no answer comes in `defaultKeepaliveTimeoutMs`. */
+  defaultKeepaliveTimeMs: 2 * 60 * 1000,
+  defaultKeepaliveTimeoutMs: 20_000,
+  /** A connection is asked to go away after this long (+-10% jitter), then closed `defaultMaxConnectionAgeGraceMs` later. */
+  defaultMaxConnectionAgeMs: 60 * 60 * 1000,
+  defaultMaxConnectionAgeGraceMs: 30_000,
+  /** A call whose request message has not arrived this long after its headers is ended (a client that sends headers only). */
+  requestMessageTimeoutMs: 10_000,
+  /** GetSnapshot calls with include_accounts on a ledger above one slice (snapshotSliceAccounts) served at once; more get RESOURCE_EXHAUSTED. */
+  defaultMaxSnapshotReads: 4,
+  /** Accounts that the GetSnapshot calls with include_accounts in flight may copy in total (cost budget); one call is always admitted. */
+  snapshotReadBudgetAccounts: 500_000,
+  /** A snapshot with accounts is encoded this many accounts at a time, yielding in between, so other calls are not held up. */
+  snapshotSliceAccounts: 1_000,
 } as const;

@@ -21,6 +21,7 @@ import {
   type LedgerHead,
 } from './durable-codec.js';
 import { DataDirError } from './durable-errors.js';
+import { makeDataDir, restrictDataFiles } from './durable-file-modes.js';
 import {
   DURABLE_FORMAT_VERSION,
   fsyncDir,
@@ -134,7 +135,7 @@ export class LmdbStorage implements LedgerStorage {
   static async open(dataDir: string, options: LmdbStorageOptions = {}): Promise<LmdbStorage> {
     const dir = path.resolve(dataDir);
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      makeDataDir(dir);
     } catch (err) {
       throw ioError(dir, err);
     }
@@ -161,6 +162,7 @@ export class LmdbStorage implements LedgerStorage {
       root = openDataRoot(file);
       const dbs = openSubDatabases(root);
       checkFormatVersion(dir, dbs.meta);
+      restrictDataFiles(dir);
       const background = {
         nowMs: options.nowMs ?? Date.now,
         pauseMs: options.diskSweepPauseMs,

@@ -17,11 +17,21 @@ import type {
   WireUpdateBalanceRequest,
   WireUpdateBalanceResponse,
 } from '../wire/ledger-proto.js';
+import type { EncodedResponse } from '../wire/strict-service.js';
 import type { Role } from './access-control.js';
 import { executeBatchHandler } from './batch-handler.js';
+import { SnapshotReads } from './snapshot-reads.js';
 import { type AccessNeed, type UnaryAdapterContext, unaryHandler } from './unary-handler.js';
 
 const need = (role: Role, action: string): AccessNeed => ({ role, action });
+
+/** Answered to a snapshot call abandoned on the way: never sent (the call is cancelled). */
+const EMPTY_SNAPSHOT: WireSnapshot = {
+  total_balance: '0',
+  account_count: '0',
+  log_position: '0',
+  accounts: [],
+};
 
 const NS_PER_SECOND = 1_000_000_000n;
 
@@ -79,7 +89,11 @@ function map<T, R>(value: T | Promise<T>, fn: (value: T) => R): R | Promise<R> {
 }
 
 /** The ledger.v1.Ledger implementation: wire <-> domain conversion only; the rules live in the engine. */
-export function ledgerHandlers(engine: Ledger, ctx: UnaryAdapterContext): grpc.UntypedServiceImplementation {
+export function ledgerHandlers(
+  engine: Ledger,
+  ctx: UnaryAdapterContext,
+  snapshotReads = new SnapshotReads(),
+): grpc.UntypedServiceImplementation {
   return {
     CreateAccount: unaryHandler<WireCreateAccountRequest, WireAccount>(
       {
@@ -168,7 +182,7 @@ export function ledgerHandlers(engine: Ledger, ctx: UnaryAdapterContext): grpc.U
       },
       ctx,
     ),
-    GetSnapshot: unaryHandler<WireGetSnapshotRequest, WireSnapshot>(
+    GetSnapshot: unaryHandler<WireGetSnapshotRequest, WireSnapshot | EncodedResponse>(
       {
         method: 'GetSnapshot',
         // Every balance at once is a bulk export (and the most expensive read): operators only.
@@ -177,11 +191,13 @@ export function ledgerHandlers(engine: Ledger, ctx: UnaryAdapterContext): grpc.U
             ? need('admin', 'call GetSnapshot with include_accounts')
             : need('read', 'call GetSnapshot'),
         subject: () => ({ accountIds: [] }),
-        handle: (r) =>
-          map(engine.getSnapshot(r.include_accounts === true), (snapshot) => ({
-            response: toWireSnapshot(snapshot),
-            replayed: false,
-          })),
+        handle: async (r, _principal, cancelled) => ({
+          response:
+            r.include_accounts === true
+              ? ((await snapshotReads.read(engine, cancelled)) ?? EMPTY_SNAPSHOT)
+              : toWireSnapshot(await engine.getSnapshot(false)),
+          replayed: false,
+        }),
       },
       ctx,
     ),

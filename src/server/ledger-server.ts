@@ -15,13 +15,20 @@ import {
 } from '../wire/ledger-proto.js';
 import { strictServices } from '../wire/strict-service.js';
 import { AccessControl, readAccessTable } from './access-control.js';
+import { callGate } from './call-gate.js';
 import { buildFileDescriptorProtos } from './file-descriptors.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
 import { ledgerHandlers } from './ledger-handlers.js';
 import type { Logger } from './logger.js';
+import { DEFAULT_SNAPSHOT_READ_LIMITS, SnapshotReads } from './snapshot-reads.js';
 import { StreamTracker } from './stream-tracker.js';
-import { strictDecodingInterceptor } from './strict-decoding.js';
 import { ReloadableServerCredentials, type TlsFiles } from './tls-credentials.js';
+import {
+  applyListenerLimits,
+  DEFAULT_TRANSPORT_LIMITS,
+  grpcTransportOptions,
+  type TransportLimits,
+} from './transport-limits.js';
 import type { CallObserver } from './unary-handler.js';
 
 export interface LedgerServerOptions {
@@ -35,8 +42,16 @@ export interface LedgerServerOptions {
    */
   engine: Ledger;
   logger: Logger;
-  /** Ledger calls served at once; more get RESOURCE_EXHAUSTED (default LIMITS.maxInFlightCalls). */
+  /** Calls served at once, streaming ones included; more get RESOURCE_EXHAUSTED (default LIMITS.maxInFlightCalls). */
   maxInFlightCalls?: number;
+  /** Streaming calls (health Watch, reflection) open at once, within maxInFlightCalls (default LIMITS.defaultMaxOpenStreams). */
+  maxOpenStreams?: number;
+  /** GetSnapshot calls with include_accounts served at once (default LIMITS.defaultMaxSnapshotReads). */
+  maxSnapshotReads?: number;
+  /** Connection-level bounds (defaults: DEFAULT_TRANSPORT_LIMITS). */
+  transport?: Partial<TransportLimits>;
+  /** How long a call may wait for its request message after its headers (default LIMITS.requestMessageTimeoutMs). */
+  requestMessageTimeoutMs?: number;
   /** How long shutdown waits for in-flight calls before cancelling them (default LIMITS.defaultShutdownGraceMs). */
   shutdownGraceMs?: number;
   /**
@@ -59,7 +74,7 @@ export interface RunningServer {
   /** host:port, ready for a client. */
   readonly target: string;
   readonly engine: Ledger;
-  /** Ledger calls being served right now. */
+  /** Calls being served right now (streaming calls and calls still waiting for their request included). */
   readonly inFlightCalls: number;
   /** Whether the listener speaks TLS. */
   readonly tls: boolean;
@@ -68,6 +83,10 @@ export interface RunningServer {
    * and the previous one stays in force; the listener and open connections are untouched.
    */
   reloadCredentials(): void;
+  /** Streaming calls open now. */
+  readonly openStreams: number;
+  /** Client connections open now (and refused so far at the connection limit). */
+  readonly connections: { readonly open: number; readonly refused: number };
   /** Health NOT_SERVING, drain in-flight calls (forced after the grace period), close the engine. */
   shutdown(): Promise<void>;
   /**
@@ -158,22 +177,38 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
       : credentials?.mutual === true
         ? new AccessControl(undefined)
         : undefined;
+  const openStreams = new InFlightLimiter(options.maxOpenStreams ?? LIMITS.defaultMaxOpenStreams);
+  const transport = { ...DEFAULT_TRANSPORT_LIMITS, ...options.transport };
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': LIMITS.maxRequestBytes,
-    interceptors: [strictDecodingInterceptor(logger)],
+    ...grpcTransportOptions(transport),
+    interceptors: [
+      callGate({
+        logger,
+        calls: limiter,
+        streams: openStreams,
+        requestMessageTimeoutMs: options.requestMessageTimeoutMs ?? LIMITS.requestMessageTimeoutMs,
+      }),
+    ],
   });
   // Every service decodes strictly: malformed requests never reach a handler.
   const strict = strictServices(server);
   strict.addService(
     ledgerServiceDefinition(),
-    ledgerHandlers(engine, {
-      logger,
-      limiter,
-      onInvariantViolation: options.onInvariantViolation ?? crashOnInvariantViolation(logger),
-      access,
-      observer: options.observer,
-    }),
+    ledgerHandlers(
+      engine,
+      {
+        logger,
+        onInvariantViolation: options.onInvariantViolation ?? crashOnInvariantViolation(logger),
+        access,
+        observer: options.observer,
+      },
+      new SnapshotReads({
+        ...DEFAULT_SNAPSHOT_READ_LIMITS,
+        maxCalls: options.maxSnapshotReads ?? DEFAULT_SNAPSHOT_READ_LIMITS.maxCalls,
+      }),
+    ),
   );
   const health = new HealthImplementation(
     Object.fromEntries(HEALTH_SERVICE_NAMES.map((name) => [name, 'NOT_SERVING' as const])),
@@ -193,6 +228,7 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
       },
     );
   });
+  const connections = applyListenerLimits(server, transport, logger);
   let draining = false;
   let serving = true;
   const setServing = (now: boolean): void => {
@@ -278,6 +314,10 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     get inFlightCalls() {
       return limiter.inFlight;
     },
+    get openStreams() {
+      return openStreams.inFlight;
+    },
+    connections,
     shutdown: () => {
       stopping ??= drain();
       return stopping;

@@ -1,8 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
-import { Errors, InvariantViolation, LedgerError } from '../domain/errors.js';
+import { InvariantViolation, LedgerError } from '../domain/errors.js';
 import { REPLAYED_METADATA_KEY, SERVER_TIME_METADATA_KEY } from '../wire/ledger-proto.js';
 import { type AccessControl, authorize, type Role } from './access-control.js';
-import type { InFlightLimiter } from './in-flight-limiter.js';
 import type { Logger } from './logger.js';
 import { GRPC_STATUS_OF, INTERNAL_ERROR_MESSAGE } from './status-codes.js';
 
@@ -22,7 +21,6 @@ export interface CallSubject {
 
 export interface UnaryAdapterContext {
   logger: Logger;
-  limiter: InFlightLimiter;
   /** Called after the INTERNAL answer went out: the ledger can no longer vouch for its state. */
   onInvariantViolation: (err: InvariantViolation) => void;
   /** Who may call: absent when the server runs without authentication (every caller is ''). */
@@ -46,10 +44,15 @@ export interface UnaryMethodSpec<Req, Res> {
   /** The RPC name, e.g. TransferFunds (logged as `operation`). */
   method: string;
   subject: (request: Req) => CallSubject;
-  /** Checked before the call counts as in flight, so refused callers cannot crowd out others. */
+  /** Checked before the handler runs (the call counts in flight from its headers, call-gate.ts, until refused). */
   access: (request: Req) => AccessNeed;
   /** `principal` is the authenticated caller ('' when the server runs without authentication). */
-  handle: (request: Req, principal: string) => HandlerReply<Res> | Promise<HandlerReply<Res>>;
+  handle: (
+    request: Req,
+    principal: string,
+    /** Long handlers check this between steps: an abandoned call is not worth finishing. */
+    cancelled: () => boolean,
+  ) => HandlerReply<Res> | Promise<HandlerReply<Res>>;
 }
 
 /**
@@ -64,7 +67,8 @@ function answerTrailer(startedMs: number, replayed: boolean): grpc.Metadata {
 }
 
 /**
- * The one path every ledger RPC takes: bounds calls in flight, awaits the handler, answers
+ * The one path every ledger RPC takes (calls in flight are bounded before it, in call-gate.ts):
+ * skips a call already cancelled, awaits the handler, answers
  * exactly once, and turns every throw into a status (grpc-js would drop a rejected promise and
  * Node would die of the unhandled rejection). Domain errors keep their code and exact message;
  * anything else is INTERNAL with a generic message and its stack in the log.
@@ -73,7 +77,7 @@ export function unaryHandler<Req, Res>(
   spec: UnaryMethodSpec<Req, Res>,
   ctx: UnaryAdapterContext,
 ): grpc.handleUnaryCall<Req, Res> {
-  const { logger, limiter } = ctx;
+  const { logger } = ctx;
 
   const describe = (request: Req): CallSubject => {
     try {
@@ -118,25 +122,19 @@ export function unaryHandler<Req, Res>(
     principal: string,
     callback: grpc.sendUnaryData<Res>,
     startedMs: number,
+    cancelled: () => boolean,
   ): Promise<void> => {
     let reply: HandlerReply<Res>;
     try {
-      reply = await spec.handle(request, principal);
+      reply = await spec.handle(request, principal, cancelled);
     } catch (err) {
-      let violation: InvariantViolation | undefined;
-      try {
-        violation = answerError(request, err, callback, startedMs);
-      } finally {
-        limiter.release();
-      }
+      const violation = answerError(request, err, callback, startedMs);
       if (violation !== undefined) ctx.onInvariantViolation(violation);
       return;
     }
-    try {
-      callback(null, reply.response, answerTrailer(startedMs, reply.replayed));
-    } finally {
-      limiter.release();
-    }
+    // Its client is gone: grpc-js would drop the answer (the work, if any, is done and logged).
+    if (cancelled()) return;
+    callback(null, reply.response, answerTrailer(startedMs, reply.replayed));
     // Traces every answered call; the only place a generated CreateAccount id is visible.
     if (logger.isLevelEnabled('debug')) {
       const { replayed, transactionId } = reply;
@@ -171,6 +169,8 @@ export function unaryHandler<Req, Res>(
   };
 
   return (call, answer) => {
+    // The client gave up (or its deadline passed) before the call got here: nobody is waiting.
+    if (call.cancelled) return;
     let callback = answer;
     if (observer !== undefined) {
       const startedNs = process.hrtime.bigint();
@@ -186,14 +186,7 @@ export function unaryHandler<Req, Res>(
     const startedMs = performance.now();
     const principal = admit(call, callback, startedMs);
     if (principal === undefined) return;
-    if (!limiter.tryAcquire()) {
-      const err = Errors.tooManyCalls(limiter.max);
-      logFailure(call.request, err, { inFlight: limiter.inFlight });
-      const trailer = answerTrailer(startedMs, false);
-      callback({ code: GRPC_STATUS_OF[err.code], details: err.message, metadata: trailer }, null, trailer);
-      return;
-    }
-    serve(call.request, principal, callback, startedMs).catch((err: unknown) => {
+    serve(call.request, principal, callback, startedMs, () => call.cancelled).catch((err: unknown) => {
       // Only reachable if answering itself threw (e.g. a response that fails to serialize).
       logger.error({ operation: spec.method, code: 'INTERNAL', err }, 'failed to answer a call');
     });

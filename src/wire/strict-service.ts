@@ -15,6 +15,14 @@ export class MalformedRequest {
   ) {}
 }
 
+/**
+ * A response already encoded (e.g. a large snapshot encoded in slices between other calls):
+ * the service's response serializer passes its bytes through.
+ */
+export class EncodedResponse {
+  constructor(readonly bytes: Buffer) {}
+}
+
 /** proto-loader's request type: its DescriptorProto and the FileDescriptorProtos it comes from. */
 interface LoadedMessageType {
   type?: { name?: string };
@@ -51,6 +59,7 @@ function requestRule(
  * The same service with every request deserializer made strict: bytes that a strict protobuf
  * parser refuses become a MalformedRequest instead of whatever protobufjs's lenient reader makes
  * of them. Driven by the descriptors, so it covers every method, nested messages included.
+ * Responses may be handed over already encoded (EncodedResponse).
  */
 export function strictService(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
   const cache = new Map<protobuf.Type, MessageRule>();
@@ -60,12 +69,15 @@ export function strictService(service: grpc.ServiceDefinition): grpc.ServiceDefi
     const rule = requestType === undefined ? undefined : requestRule(requestType, cache);
     if (rule === undefined) throw new Error(`no descriptor for the request of ${method.path}`);
     const lenient = method.requestDeserialize;
+    const serialize = method.responseSerialize;
     strict[name] = {
       ...method,
       requestDeserialize: (bytes: Buffer) => {
         const problem = wireProblem(bytes, rule);
         return problem === undefined ? lenient(bytes) : new MalformedRequest(problem);
       },
+      responseSerialize: (value: unknown) =>
+        value instanceof EncodedResponse ? value.bytes : serialize(value),
     };
   }
   return strict as grpc.ServiceDefinition;

@@ -17,7 +17,7 @@ import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../serv
 import { readTlsContext, TlsConfigError, type TlsFiles } from '../../server/tls-credentials.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { formatDuration } from '../format-duration.js';
-import { durationArg, nonEmptyArg, portArg, positiveIntArg } from '../option-parsers.js';
+import { durationArg, nonEmptyArg, portArg, positiveIntArg, timerDurationArg } from '../option-parsers.js';
 import { printLine } from '../output.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../target.js';
 
@@ -50,6 +50,28 @@ interface ServeOptions {
   tlsClientCa?: string;
   authTokens?: string;
   insecure: boolean;
+  maxStreams: number;
+  maxStreamsPerConnection: number;
+  maxConnections: number;
+  maxHeaderBytes: number;
+  idleTimeout: number;
+  keepaliveTime: number;
+  keepaliveTimeout: number;
+  maxConnectionAge: number;
+  maxConnectionAgeGrace: number;
+  requestTimeout: number;
+  maxSnapshotReads: number;
+}
+
+/** A flag whose value is a timer-held duration (refused past ~24.8 days), with its default shown as a duration. */
+function timerOption(flags: string, description: string, defaultMs: number): Option {
+  return new Option(flags, description)
+    .default(defaultMs, formatDuration(defaultMs))
+    .argParser(timerDurationArg);
+}
+
+function countOption(flags: string, description: string, defaultValue: number): Option {
+  return new Option(flags, description).default(defaultValue).argParser(positiveIntArg);
 }
 
 export function registerServe(program: Command): void {
@@ -135,9 +157,89 @@ export function registerServe(program: Command): void {
         .conflicts('inMemory'),
     )
     .addOption(
-      new Option('--shutdown-grace <duration>', 'how long a signal waits for in-flight calls')
-        .default(LIMITS.defaultShutdownGraceMs, formatDuration(LIMITS.defaultShutdownGraceMs))
-        .argParser(durationArg),
+      timerOption(
+        '--shutdown-grace <duration>',
+        'how long a signal waits for in-flight calls',
+        LIMITS.defaultShutdownGraceMs,
+      ),
+    )
+    // Bounds against a hostile or broken client (docs/security.md has the reasons for each default).
+    .addOption(
+      countOption(
+        '--max-streams <n>',
+        'streaming calls (health Watch, reflection) open at once, within --max-in-flight',
+        LIMITS.defaultMaxOpenStreams,
+      ),
+    )
+    .addOption(
+      countOption(
+        '--max-streams-per-connection <n>',
+        'HTTP/2 streams one connection may have open at once',
+        LIMITS.defaultMaxStreamsPerConnection,
+      ),
+    )
+    .addOption(
+      countOption(
+        '--max-connections <n>',
+        'client connections held at once per listening address',
+        LIMITS.defaultMaxConnections,
+      ),
+    )
+    .addOption(
+      countOption(
+        '--max-header-bytes <n>',
+        'largest request metadata (header list), in bytes',
+        LIMITS.defaultMaxHeaderListBytes,
+      ),
+    )
+    .addOption(
+      timerOption(
+        '--idle-timeout <duration>',
+        'close a connection with no call open for this long',
+        LIMITS.defaultConnectionIdleMs,
+      ),
+    )
+    .addOption(
+      timerOption(
+        '--keepalive-time <duration>',
+        'ping a connection after this long',
+        LIMITS.defaultKeepaliveTimeMs,
+      ),
+    )
+    .addOption(
+      timerOption(
+        '--keepalive-timeout <duration>',
+        'close a connection whose ping is not answered in this long',
+        LIMITS.defaultKeepaliveTimeoutMs,
+      ),
+    )
+    .addOption(
+      timerOption(
+        '--max-connection-age <duration>',
+        'ask a connection to go away after this long (+-10%)',
+        LIMITS.defaultMaxConnectionAgeMs,
+      ),
+    )
+    .addOption(
+      timerOption(
+        '--max-connection-age-grace <duration>',
+        'then close it after this long more',
+        LIMITS.defaultMaxConnectionAgeGraceMs,
+      ),
+    )
+    .addOption(
+      timerOption(
+        '--request-timeout <duration>',
+        'end a call whose request has not arrived this long after its headers',
+        LIMITS.requestMessageTimeoutMs,
+      ),
+    )
+    .addOption(
+      countOption(
+        '--max-snapshot-reads <n>',
+        'GetSnapshot calls with accounts (above one slice) served at once',
+        LIMITS.defaultMaxSnapshotReads,
+      ),
     )
     .addOption(
       new Option(
@@ -215,6 +317,8 @@ async function serve(options: ServeOptions): Promise<void> {
         'the ids held in memory are the cache plus the writes in flight',
     );
   }
+  // Whatever the server writes (data files, a backup) is its user's alone, whatever the shell's umask.
+  process.umask(0o077);
   const tls = tlsFilesOf(options);
   if (tls === undefined && !options.insecure && !isLoopback(options.host)) {
     throw new CliError(
@@ -275,6 +379,19 @@ async function start(
       shutdownGraceMs: options.shutdownGrace,
       tls,
       authTokensFile: options.authTokens,
+      maxOpenStreams: options.maxStreams,
+      maxSnapshotReads: options.maxSnapshotReads,
+      requestMessageTimeoutMs: options.requestTimeout,
+      transport: {
+        maxConnections: options.maxConnections,
+        maxStreamsPerConnection: options.maxStreamsPerConnection,
+        maxHeaderListBytes: options.maxHeaderBytes,
+        connectionIdleMs: options.idleTimeout,
+        keepaliveTimeMs: options.keepaliveTime,
+        keepaliveTimeoutMs: options.keepaliveTimeout,
+        maxConnectionAgeMs: options.maxConnectionAge,
+        maxConnectionAgeGraceMs: options.maxConnectionAgeGrace,
+      },
     });
   } catch (err) {
     await engine.close();

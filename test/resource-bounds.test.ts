@@ -1,0 +1,214 @@
+import { connect as connectTcp } from 'node:net';
+import { status } from '@grpc/grpc-js';
+import { afterEach, describe, expect, test } from 'vitest';
+import { LedgerCallError } from '../src/client/ledger-client.js';
+import { MisbehavingClient, outcomeOf } from '../src/harness/misbehaving-client.js';
+import { SnapshotReads } from '../src/server/snapshot-reads.js';
+import { grpcTimeoutMs } from '../src/server/transport-limits.js';
+import { oneErrorLine, runCli } from './cli-run.js';
+import { PINO_ERROR, startTestServer, type TestServer } from './server-fixture.js';
+
+const LEDGER = '/ledger.v1.Ledger';
+const WATCH = '/grpc.health.v1.Health/Watch';
+/** GetBalanceRequest{account_id: "a"} */
+const GET_A = Buffer.from('0a0161', 'hex');
+
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+let t: TestServer | undefined;
+const clients: MisbehavingClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.destroy();
+  await t?.stop();
+  t = undefined;
+});
+
+async function misbehaving(server: TestServer): Promise<MisbehavingClient> {
+  const c = await MisbehavingClient.connect(server.server.target);
+  clients.push(c);
+  return c;
+}
+
+describe('calls in flight include calls still waiting for their request and streaming calls', () => {
+  test('header-only streams are counted, refused beyond the limit, and ended after the request timeout', async () => {
+    t = await startTestServer({ maxInFlightCalls: 20, server: { requestMessageTimeoutMs: 400 } });
+    await t.client.createAccount('a', 1n);
+    const c = await misbehaving(t);
+    const streams = Array.from({ length: 20 }, () => c.open(`${LEDGER}/GetBalance`));
+    const held = streams.map(outcomeOf);
+    await until(() => t!.server.inFlightCalls === 20);
+    // The 21st call, from a well-behaved client, is refused at once with the contract's message.
+    const refused = await t.client.getBalance('a').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(LedgerCallError);
+    expect((refused as LedgerCallError).details).toBe('Too many calls in flight (limit 20); retry later');
+    // The header-only calls end by themselves, and their slots come back.
+    const outcomes = await Promise.all(held);
+    expect(new Set(outcomes.map((o) => `${o.grpcStatus} ${o.grpcMessage}`))).toEqual(
+      new Set([
+        `${status.DEADLINE_EXCEEDED} Request message not received within 400 ms of the call's headers`,
+      ]),
+    );
+    await until(() => t!.server.inFlightCalls === 0);
+    // The server also resets the streams the client never ended, so they stop holding stream slots.
+    await until(() => streams.every((s) => s.closed));
+    expect((await t.client.getBalance('a')).value.balance).toBe(1n);
+  });
+
+  test('health Watch streams are counted in flight and bounded on their own; unary calls still pass', async () => {
+    t = await startTestServer({ server: { maxOpenStreams: 3 } });
+    await t.client.createAccount('a', 1n);
+    const c = await misbehaving(t);
+    const watches = Array.from({ length: 3 }, () => c.open(WATCH));
+    for (const w of watches) {
+      w.end(Buffer.from('0000000000', 'hex'));
+      w.on('data', () => {});
+    }
+    await until(() => t!.server.openStreams === 3);
+    expect(t.server.inFlightCalls).toBe(3);
+    const fourth = await c.call(WATCH, Buffer.alloc(0));
+    expect(fourth).toEqual({
+      grpcStatus: status.RESOURCE_EXHAUSTED,
+      grpcMessage: 'Too many streaming calls open (limit 3); retry later',
+    });
+    expect((await t.client.getBalance('a')).value.balance).toBe(1n);
+    for (const w of watches) w.close();
+    await until(() => t!.server.inFlightCalls === 0 && t!.server.openStreams === 0);
+  });
+
+  test('a call already cancelled when its handler would start is not served', async () => {
+    t = await startTestServer({ logLevel: 'debug' });
+    await t.client.createAccount('a', 1n);
+    const c = await misbehaving(t);
+    // Headers and body, then a reset before the server reads them: nobody waits for an answer.
+    for (let i = 0; i < 50; i++) {
+      const stream = c.open(`${LEDGER}/GetBalance`);
+      stream.end(Buffer.concat([Buffer.from([0, 0, 0, 0, GET_A.length]), GET_A]));
+      stream.close();
+    }
+    await until(() => t!.server.inFlightCalls === 0);
+    // A call still served gets a debug 'ok' line; abandoned ones mostly do not (the reset races the read).
+    const served = t.logs.filter((l) => l.msg === 'ok' && l.operation === 'GetBalance').length;
+    expect(served).toBeLessThan(50);
+  });
+});
+
+describe('connection-level bounds', () => {
+  test('connections beyond the limit are closed as they arrive', async () => {
+    t = await startTestServer({ server: { transport: { maxConnections: 3 } } });
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 5 },
+        () =>
+          new Promise<import('node:net').Socket>((resolve) => {
+            const s = connectTcp(t!.server.port, '127.0.0.1', () => resolve(s));
+            s.on('error', () => {});
+          }),
+      ),
+    );
+    await until(() => t!.server.connections.refused === 2);
+    expect(t.server.connections.open).toBe(3);
+    for (const s of sockets) s.destroy();
+    await until(() => t!.server.connections.open === 0);
+  });
+
+  test('an idle connection is closed after the idle timeout', async () => {
+    t = await startTestServer({ server: { transport: { connectionIdleMs: 200 } } });
+    const c = await misbehaving(t);
+    const closed = new Promise<number>((resolve) => {
+      const start = Date.now();
+      c.session.once('close', () => resolve(Date.now() - start));
+    });
+    expect(await closed).toBeLessThan(3_000);
+  });
+
+  test('metadata above the header limit is refused; below it is served', async () => {
+    t = await startTestServer({ server: { transport: { maxHeaderListBytes: 4 * 1024 } } });
+    await t.client.createAccount('a', 1n);
+    const c = await misbehaving(t);
+    const small = await c.call(`${LEDGER}/GetBalance`, GET_A, { 'x-pad': 'p'.repeat(1024) });
+    expect(small.grpcStatus).toBe(status.OK);
+    const big = await c.call(`${LEDGER}/GetBalance`, GET_A, { 'x-pad': 'p'.repeat(8 * 1024) });
+    expect(big.grpcStatus).toBeUndefined();
+    expect(big.error).toMatch(/stream|ENHANCE_YOUR_CALM|closed/i);
+  });
+});
+
+describe('durations past what timers hold', () => {
+  test.each([
+    ['serve', '--shutdown-grace', '30d'],
+    ['serve', '--idle-timeout', '25d'],
+    ['balance', 'a', '--timeout', '25d'],
+  ])('%s %s %s is refused with one line, exit 2', async (...args) => {
+    const out = await runCli(args);
+    expect(out.code).toBe(2);
+    expect(oneErrorLine(out.stderr)).toBe(
+      `ledgerctl: option '${args[args.length - 2]} <duration>' argument '${args[args.length - 1]}' is invalid. Longer than a timer can hold: at most 2147483647 ms (about 24.8 days, e.g. 24d). (see --help)`,
+    );
+  });
+
+  test('grpc-timeout parsing', () => {
+    expect(grpcTimeoutMs('100m')).toBe(100);
+    expect(grpcTimeoutMs('2160000S')).toBe(2_160_000_000);
+    expect(grpcTimeoutMs('600H')).toBe(2_160_000_000);
+    expect(grpcTimeoutMs(undefined)).toBeUndefined();
+    expect(grpcTimeoutMs('12x')).toBeUndefined();
+  });
+
+  test('a 25-day call deadline is capped to ~24.8 days, not wrapped to 1 ms (the write answers OK)', async () => {
+    t = await startTestServer({ delayedCommitMaxMs: 30 });
+    await t.client.createAccount('a', 1n);
+    const c = await misbehaving(t);
+    // UpdateBalanceRequest{account_id: "a", delta: 1, transaction_id: "t"}
+    const update = Buffer.from('0a016110011a0174', 'hex');
+    for (const timeout of ['600H', '2160000S', '99999999S']) {
+      const outcome = await c.call(`${LEDGER}/UpdateBalance`, update, { 'grpc-timeout': timeout });
+      expect(outcome, timeout).toMatchObject({ grpcStatus: status.OK });
+    }
+    expect((await t.client.getBalance('a')).value.balance).toBe(2n);
+  });
+});
+
+describe('snapshot reads with accounts have their own limit', () => {
+  test('more concurrent large snapshot reads than the limit get RESOURCE_EXHAUSTED with the exact message', async () => {
+    t = await startTestServer({ server: { maxSnapshotReads: 2 } });
+    for (let i = 0; i < 1_100; i++) await t.client.createAccount(`s${String(i).padStart(5, '0')}`, 1n);
+    const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => t!.client.getSnapshot(true)));
+    const ok = outcomes.filter((o) => o.status === 'fulfilled');
+    const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as LedgerCallError] : []));
+    expect(ok.length).toBeGreaterThanOrEqual(2);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) {
+      expect([r.codeName, r.details]).toEqual([
+        'RESOURCE_EXHAUSTED',
+        'Too many snapshot reads with accounts in flight (limit 2 calls, 500000 accounts); retry later',
+      ]);
+    }
+    // The slices make one exact snapshot: sorted, complete, summing to the total.
+    const full = (ok[0] as PromiseFulfilledResult<Awaited<ReturnType<TestServer['client']['getSnapshot']>>>)
+      .value.value;
+    expect(full.accounts).toHaveLength(1_100);
+    expect(full.totalBalance).toBe(1_100n);
+    expect(full.accounts.map((a) => a.accountId)).toEqual([...full.accounts.map((a) => a.accountId)].sort());
+    expect(t.logs.some((l) => l.level === PINO_ERROR && l.code === 'RESOURCE_EXHAUSTED')).toBe(true);
+    // Small ledgers' snapshots (one slice) are never refused.
+    expect(t.server.inFlightCalls).toBe(0);
+  });
+
+  test('an abandoned read is dropped before it copies anything', async () => {
+    t = await startTestServer();
+    for (let i = 0; i < 1_100; i++) await t.client.createAccount(`s${i}`, 1n);
+    const reads = new SnapshotReads({ maxCalls: 1, budgetAccounts: 10_000, sliceAccounts: 100 });
+    expect(await reads.read(t.server.engine, () => true)).toBeUndefined();
+    let checks = 0;
+    // Cancelled after three slices: stops there.
+    expect(await reads.read(t.server.engine, () => ++checks > 3)).toBeUndefined();
+    expect(checks).toBe(4);
+    expect(reads.inFlight).toBe(0);
+  });
+});
