@@ -1,6 +1,7 @@
 import { LedgerEngine } from '../src/engine/ledger-engine.js';
 import { LmdbStorage } from '../src/engine/lmdb-storage.js';
 import { MemoryStorage } from '../src/engine/storage.js';
+import { startNullResponder } from '../src/harness/null-responder.js';
 import { startLedgerServer } from '../src/server/ledger-server.js';
 import { createLogger } from '../src/server/logger.js';
 import { startBareServer } from './bare-server.js';
@@ -11,7 +12,7 @@ import { startBareServer } from './bare-server.js';
  * Protocol over the fork IPC channel: {type:'ready', target} | {type:'error', message};
  * requests {type:'cpu'} and {type:'stop'}.
  */
-export type ServerKind = 'real' | 'bare' | 'durable';
+export type ServerKind = 'real' | 'bare' | 'durable' | 'null';
 
 export interface CpuSample {
   type: 'cpu';
@@ -34,6 +35,10 @@ const send = (message: object) => process.send?.(message);
 
 async function start(): Promise<{ target: string; shutdown(): Promise<void> }> {
   if (kind === 'bare') return startBareServer();
+  if (kind === 'null') {
+    const responder = await startNullResponder();
+    return { target: responder.target, shutdown: () => responder.close() };
+  }
   // durable: LMDB in the data dir given as the next argument (the bench removes it).
   const storage = kind === 'durable' ? await LmdbStorage.open(process.argv[3]!) : new MemoryStorage();
   const engine = await LedgerEngine.open({ storage, locking: 'account' });

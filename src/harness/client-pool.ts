@@ -23,13 +23,20 @@ export class ClientPool {
   readonly callers: Caller[];
   /** ExecuteBatch always goes through grpc-js: its cost is shared by every operation of a batch. */
   readonly batchCallers: BatchCaller[];
+  /** Told the new address after a restart (generator threads move their own connections). */
+  readonly reconnectListeners: ((target: string, previous: string | undefined) => void)[] = [];
+  /** The current addresses (a restarted server has a new one). */
+  targets: readonly string[];
+  readonly loadClient: LoadClient;
 
   constructor(
     targets: readonly string[],
-    private readonly connections: number,
+    readonly connections: number,
     loadClient: LoadClient = 'lean',
-    private readonly security?: ClientSecurity,
+    readonly security?: ClientSecurity,
   ) {
+    this.targets = targets;
+    this.loadClient = loadClient;
     this.clients = targets.flatMap((t) => this.open(t));
     this.channels =
       loadClient === 'lean'
@@ -103,6 +110,8 @@ export class ClientPool {
       ch.retarget(target);
       this.channelTargets[i] = target;
     });
+    this.targets = this.targets.map((t) => (moves(t) ? target : t));
+    for (const listener of this.reconnectListeners) listener(target, previous);
     await Promise.all(moved.map((ch) => ch.connect(HARNESS_LIMITS.targetConnectTimeoutMs).catch(() => {})));
   };
 

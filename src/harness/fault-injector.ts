@@ -115,6 +115,9 @@ export class FaultInjector {
   /** Resolves when the server is up; undefined (no wait) while it is. */
   gate: () => Promise<void> | undefined = () => this.down;
 
+  /** Told when the server goes down and comes back (generator threads hold their sends meanwhile). */
+  readonly gateListeners: ((down: boolean) => void)[] = [];
+
   start(): void {
     this.loop = this.run();
   }
@@ -126,6 +129,7 @@ export class FaultInjector {
       if (this.stopped) return;
       let up!: () => void;
       this.down = new Promise((resolve) => (up = resolve));
+      for (const listener of this.gateListeners) listener(true);
       const atNs = this.recorder.nowNs();
       this.killTimesNs.push(atNs);
       const t0 = performance.now();
@@ -151,6 +155,7 @@ export class FaultInjector {
       } finally {
         this.down = undefined;
         up();
+        for (const listener of this.gateListeners) listener(false);
       }
       if (this.spec.retry_indeterminate)
         this.retrying = this.retrying.then(async () => void (await this.retryPass()));

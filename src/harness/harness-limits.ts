@@ -29,6 +29,9 @@ export const HARNESS_LIMITS = {
   queryTxidRing: 1_024,
   /** The lean caller checks deadlines on this tick: a call fails DEADLINE_EXCEEDED at most this late. */
   deadlineTickMs: 20,
+  /** Generator threads send their started and answered calls to the main thread this often. */
+  generatorBatchMs: 100,
+  maxGeneratorThreads: 16,
   /** Calibration (the instrument's floor against a null responder): measured span, warm-up before it. */
   calibrationMs: 2_000,
   calibrationWarmupMs: 500,

@@ -1,3 +1,4 @@
+import type { FaultInjector } from './fault-injector.js';
 import type { RunObservation } from './history.js';
 import type { LoadPlan } from './load-plan.js';
 import type { RunContext } from './run-context.js';
@@ -16,6 +17,9 @@ export interface LoadHooks {
   status: StatusLine;
   /** Fault injection: resolves when the server is back up (undefined: send now). */
   gate?: () => Promise<void> | undefined;
+  /** Generator threads (more than 1: groups run on worker threads). */
+  threads: number;
+  injector?: FaultInjector;
   /** After the first of several phases (a warm-up): the baseline for growth thresholds. */
   afterFirstPhase?: () => Promise<void>;
 }
@@ -34,6 +38,13 @@ export async function runLoad(ctx: RunContext, plan: LoadPlan, hooks: LoadHooks)
       ctx.pool.batchCallers,
       ctx.deadlineMs,
       hooks.gate,
+      {
+        threads: hooks.threads,
+        pool: ctx.pool,
+        recorder: hooks.recorder,
+        idsPrefix: ctx.ids.prefix,
+        injector: hooks.injector,
+      },
     );
     groups.push(...outcome.groups);
     if (i === 0 && plan.phases.length > 1) await hooks.afterFirstPhase?.();

@@ -29,7 +29,7 @@ export function planLoad(ctx: RunContext, pool: readonly string[], random: Seede
         spec.script !== undefined
           ? scriptedSource(spec.name, spec.script, ctx.ids)
           : mixSource(spec, checkPool(spec.name, spec.mix ?? {}, groupPool), ctx.ids, acknowledged);
-      const group = { spec, source, callerBase, acknowledged, random: random.fork() };
+      const group = { spec, accounts: groupPool, source, callerBase, acknowledged, random: random.fork() };
       callerBase += callerSlots(spec);
       return group;
     }),

@@ -16,6 +16,8 @@ export interface RunOptions {
   status?: boolean;
   /** TLS and token for `targets` that require them. */
   security?: ClientSecurity | undefined;
+  /** Generator threads; overrides the scenario's `generator.threads`. */
+  generatorThreads?: number;
 }
 
 /** What every stage of a run shares, instead of long parameter lists. */

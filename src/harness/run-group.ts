@@ -7,7 +7,7 @@ import {
   rememberAcknowledged,
 } from './call-source.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
-import type { RunRecorder } from './run-recorder.js';
+import type { CallRecorder } from './run-recorder.js';
 import type { GroupSpec } from './scenario-schema.js';
 import type { SeededRandom } from './seeded-random.js';
 
@@ -15,7 +15,7 @@ export interface GroupContext {
   phase: string;
   spec: GroupSpec;
   source: CallSource;
-  recorder: RunRecorder;
+  recorder: CallRecorder;
   /** One per connection; caller ids are spread over them. */
   callers: readonly Caller[];
   /** ExecuteBatch senders (grpc-js clients), one per connection. */
@@ -30,6 +30,10 @@ export interface GroupContext {
   acknowledged: string[];
   /** Fault injection: resolves when the server is back up (undefined: it is up, send now). */
   gate?: () => Promise<void> | undefined;
+  /** Open loop, generator threads: this thread's sends start this much later (interleaved schedules). */
+  startOffsetMs?: number;
+  /** Closed loop, generator threads: this thread's first caller within the group (for {caller}). */
+  callerOffset?: number;
 }
 
 export interface GroupResult {
@@ -140,7 +144,8 @@ async function runClosed(ctx: GroupContext): Promise<GroupResult> {
           if (spec.duration !== undefined && elapsedMs >= spec.duration) return;
           inRound++;
           const i = index++;
-          await issue(ctx, ctx.source(i, round, c, random), caller, isWarmup(spec, i, elapsedMs));
+          const call = ctx.source(i, round, c + (ctx.callerOffset ?? 0), random);
+          await issue(ctx, call, caller, isWarmup(spec, i, elapsedMs));
         }
       }),
     );
@@ -174,7 +179,8 @@ async function runOpen(ctx: GroupContext): Promise<GroupResult> {
   let sent = 0;
   const start = performance.now();
   const startNs = ctx.recorder.nowNs();
-  let dueMs = schedule.next();
+  const offsetMs = ctx.startOffsetMs ?? 0;
+  let dueMs = schedule.next() + offsetMs;
 
   const done = (): boolean =>
     ctx.stop.stopped ||
@@ -203,7 +209,7 @@ async function runOpen(ctx: GroupContext): Promise<GroupResult> {
         });
         pending.add(p);
       }
-      dueMs = schedule.next();
+      dueMs = schedule.next() + offsetMs;
     }
     if (done()) break;
     await sleep(Math.max(0, dueMs - (performance.now() - start)));

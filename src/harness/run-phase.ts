@@ -1,14 +1,17 @@
 import type { BatchCaller, Caller } from './call-op.js';
 import type { CallSource } from './call-source.js';
+import { runGroupInThreads, type ThreadEnv } from './generator-threads.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { OpRecord } from './history.js';
-import { type GroupResult, runGroup } from './run-group.js';
+import { type GroupContext, type GroupResult, runGroup } from './run-group.js';
 import type { RunRecorder } from './run-recorder.js';
 import type { GroupSpec, PhaseSpec } from './scenario-schema.js';
 import type { SeededRandom } from './seeded-random.js';
 
 export interface PhaseGroup {
   spec: GroupSpec;
+  /** The group's account pool (physical ids); generator threads build their own source from it. */
+  accounts: readonly string[];
   source: CallSource;
   callerBase: number;
   acknowledged: string[];
@@ -41,13 +44,14 @@ export async function runPhase(
   batchCallers: readonly BatchCaller[],
   deadlineMs: number,
   gate?: () => Promise<void> | undefined,
+  threads?: Omit<ThreadEnv, 'accounts'>,
 ): Promise<PhaseOutcome> {
   const stop = { stopped: false };
   const timeoutMs = phaseTimeoutMs(phase);
   const results: GroupResult[] = [];
   const all = Promise.all(
-    groups.map((g) =>
-      runGroup({
+    groups.map((g) => {
+      const groupCtx: GroupContext = {
         phase: phase.name,
         spec: g.spec,
         source: g.source,
@@ -60,10 +64,15 @@ export async function runPhase(
         stop,
         acknowledged: g.acknowledged,
         gate,
-      }).then((r) => {
+      };
+      const run =
+        threads !== undefined && threads.threads > 1 && !sendsBatches(g.spec)
+          ? runGroupInThreads(groupCtx, { ...threads, accounts: g.accounts })
+          : runGroup(groupCtx);
+      return run.then((r) => {
         results.push(r);
-      }),
-    ),
+      });
+    }),
   );
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
@@ -87,4 +96,9 @@ export async function runPhase(
   // Give stuck calls a moment to finish (e.g. by their deadline) so the final state settles.
   await Promise.race([all, new Promise((resolve) => setTimeout(resolve, HARNESS_LIMITS.stuckGraceMs))]);
   return { groups: results, stuck: { phase: phase.name, timeoutMs, pending } };
+}
+
+/** ExecuteBatch groups stay on the main thread: a batch's items are recorded as one call there. */
+function sendsBatches(spec: GroupSpec): boolean {
+  return (spec.mix?.batch ?? 0) > 0;
 }

@@ -9,6 +9,24 @@ export type CallStart = Pick<OpRecord, 'phase' | 'group' | 'caller' | 'op' | 'ar
   warmup: boolean;
 };
 
+/** What the load engine needs of a recorder: the run's own (RunRecorder) or a generator thread's. */
+export interface CallRecorder {
+  nowNs(): bigint;
+  begin(start: CallStart): OpRecord;
+  finish(record: OpRecord, outcome: CallOutcome): void;
+  finishBatch(records: readonly OpRecord[], call: CallOutcome, items: readonly CallOutcome[]): void;
+  offered(op: OpKind | 'batch', warmup: boolean): void;
+  dropped(op: OpKind | 'batch', warmup: boolean): void;
+}
+
+/** A generator thread's calls since its last batch: started ones, then the answers (by thread-local id). */
+export interface CallBatch {
+  begun: OpRecord[];
+  done: { id: number; completeNs: bigint; outcome: CallOutcome }[];
+  offered: Partial<Record<OpKind | 'batch', number>>;
+  dropped: Partial<Record<OpKind | 'batch', number>>;
+}
+
 /** JSON with bigint as decimal strings (exact), for the JSONL history and the JSON report. */
 export function jsonReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
@@ -19,7 +37,7 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
  * flight (for stuck-phase reports), per-op statistics (for the report), and the optional JSONL
  * history for external checkers (one invoke line per call, then one ok/fail/info line).
  */
-export class RunRecorder {
+export class RunRecorder implements CallRecorder {
   readonly records: OpRecord[] = [];
   readonly inFlight = new Map<number, OpRecord>();
   readonly stats = new Map<string, OpStats>();
@@ -28,7 +46,10 @@ export class RunRecorder {
   completed = 0;
   errors = 0;
   truncated = false;
-  private readonly t0 = process.hrtime.bigint();
+  /** The run's time origin (process-wide monotonic clock, the same in every thread). */
+  readonly t0 = process.hrtime.bigint();
+  /** Records of generator threads by thread and thread-local id, while they are in flight. */
+  private readonly threadCalls = new Map<string, OpRecord>();
   private readonly history: WriteStream | undefined;
 
   private readonly keepHistory: boolean;
@@ -53,7 +74,8 @@ export class RunRecorder {
     return stats;
   }
 
-  begin(start: CallStart): OpRecord {
+  /** `invokeNs`: when a generator thread sent it (default: now). */
+  begin(start: CallStart, invokeNs?: bigint): OpRecord {
     const record: OpRecord = {
       index: this.started++,
       phase: start.phase,
@@ -62,7 +84,7 @@ export class RunRecorder {
       op: start.op,
       args: start.args,
       scheduledNs: start.scheduledNs,
-      invokeNs: this.nowNs(),
+      invokeNs: invokeNs ?? this.nowNs(),
       completeNs: -1n,
       type: 'info',
       warmup: start.warmup || undefined,
@@ -86,7 +108,45 @@ export class RunRecorder {
   }
 
   finish(record: OpRecord, outcome: CallOutcome): void {
-    record.completeNs = this.nowNs();
+    this.finishAt(record, outcome, this.nowNs());
+  }
+
+  /**
+   * A generator thread's batch: its calls join the one history (dense indexes in arrival order)
+   * and the one set of histograms, exactly as if this thread had made them.
+   */
+  absorb(thread: number, batch: CallBatch): void {
+    for (const r of batch.begun) {
+      const start = {
+        phase: r.phase,
+        group: r.group,
+        caller: r.caller,
+        op: r.op,
+        args: r.args,
+        scheduledNs: r.scheduledNs,
+        warmup: r.warmup === true,
+      };
+      const record = this.begin(start, r.invokeNs);
+      this.threadCalls.set(`${thread}:${r.index}`, record);
+    }
+    for (const d of batch.done) {
+      const key = `${thread}:${d.id}`;
+      const record = this.threadCalls.get(key);
+      if (record === undefined) continue;
+      this.threadCalls.delete(key);
+      this.finishAt(record, d.outcome, d.completeNs);
+    }
+    for (const [op, n] of Object.entries(batch.offered)) this.count(op, 'offered', n);
+    for (const [op, n] of Object.entries(batch.dropped)) this.count(op, 'dropped', n);
+  }
+
+  private count(op: string, what: 'offered' | 'dropped', n: number): void {
+    this.statsFor(op)[what] += n;
+    this.statsFor('*')[what] += n;
+  }
+
+  private finishAt(record: OpRecord, outcome: CallOutcome, completeNs: bigint): void {
+    record.completeNs = completeNs;
     this.settle(record, outcome);
     this.recordStats([record.op, '*'], record, outcome);
   }

@@ -39,7 +39,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const pool = new ClientPool(
     server.targets,
     scenario.connections ?? HARNESS_LIMITS.defaultConnectionsPerTarget,
-    'lean',
+    scenario.generator?.client ?? 'lean',
     options.security,
   );
   let result: RunResult | undefined;
@@ -135,6 +135,8 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
       recorder,
       status,
       gate: injector === undefined ? undefined : () => injector.gate(),
+      threads: ctx.options.generatorThreads ?? scenario.generator?.threads ?? 1,
+      injector,
       afterFirstPhase: () => resources.baseline(),
     });
   } finally {

@@ -247,6 +247,17 @@ const scenarioObject = z.strictObject({
   seed: z.int().min(0).optional(),
   deadline: duration.optional(),
   connections: positiveInt.max(64).optional(),
+  /**
+   * The load generator: `threads` (default 1) splits every group over that many generator threads
+   * (each with its own event loop and connections); `client` is the lean HTTP/2 caller (default)
+   * or grpc-js (to compare against).
+   */
+  generator: z
+    .strictObject({
+      threads: positiveInt.max(16).optional(),
+      client: z.enum(['lean', 'grpc-js']).optional(),
+    })
+    .optional(),
   server: server.default({ mode: 'in-process', locking: 'account' }),
   faults: z.array(fault).max(1, 'one kill fault per scenario').default([]),
   accounts: z.array(accountSpec).default([]),

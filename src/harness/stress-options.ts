@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { HARNESS_LIMITS } from './harness-limits.js';
 
 /** `--target host:port[,host:port...]`: each must name a host and a port. */
 export function parseTargets(value: string): string[] {
@@ -15,6 +16,13 @@ export function parseTargets(value: string): string[] {
 export function parseSeed(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 2 ** 32 - 1) {
     throw new InvalidArgumentError('expected an integer from 0 to 4294967295');
+  }
+  return Number(value);
+}
+
+export function parseGeneratorThreads(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > HARNESS_LIMITS.maxGeneratorThreads) {
+    throw new InvalidArgumentError(`expected an integer from 1 to ${HARNESS_LIMITS.maxGeneratorThreads}`);
   }
   return Number(value);
 }

@@ -16,6 +16,7 @@ export interface GateFlags {
   status: boolean;
   all?: boolean;
   verbose?: boolean;
+  generatorThreads?: number;
 }
 
 interface Row {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseSeed, parseTargets } from '../../harness/stress-options.js';
+import { parseGeneratorThreads, parseSeed, parseTargets } from '../../harness/stress-options.js';
 import type { GateFlags } from './gate-action.js';
 
 export function registerGate(program: Command): void {
@@ -16,6 +16,11 @@ export function registerGate(program: Command): void {
     .option('--json <file>', 'write every result as a JSON array')
     .option('--junit <file>', 'write JUnit XML (one testsuite per scenario)')
     .option('--all', 'also run the scenarios marked ci: false (long)')
+    .option(
+      '--generator-threads <n>',
+      "split the load over n generator threads (1-16; overrides the scenario's generator.threads)",
+      parseGeneratorThreads,
+    )
     .option('--no-status', 'no live status line on stderr')
     .option('--verbose', "print each scenario's full report")
     .addHelpText(

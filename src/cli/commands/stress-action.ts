@@ -17,6 +17,7 @@ export interface StressFlags extends ClientSecurityFlags {
   history?: string;
   status: boolean;
   verbose?: boolean;
+  generatorThreads?: number;
 }
 
 /** `ledgerctl stress <scenario>`: run it, print the report, write the outputs, set the exit code. */
@@ -31,7 +32,13 @@ export async function stress(file: string, flags: StressFlags): Promise<void> {
 /** Loads and runs one scenario; a problem the user can fix becomes a CliError (exit 2). */
 export async function runOne(
   file: string,
-  flags: { target?: string[]; seed?: number; history?: string; status: boolean } & ClientSecurityFlags,
+  flags: {
+    target?: string[];
+    seed?: number;
+    history?: string;
+    status: boolean;
+    generatorThreads?: number;
+  } & ClientSecurityFlags,
 ): Promise<RunResult> {
   const given = [flags.tlsCa, flags.tlsCert, flags.tlsKey, flags.tokenFile].some((f) => f !== undefined);
   if (given && flags.target === undefined) {
@@ -48,6 +55,7 @@ export async function runOne(
       historyFile: flags.history,
       status: flags.status,
       security,
+      generatorThreads: flags.generatorThreads,
     });
   } catch (err) {
     throw asUserError(err);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseSeed, parseTargets } from '../../harness/stress-options.js';
+import { parseGeneratorThreads, parseSeed, parseTargets } from '../../harness/stress-options.js';
 import { addClientSecurityOptions } from '../client-credentials.js';
 import type { StressFlags } from './stress-action.js';
 
@@ -17,6 +17,11 @@ export function registerStress(program: Command): void {
     .option('--junit <file>', 'write JUnit XML (one testcase per invariant and threshold)')
     .option('--history <file>', 'write every call as JSONL (invoke, then ok/fail/info)')
     .option('--no-status', 'no live status line on stderr')
+    .option(
+      '--generator-threads <n>',
+      "split the load over n generator threads (1-16; overrides the scenario's generator.threads)",
+      parseGeneratorThreads,
+    )
     .option('--verbose', 'print all evidence lines of failed invariants')
     .addHelpText(
       'after',

@@ -1,0 +1,102 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { splitCount, threadShare } from '../src/harness/generator-threads.js';
+import { parseScenario } from '../src/harness/load-scenario.js';
+import { buildLatencyHistogram } from '../src/harness/op-stats.js';
+import { runScenario } from '../src/harness/run-scenario.js';
+
+const SCENARIO = `name: threads-e2e
+generator: { threads: 3 }
+accounts:
+  - { count: 50, prefix: t-, balance: 100000 }
+phases:
+  - name: mixed
+    groups:
+      - name: open
+        mix: { get: 2, update: 1, transfer: 1, query: 1 }
+        load: { model: open, rate_per_s: 300, arrivals: poisson, max_in_flight: 30 }
+        duration: 1500ms
+      - name: closed
+        mix: { update: 1, transfer: 1 }
+        load: { model: closed, callers: 7 }
+        ops: 400
+`;
+
+describe('generator threads', () => {
+  it('split a group exactly: rates, slots, callers and ops add up to the whole', () => {
+    for (const [n, parts] of [
+      [10, 3],
+      [7, 7],
+      [1, 4],
+      [1000, 16],
+    ] as const) {
+      const sum = Array.from({ length: parts }, (_, k) => splitCount(n, parts, k)).reduce((a, b) => a + b, 0);
+      expect(sum).toBe(n);
+    }
+    const spec = parseScenario(SCENARIO, 'x.yaml').phases[0]!.groups;
+    const shares = [0, 1, 2].map((k) => threadShare(spec[0]!, 3, k));
+    expect(shares.reduce((s, g) => s + (g.load.model === 'open' ? g.load.rate_per_s : 0), 0)).toBeCloseTo(
+      300,
+    );
+    expect(shares.reduce((s, g) => s + (g.load.model === 'open' ? g.load.max_in_flight! : 0), 0)).toBe(30);
+    const closed = [0, 1, 2].map((k) => threadShare(spec[1]!, 3, k));
+    expect(closed.map((g) => (g.load.model === 'closed' ? g.load.callers : 0))).toEqual([3, 2, 2]);
+    expect(closed.reduce((s, g) => s + g.ops!, 0)).toBe(400);
+  });
+
+  it('one history, unique ids, invariants whole, and histograms equal to one histogram of every sample', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ledgerctl-threads-'));
+    const historyFile = join(dir, 'h.jsonl');
+    const result = await runScenario(parseScenario(SCENARIO, 'threads.yaml'), {
+      file: 'threads.yaml',
+      seed: 3,
+      historyFile,
+    });
+    expect(result.verdicts.filter((v) => !v.passed)).toEqual([]);
+    expect(result.verdict).toBe('pass');
+    const lines = readFileSync(historyFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const invokes = lines.filter((l) => l.type === 'invoke');
+    const ends = new Map(lines.filter((l) => l.type !== 'invoke').map((l) => [l.index, l]));
+    expect(ends.size).toBe(invokes.length);
+    const all = result.ops.find((o) => o.op === '*')!;
+    expect(all.count).toBe(invokes.length);
+    expect(result.groups.find((g) => g.name === 'closed')!.calls).toBe(400);
+
+    // Transaction ids of writes are unique across threads.
+    const txids = invokes
+      .filter((l) => l.f === 'update' || l.f === 'transfer')
+      .map((l) => l.value.transactionId);
+    expect(new Set(txids).size).toBe(txids.length);
+    // Caller ids are unique across threads: each caller's calls never overlap in time.
+    const byCaller = new Map<number, [bigint, bigint][]>();
+    for (const l of invokes) {
+      const span: [bigint, bigint] = [BigInt(l.time), BigInt(ends.get(l.index).time)];
+      byCaller.set(l.process, [...(byCaller.get(l.process) ?? []), span]);
+    }
+    for (const spans of byCaller.values()) {
+      spans.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      for (let i = 1; i < spans.length; i++) expect(spans[i]![0] >= spans[i - 1]![1]).toBe(true);
+    }
+    expect(byCaller.size).toBeGreaterThan(7);
+
+    // The report's service-time histogram is exactly a single histogram of every call's sample.
+    const single = buildLatencyHistogram();
+    for (const l of invokes) {
+      const us = Number(BigInt(ends.get(l.index).time) - BigInt(l.time)) / 1_000;
+      single.recordValue(Math.max(1, Math.round(us)));
+    }
+    expect(all.serviceUs).toEqual({
+      p50: single.getValueAtPercentile(50),
+      p90: single.getValueAtPercentile(90),
+      p99: single.getValueAtPercentile(99),
+      p999: single.getValueAtPercentile(99.9),
+      max: single.maxValue,
+      mean: single.mean,
+    });
+  }, 60_000);
+});
