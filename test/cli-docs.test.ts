@@ -37,6 +37,8 @@ describe('README', () => {
     'stress',
     'gate',
     'migrate',
+    'verify',
+    'backup',
   ])('mentions every flag of %s', async (command) => {
     const help = await runCli([command, '--help']);
     expect(help.code).toBe(0);

@@ -89,6 +89,32 @@ describe('durable data dir safety', () => {
     await engine.close();
   });
 
+  it('refuses a LOCK held on another host, says how to take it over, and --force-unlock does', async () => {
+    await populated(dir);
+    const foreign = `${JSON.stringify({ pid: 4242, startTicks: '1', host: 'ledger-7f9c-old-pod' })}\n`;
+    fs.writeFileSync(path.join(dir, 'LOCK'), foreign);
+    const err = await refusal(() => LmdbStorage.open(dir));
+    expect(err.problem).toBe('locked');
+    expect(err.message).toContain('locked by a ledgerctl on host ledger-7f9c-old-pod (pid 4242)');
+    expect(err.message).toContain('start again with --force-unlock');
+    expect(fs.readFileSync(path.join(dir, 'LOCK'), 'utf8')).toBe(foreign);
+    const storage = await LmdbStorage.open(dir, { forceUnlock: true });
+    try {
+      expect((await storage.recover(10)).stats?.accounts).toBe(300);
+      expect(JSON.parse(fs.readFileSync(path.join(dir, 'LOCK'), 'utf8'))).toMatchObject({ pid: process.pid });
+      // A live holder on this host is never taken over, forced or not.
+      const child = await runNode(
+        `import { LmdbStorage } from STORAGE;
+         try { await LmdbStorage.open(process.argv[2], { forceUnlock: true }); console.log('opened'); }
+         catch (err) { console.log(err.problem); }`,
+        [dir],
+      );
+      expect(child.stdout.trim()).toBe('locked');
+    } finally {
+      await storage.close();
+    }
+  });
+
   it('refuses a data dir written by a newer format version and leaves it untouched', async () => {
     await populated(dir);
     fs.writeFileSync(

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerBackup } from './commands/backup.js';
 import { registerBalance } from './commands/balance.js';
 import { registerCalibrate } from './commands/calibrate.js';
 import { registerCreateAccount } from './commands/create-account.js';
@@ -11,6 +12,7 @@ import { registerSnapshot } from './commands/snapshot.js';
 import { registerStress } from './commands/stress.js';
 import { registerTransfer } from './commands/transfer.js';
 import { registerUpdate } from './commands/update.js';
+import { registerVerify } from './commands/verify.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { escapeControls } from './output.js';
 
@@ -58,6 +60,8 @@ for (const register of [
   registerUpdate,
   registerTransfer,
   registerImport,
+  registerVerify,
+  registerBackup,
   registerStress,
   registerGate,
   registerMigrate,

@@ -2,6 +2,7 @@ import type { Database } from 'lmdb';
 import { BackgroundSlices, type SliceTiming } from './background-slices.js';
 import { DamagedRecordError, decodeIndexEntry, decodeLogEntry } from './durable-codec.js';
 import { edgeKey } from './durable-keys.js';
+import { ignoreCommitFailure } from './durable-root.js';
 
 export interface LogRetentionOptions extends SliceTiming {
   /** Entries older than this are removed from disk (with their index entry). */
@@ -67,9 +68,9 @@ export class DurableLogRetention {
       if (head.timestampNs >= cutoffNs || position === lastPosition) break;
       // A write reusing this id (its record expired) may be about to point the index at itself.
       if (this.isPending(head.transactionId)) break;
-      this.lastRemove = this.log.remove(position).catch(() => {});
+      this.lastRemove = this.log.remove(position).catch(ignoreCommitFailure);
       if (indexed === position) {
-        this.lastRemove = this.logIndex.remove(head.transactionId).catch(() => {});
+        this.lastRemove = this.logIndex.remove(head.transactionId).catch(ignoreCommitFailure);
       }
       this.stats.removed++;
       this.nextPosition = position + 1;

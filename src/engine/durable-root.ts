@@ -73,3 +73,12 @@ export function fsyncFile(file: string): void {
     fs.closeSync(fd);
   }
 }
+
+/**
+ * For write promises whose failure is reported elsewhere: lmdb-js rejects each of them with
+ * "Commit failed" and a separate `commitError` promise, and an unobserved rejection of either
+ * would end the process.
+ */
+export function ignoreCommitFailure(err: unknown): void {
+  (err as { commitError?: Promise<unknown> } | undefined)?.commitError?.catch(() => {});
+}

@@ -1,6 +1,7 @@
 import type { Database } from 'lmdb';
 import { BackgroundSlices, type SliceTiming } from './background-slices.js';
 import { DamagedRecordError, decodeTxRecord } from './durable-codec.js';
+import { ignoreCommitFailure } from './durable-root.js';
 import type { TxRecordLookup } from './idempotency-store.js';
 import type { TxRecord } from './outcome.js';
 
@@ -78,7 +79,7 @@ export class DurableTxRecords implements TxRecordLookup {
         return true;
       }
       if (expiresAtMs <= now && !this.isPending(id)) {
-        this.lastRemove = this.txids.remove(id).catch(() => {});
+        this.lastRemove = this.txids.remove(id).catch(ignoreCommitFailure);
         this.sweepStats.removed++;
       }
       this.cursor = id;

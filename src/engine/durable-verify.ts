@@ -128,6 +128,8 @@ function walk(
 
   // Log: every checksum, dense positions; 'full' replays it.
   const replay = full ? new Replay(balances, problems) : undefined;
+  // Reported once, not again by the index check that leads to them.
+  const damagedPositions = new Set<number>();
   let logEntries = 0;
   let firstPosition = 0;
   let lastPosition = 0;
@@ -143,7 +145,8 @@ function walk(
       continue;
     }
     const entry = problems.guard(() => decodeLogEntry(key, value));
-    if (entry !== undefined) {
+    if (entry === undefined) damagedPositions.add(position);
+    else {
       replay.apply(entry, firstPosition === 1);
       // The index must lead back here, or to a later use of the same id (reused after expiry).
       const indexed = problems.guard(() =>
@@ -172,6 +175,7 @@ function walk(
     }
     const position = problems.guard(() => decodeIndexEntry(key, value));
     if (position === undefined) continue;
+    if (damagedPositions.has(position)) continue;
     const raw = dbs.log.get(position, { transaction });
     if (raw === undefined) {
       problems.add(

@@ -36,6 +36,7 @@ import { DurableLogRetention } from './durable-log-retention.js';
 import { migrateDataDir } from './durable-migrate.js';
 import {
   DATA_FILE,
+  ignoreCommitFailure,
   openDataRoot,
   openSubDatabases,
   SUB_DATABASES,
@@ -98,6 +99,7 @@ export class LmdbStorage implements LedgerStorage {
   readonly kind: string = 'lmdb';
   readonly flushStats: FlushStats = { commits: 0, puts: 0, flushes: 0 };
   private lastCommit: Commit | undefined;
+  private lastObserved: Commit | undefined;
   private lastDurable: Promise<void> | undefined;
   private closed = false;
   private failureHandler: ((failure: StorageFailure) => void) | undefined;
@@ -140,6 +142,7 @@ export class LmdbStorage implements LedgerStorage {
       throw ioError(dir, err);
     }
     const state = inspectDataDir(dir);
+    observeInternalCommitFailures();
     const lockOptions: LockOptions = { forceUnlock: options.forceUnlock ?? false };
     const lock = DataDirLock.acquire(dir, lockOptions);
     let root: RootDatabase | undefined;
@@ -266,19 +269,16 @@ export class LmdbStorage implements LedgerStorage {
     if (this.failed !== undefined) throw this.failed;
     let commit: Commit | undefined;
     let puts = 0;
-    for (const account of batch.accounts) {
-      commit = this.accounts.put(account.id, encodeAccount(account));
+    const put = (db: Database, key: string | number, value: Buffer): void => {
+      commit = this.observed(db.put(key, value) as Commit);
       puts++;
-    }
+    };
+    for (const account of batch.accounts) put(this.accounts, account.id, encodeAccount(account));
     for (const entry of batch.logEntries) {
-      commit = this.log.put(entry.position, encodeLogEntry(entry));
-      this.logIndex.put(entry.transactionId, encodeIndexEntry(entry.transactionId, entry.position));
-      puts += 2;
+      put(this.log, entry.position, encodeLogEntry(entry));
+      put(this.logIndex, entry.transactionId, encodeIndexEntry(entry.transactionId, entry.position));
     }
-    for (const txRecord of batch.txRecords) {
-      commit = this.txids.put(txRecord.transactionId, encodeTxRecord(txRecord));
-      puts++;
-    }
+    for (const txRecord of batch.txRecords) put(this.txids, txRecord.transactionId, encodeTxRecord(txRecord));
     const last = batch.logEntries[batch.logEntries.length - 1];
     if (batch.accounts.length > 0 || last !== undefined) {
       this.head = {
@@ -287,8 +287,7 @@ export class LmdbStorage implements LedgerStorage {
         lastPosition: last?.position ?? this.head.lastPosition,
       };
       // Same event turn, same transaction: the head always matches what its transaction holds.
-      commit = this.meta.put(HEAD_KEY, encodeHead(this.head));
-      puts++;
+      put(this.meta, HEAD_KEY, encodeHead(this.head));
     }
     if (commit === undefined) return undefined;
     this.flushStats.commits++;
@@ -309,6 +308,19 @@ export class LmdbStorage implements LedgerStorage {
       );
     }
     return this.lastDurable;
+  }
+
+  /**
+   * lmdb-js rejects every put of a failed transaction (and a separate `commitError` promise): a
+   * rejection nobody observes would kill the process before the engine can refuse cleanly. The
+   * failure itself is reported through the promise commit() returns.
+   */
+  private observed(promise: Commit): Commit {
+    if (promise !== this.lastObserved) {
+      this.lastObserved = promise;
+      promise.catch(ignoreCommitFailure);
+    }
+    return promise;
   }
 
   startMaintenance(isPending: (transactionId: string) => boolean): void {
@@ -342,12 +354,13 @@ export class LmdbStorage implements LedgerStorage {
     this.txRecords.stop();
     this.logRetention?.stop();
     try {
-      await this.root.flushed;
-    } catch {
-      // A failed commit was reported to the engine already; closing still releases the file.
-    }
-    try {
-      await this.root.close();
+      if (this.failed === undefined) {
+        await this.root.flushed;
+        await this.root.close();
+      }
+      // After a failed commit lmdb-js waits forever for the failed transaction's flush: the file
+      // is left as a crash would leave it (LMDB needs no recovery step; the failed transaction
+      // is not in it), and the process that holds it is about to end.
     } finally {
       this.lock.release();
     }
@@ -372,6 +385,28 @@ export class LmdbStorage implements LedgerStorage {
     this.failureHandler?.(failure);
     return failure;
   }
+}
+
+let observingCommitFailures = false;
+
+/**
+ * With event-turn batching, lmdb-js (3.x) makes an internal promise for each batch that nobody
+ * can observe; when that transaction fails (disk full, I/O error) it rejects unhandled, and Node
+ * ends the process with a raw "Commit failed" stack before the engine can refuse writes cleanly.
+ * The failure itself reaches us through the put promises commit() observes. So rejections that
+ * are lmdb-js commit failures (they carry `commitError`) are ignored here; any other unhandled
+ * rejection is thrown again, ending the process as Node would have.
+ */
+function observeInternalCommitFailures(): void {
+  if (observingCommitFailures) return;
+  observingCommitFailures = true;
+  process.on('unhandledRejection', (reason) => {
+    if (reason instanceof Error && 'commitError' in reason) {
+      ignoreCommitFailure(reason);
+      return;
+    }
+    throw reason;
+  });
 }
 
 /**

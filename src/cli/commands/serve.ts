@@ -334,6 +334,13 @@ async function serve(options: ServeOptions): Promise<void> {
     throw err;
   }
   const logger = createLogger(options.logLevel);
+  // lmdb-js reports a failed write with console.error (a multi-line stack) before the engine
+  // handles it: keep stderr JSON lines, as grpc-js's own messages are.
+  console.error = (...args: unknown[]) =>
+    logger.error(
+      { source: 'storage engine' },
+      args.map((a) => (a instanceof Error ? a.message : String(a))).join(' '),
+    );
   const server = await start(options, tls, logger);
   const storage =
     options.databaseUrl !== undefined
