@@ -1,5 +1,11 @@
 import type { CommitBatch, LedgerStorage } from './storage.js';
 
+/** Sees every commit batch handed to storage (metrics). */
+export interface CommitObserver {
+  /** `writes`: log entries in the batch (1, or an ExecuteBatch's); `flushMs`: until storage said durable (0 when synchronous). */
+  committed(writes: number, flushMs: number): void;
+}
+
 interface Slot {
   done: boolean;
   readonly apply: () => void;
@@ -26,6 +32,7 @@ export class CommitSequencer {
   constructor(
     private readonly storage: LedgerStorage,
     private readonly onFatal: (err: unknown) => Error,
+    private readonly observer?: CommitObserver,
   ) {}
 
   get pending(): number {
@@ -39,10 +46,21 @@ export class CommitSequencer {
   submit(batch: CommitBatch, apply: () => void): Promise<void> | undefined {
     if (this.failed !== undefined) return Promise.reject(this.failed);
     let durable: Promise<void> | undefined;
+    const startedMs = this.observer === undefined ? 0 : performance.now();
     try {
       durable = this.storage.commit(batch);
     } catch (err) {
       return Promise.reject(this.fail(err));
+    }
+    if (this.observer !== undefined) {
+      const { observer } = this;
+      const writes = batch.logEntries.length;
+      if (durable === undefined) observer.committed(writes, 0);
+      else
+        durable.then(
+          () => observer.committed(writes, performance.now() - startedMs),
+          () => {},
+        );
     }
     if (durable === undefined && this.pending === 0) {
       apply();

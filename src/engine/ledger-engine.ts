@@ -29,7 +29,7 @@ import {
 import { AccountLocks, type LockingMode, type UnsafeLocking } from './account-locks.js';
 import { AuditLogWindow } from './audit-log.js';
 import { type Clock, systemClock } from './clock.js';
-import { CommitSequencer } from './commit-sequencer.js';
+import { type CommitObserver, CommitSequencer } from './commit-sequencer.js';
 import { type Claim, IdempotencyStore } from './idempotency-store.js';
 import type { Ledger, WriteOutcome } from './ledger.js';
 import type { Outcome, TxRecord } from './outcome.js';
@@ -54,6 +54,8 @@ export interface EngineOptions {
   onFatal?: (err: unknown) => void;
   /** Test doubles only: see UnsafeLocking. */
   unsafeLocking?: UnsafeLocking;
+  /** Sees every commit batch and its flush time (metrics). */
+  commitObserver?: CommitObserver;
 }
 
 export type { WriteOutcome } from './ledger.js';
@@ -142,7 +144,7 @@ export class LedgerEngine implements Ledger {
       new AccountLocks(options.locking ?? 'account', LIMITS.maxLockQueuePerAccount, options.unsafeLocking),
       idempotency,
       log,
-      new CommitSequencer(storage, failed),
+      new CommitSequencer(storage, failed, options.commitObserver),
       clock,
       options.maxSnapshotAccounts ?? LIMITS.maxSnapshotAccounts,
     );

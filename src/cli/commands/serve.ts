@@ -1,8 +1,10 @@
+import { readdirSync, statSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
-import { resolve } from 'node:path';
-import { type Command, Option } from 'commander';
+import { join, resolve } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { LIMITS } from '../../domain/limits.js';
 import type { LockingMode } from '../../engine/account-locks.js';
+import type { CommitObserver } from '../../engine/commit-sequencer.js';
 import { DataDirError } from '../../engine/durable-errors.js';
 import type { Ledger } from '../../engine/ledger.js';
 import { LedgerEngine } from '../../engine/ledger-engine.js';
@@ -12,8 +14,10 @@ import { describeUrl } from '../../engine/postgres/pg-connect.js';
 import { PgLedger } from '../../engine/postgres/pg-ledger.js';
 import type { LedgerStorage } from '../../engine/storage.js';
 import { AccessFileError, readAccessTable } from '../../server/access-control.js';
+import { LedgerMetrics } from '../../server/ledger-metrics.js';
 import { ListenError, type RunningServer, startLedgerServer } from '../../server/ledger-server.js';
 import { createLogger, LOG_LEVELS, type Logger, type LogLevel } from '../../server/logger.js';
+import { MetricsListenError, type MetricsServer, startMetricsServer } from '../../server/metrics-server.js';
 import { readTlsContext, TlsConfigError, type TlsFiles } from '../../server/tls-credentials.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { formatDuration } from '../format-duration.js';
@@ -61,6 +65,7 @@ interface ServeOptions {
   maxConnectionAgeGrace: number;
   requestTimeout: number;
   maxSnapshotReads: number;
+  metricsAddr?: ListenAddress;
 }
 
 /** A flag whose value is a timer-held duration (refused past ~24.8 days), with its default shown as a duration. */
@@ -296,6 +301,12 @@ export function registerServe(program: Command): void {
         'allow plaintext on an address other than loopback (anyone on the path can read and forge calls)',
       ).default(false),
     )
+    .addOption(
+      new Option(
+        '--metrics-addr <host:port>',
+        'serve Prometheus metrics over HTTP at http://host:port/metrics (no authentication: bind it privately)',
+      ).argParser(listenAddressArg),
+    )
     .action(serve);
 }
 
@@ -341,7 +352,32 @@ async function serve(options: ServeOptions): Promise<void> {
       { source: 'storage engine' },
       args.map((a) => (a instanceof Error ? a.message : String(a))).join(' '),
     );
-  const server = await start(options, tls, logger);
+  const metrics = options.metricsAddr === undefined ? undefined : new LedgerMetrics();
+  const server = await start(options, tls, logger, metrics);
+  let metricsServer: MetricsServer | undefined;
+  if (metrics !== undefined && options.metricsAddr !== undefined) {
+    const { engine } = server;
+    const dataDir = engine.storageKind === 'lmdb' ? resolve(options.dataDir) : undefined;
+    metrics.bind({
+      inFlightCalls: () => server.inFlightCalls,
+      engineStats: engine instanceof LedgerEngine ? () => engine.stats() : undefined,
+      grpcCounts: () => server.grpcCounts(),
+      openLongLivedStreams: () => server.openLongLivedStreams,
+      storageBytes: dataDir === undefined ? undefined : () => directoryBytes(dataDir),
+    });
+    try {
+      metricsServer = await startMetricsServer(
+        metrics,
+        options.metricsAddr.host,
+        options.metricsAddr.port,
+        logger,
+      );
+    } catch (err) {
+      await server.shutdown();
+      if (err instanceof MetricsListenError) throw new CliError(err.message);
+      throw err;
+    }
+  }
   const storage =
     options.databaseUrl !== undefined
       ? `postgres at ${describeUrl(options.databaseUrl)}`
@@ -359,6 +395,7 @@ async function serve(options: ServeOptions): Promise<void> {
   const stop = await Promise.race([signalled, server.storageFailed]);
   if (typeof stop === 'string') logger.info({ signal: stop }, 'signal received');
   await server.shutdown();
+  await metricsServer?.close();
   await new Promise<void>((done) => logger.flush(() => done()));
   // Storage failed (disk full, damage found): the drain answered every call; a restart runs
   // recovery and the start-up checks again (or refuses the damaged file).
@@ -373,9 +410,10 @@ async function start(
   options: ServeOptions,
   tls: TlsFiles | undefined,
   logger: Logger,
+  metrics: LedgerMetrics | undefined,
 ): Promise<RunningServer> {
   const engine =
-    options.databaseUrl === undefined ? await openEngine(options, logger) : await openPg(options);
+    options.databaseUrl === undefined ? await openEngine(options, logger, metrics) : await openPg(options);
   try {
     return await startLedgerServer({
       host: options.host,
@@ -399,6 +437,7 @@ async function start(
         maxConnectionAgeMs: options.maxConnectionAge,
         maxConnectionAgeGraceMs: options.maxConnectionAgeGrace,
       },
+      observer: metrics,
     });
   } catch (err) {
     await engine.close();
@@ -423,7 +462,11 @@ async function openPg(options: ServeOptions): Promise<Ledger> {
   }
 }
 
-async function openEngine(options: ServeOptions, logger: Logger): Promise<Ledger> {
+async function openEngine(
+  options: ServeOptions,
+  logger: Logger,
+  commitObserver: CommitObserver | undefined,
+): Promise<Ledger> {
   let storage: LedgerStorage;
   try {
     storage = await openStorage({
@@ -446,6 +489,7 @@ async function openEngine(options: ServeOptions, logger: Logger): Promise<Ledger
       maxTxids: options.maxTxids,
       txidCacheRecords: options.txidCache,
       logWindowEntries: options.logWindow,
+      commitObserver,
     });
   } catch (err) {
     // Recovery found damage the start-up check could not see (cross-checks): same one line.
@@ -456,6 +500,36 @@ async function openEngine(options: ServeOptions, logger: Logger): Promise<Ledger
   // Operators (and the crash harness, which reports it per restart) see what a restart cost.
   if (engine.recovery !== undefined) logger.info({ ...engine.recovery }, 'ledger recovered');
   return engine;
+}
+
+interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** host:port or [ipv6]:port to listen on; port 0 picks a free one (the log line names it). */
+function listenAddressArg(value: string): ListenAddress {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(value.trim());
+  const port = Number(match?.[2]);
+  if (match === null || !(port >= 0 && port <= 65_535)) {
+    throw new InvalidArgumentError('Expected host:port with a port from 0 to 65535, e.g. 127.0.0.1:9464.');
+  }
+  const host = match[1]!;
+  return { host: host.startsWith('[') ? host.slice(1, -1) : host, port };
+}
+
+/** What the data dir's files take on disk (LMDB's map is sparse: allocated blocks, not the file length). */
+function directoryBytes(dir: string): number | undefined {
+  try {
+    let total = 0;
+    for (const name of readdirSync(dir)) {
+      const stats = statSync(join(dir, name));
+      if (stats.isFile()) total += stats.blocks * 512;
+    }
+    return total;
+  } catch {
+    return undefined;
+  }
 }
 
 function tlsFilesOf(options: ServeOptions): TlsFiles | undefined {

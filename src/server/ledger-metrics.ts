@@ -1,0 +1,193 @@
+import { status } from '@grpc/grpc-js';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { CommitObserver } from '../engine/commit-sequencer.js';
+import type { EngineStats } from '../engine/ledger-engine.js';
+import type { GrpcServerCounts } from './grpc-server-counts.js';
+import type { CallObserver } from './unary-handler.js';
+
+/** Latency buckets in seconds: from a fast in-memory read (~50 us) to a call stuck for seconds. */
+const RPC_SECONDS_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+];
+/** An LMDB flush takes ~0.5 ms here; PostgreSQL or a slow disk, tens of ms. */
+const FLUSH_SECONDS_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1,
+];
+/** Writes per commit batch: 1 for a unary write, up to 8,190 for an ExecuteBatch. */
+const BATCH_WRITES_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192];
+
+/** Where the gauges read their values when Prometheus scrapes (nothing is kept up to date in between). */
+export interface MetricsSources {
+  /** Ledger calls being served (the --max-in-flight count). */
+  inFlightCalls: () => number;
+  /** In-process engines only (not PostgreSQL). */
+  engineStats?: (() => EngineStats) | undefined;
+  grpcCounts?: (() => GrpcServerCounts | undefined) | undefined;
+  openLongLivedStreams?: (() => number) | undefined;
+  /** Bytes the ledger's files take on disk (durable mode). */
+  storageBytes?: (() => number | undefined) | undefined;
+}
+
+const CODE_NAMES: readonly string[] = Object.keys(status).filter((k) => Number.isNaN(Number(k)));
+const codeName = (code: number): string => CODE_NAMES[code] ?? `CODE_${code}`;
+
+/**
+ * The server's Prometheus metrics, in their own registry. Per-call work is one counter and one
+ * histogram update through label children cached per method and status (prom-client's label
+ * lookup hashes the label set on every call otherwise); everything the engine already counts is
+ * read at scrape time only.
+ */
+export class LedgerMetrics implements CallObserver, CommitObserver {
+  readonly registry = new Registry();
+  private readonly calls: Counter<'method' | 'code'>;
+  private readonly duration: Histogram<'method'>;
+  private readonly batchWrites: Histogram;
+  private readonly flushSeconds: Histogram;
+  private readonly callChildren = new Map<string, Counter.Internal>();
+  private readonly durationChildren = new Map<string, Histogram.Internal<'method'>>();
+  private sources: MetricsSources | undefined;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.calls = new Counter({
+      name: 'ledger_rpc_calls_total',
+      help: 'Ledger calls answered, by method and gRPC status code',
+      labelNames: ['method', 'code'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'ledger_rpc_duration_seconds',
+      help: 'Time from a ledger call reaching its handler to its answer, by method',
+      labelNames: ['method'],
+      buckets: RPC_SECONDS_BUCKETS,
+      registers,
+    });
+    this.batchWrites = new Histogram({
+      name: 'ledger_commit_batch_writes',
+      help: 'Writes (log entries) per commit batch handed to storage',
+      buckets: BATCH_WRITES_BUCKETS,
+      registers,
+    });
+    this.flushSeconds = new Histogram({
+      name: 'ledger_commit_flush_seconds',
+      help: 'Time from handing a commit batch to storage until it is durable',
+      buckets: FLUSH_SECONDS_BUCKETS,
+      registers,
+    });
+    const read = <T>(pick: (s: MetricsSources) => T | undefined): T | undefined =>
+      this.sources === undefined ? undefined : pick(this.sources);
+    const stat = (key: keyof EngineStats) => () => read((s) => s.engineStats?.()[key]);
+    this.gauge('ledger_rpc_in_flight', 'Ledger calls being served now', () => read((s) => s.inFlightCalls()));
+    this.gauge(
+      'ledger_writes_in_flight',
+      'Writes inside the engine now (locking, deciding, committing)',
+      stat('writesInFlight'),
+    );
+    this.gauge(
+      'ledger_commits_pending',
+      'Commit batches waiting to become durable or to be applied in order',
+      stat('commitsPending'),
+    );
+    this.gauge('ledger_accounts', 'Accounts in the ledger', stat('accounts'));
+    this.gauge('ledger_log_position', 'Position of the newest audit-log entry', stat('logPosition'));
+    this.gauge('ledger_log_window_entries', 'Audit-log entries held in memory', stat('logWindowEntries'));
+    this.gauge('ledger_idempotency_records', 'Idempotency records held in memory', stat('txidsHeld'));
+    this.counter(
+      'ledger_idempotency_sweeps_total',
+      'Sweeps of expired idempotency records',
+      stat('txidSweeps'),
+    );
+    this.counter(
+      'ledger_idempotency_swept_total',
+      'Expired idempotency records removed by sweeps',
+      stat('txidSwept'),
+    );
+    this.counter(
+      'ledger_lock_acquisitions_total',
+      'Account-lock acquisitions by writes',
+      stat('lockAcquisitions'),
+    );
+    this.counter('ledger_lock_contended_total', 'Lock acquisitions that had to wait', stat('lockContended'));
+    this.counter('ledger_lock_wait_seconds_total', 'Time writes spent waiting for account locks', () => {
+      const ms = stat('lockWaitMsTotal')();
+      return ms === undefined ? undefined : ms / 1000;
+    });
+    this.gauge('ledger_storage_bytes', 'Bytes the ledger files take on disk', () =>
+      read((s) => s.storageBytes?.()),
+    );
+    this.gauge('ledger_grpc_connections', 'HTTP/2 connections open', () =>
+      read((s) => s.grpcCounts?.()?.connections),
+    );
+    this.gauge('ledger_grpc_streams', 'gRPC calls (streams) open, of every service', () =>
+      read((s) => s.grpcCounts?.()?.streams),
+    );
+    this.gauge('ledger_long_lived_streams', 'Health watches and reflection streams open', () =>
+      read((s) => s.openLongLivedStreams?.()),
+    );
+  }
+
+  /** The server is up: gauges read from it from now on. */
+  bind(sources: MetricsSources): void {
+    this.sources = sources;
+  }
+
+  callEnded(method: string, code: status, startedNs: bigint): void {
+    const seconds = Number(process.hrtime.bigint() - startedNs) / 1e9;
+    const key = `${method}\u0000${code}`;
+    let counter = this.callChildren.get(key);
+    if (counter === undefined) {
+      counter = this.calls.labels({ method, code: codeName(code) });
+      this.callChildren.set(key, counter);
+    }
+    counter.inc();
+    let histogram = this.durationChildren.get(method);
+    if (histogram === undefined) {
+      histogram = this.duration.labels({ method });
+      this.durationChildren.set(method, histogram);
+    }
+    histogram.observe(seconds);
+  }
+
+  committed(writes: number, flushMs: number): void {
+    this.batchWrites.observe(writes);
+    this.flushSeconds.observe(flushMs / 1000);
+  }
+
+  /** The text exposition format, as Prometheus scrapes it. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** A gauge read at scrape time; absent (no sample) while its source has no value. */
+  private gauge(name: string, help: string, value: () => number | undefined): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const v = value();
+        if (v !== undefined) this.set(v);
+      },
+    });
+  }
+
+  /** A counter whose running total lives elsewhere (the engine), copied at scrape time. */
+  private counter(name: string, help: string, value: () => number | undefined): void {
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const v = value();
+        if (v !== undefined) this.inc(v);
+      },
+    });
+  }
+}

@@ -1,0 +1,169 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LedgerClient } from '../src/client/ledger-client.js';
+import type { LedgerEngine } from '../src/engine/ledger-engine.js';
+import { LedgerMetrics } from '../src/server/ledger-metrics.js';
+import type { Logger } from '../src/server/logger.js';
+import { type MetricsServer, startMetricsServer } from '../src/server/metrics-server.js';
+import { CliProcess, closedPort, oneErrorLine, runCli } from './cli-run.js';
+import { startTestServer, type TestServer } from './server-fixture.js';
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** The Prometheus text format, strictly: every sample belongs to a metric with # HELP and # TYPE. */
+function parseExposition(text: string): { samples: Sample[]; types: Map<string, string> } {
+  const types = new Map<string, string>();
+  const helped = new Set<string>();
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.+)$/.exec(line);
+    if (meta !== null) {
+      if (meta[1] === 'TYPE') types.set(meta[2]!, meta[3]!);
+      else helped.add(meta[2]!);
+      continue;
+    }
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (sample === null) throw new Error(`not an exposition line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const [, k, v] of (sample[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[k!] = v!;
+    // Values as Go's ParseFloat reads them: +Inf, -Inf and NaN in any case (prom-client writes "Nan").
+    const raw = sample[3]!;
+    const value = /^nan$/i.test(raw) ? Number.NaN : Number(raw.replace(/^([+-])inf$/i, '$1Infinity'));
+    if (Number.isNaN(value) && !/^nan$/i.test(raw)) throw new Error(`not a number: ${line}`);
+    const family = sample[1]!.replace(/_(bucket|sum|count)$/, '');
+    if (!types.has(sample[1]!) && !types.has(family)) throw new Error(`sample without # TYPE: ${line}`);
+    if (!helped.has(sample[1]!) && !helped.has(family)) throw new Error(`sample without # HELP: ${line}`);
+    samples.push({ name: sample[1]!, labels, value });
+  }
+  return { samples, types };
+}
+
+async function scrape(target: string): Promise<{ samples: Sample[]; types: Map<string, string> }> {
+  const res = await fetch(`http://${target}/metrics`);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return parseExposition(await res.text());
+}
+
+function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    ?.value;
+}
+
+let t: TestServer | undefined;
+let http: MetricsServer | undefined;
+afterEach(async () => {
+  await http?.close();
+  await t?.stop();
+  http = undefined;
+  t = undefined;
+});
+
+describe('Prometheus metrics', () => {
+  it('counts calls by method and status, times them, and reads the engine at scrape time', async () => {
+    const metrics = new LedgerMetrics();
+    t = await startTestServer({ observer: metrics, engine: { commitObserver: metrics } });
+    const { server } = t;
+    const engine = server.engine as LedgerEngine;
+    metrics.bind({
+      inFlightCalls: () => server.inFlightCalls,
+      engineStats: () => engine.stats(),
+      grpcCounts: () => server.grpcCounts(),
+      openLongLivedStreams: () => server.openLongLivedStreams,
+    });
+    http = await startMetricsServer(metrics, '127.0.0.1', 0, silentLogger());
+
+    await t.client.createAccount('a', 100n);
+    await t.client.createAccount('b', 0n);
+    await t.client.transferFunds('a', 'b', 5n, 't1');
+    await t.client.getBalance('nobody').catch(() => {});
+    await t.client.getBalance('a');
+
+    const { samples, types } = await scrape(http.target);
+    expect(value(samples, 'ledger_rpc_calls_total', { method: 'CreateAccount', code: 'OK' })).toBe(2);
+    expect(value(samples, 'ledger_rpc_calls_total', { method: 'GetBalance', code: 'NOT_FOUND' })).toBe(1);
+    expect(value(samples, 'ledger_rpc_calls_total', { method: 'GetBalance', code: 'OK' })).toBe(1);
+    expect(value(samples, 'ledger_rpc_duration_seconds_count', { method: 'TransferFunds' })).toBe(1);
+    expect(value(samples, 'ledger_rpc_duration_seconds_bucket', { method: 'GetBalance', le: '+Inf' })).toBe(
+      2,
+    );
+    expect(value(samples, 'ledger_rpc_duration_seconds_sum', { method: 'GetBalance' })).toBeGreaterThan(0);
+    expect(value(samples, 'ledger_commit_batch_writes_count')).toBe(3);
+    expect(value(samples, 'ledger_commit_batch_writes_sum')).toBe(3);
+    expect(value(samples, 'ledger_accounts')).toBe(2);
+    expect(value(samples, 'ledger_log_position')).toBe(3);
+    expect(value(samples, 'ledger_log_window_entries')).toBe(3);
+    expect(value(samples, 'ledger_idempotency_records')).toBe(1);
+    expect(value(samples, 'ledger_lock_acquisitions_total')).toBe(3);
+    expect(value(samples, 'ledger_rpc_in_flight')).toBe(0);
+    expect(value(samples, 'ledger_grpc_connections')).toBeGreaterThanOrEqual(1);
+    expect(value(samples, 'ledger_grpc_streams')).toBe(0);
+    expect(value(samples, 'ledger_long_lived_streams')).toBe(0);
+    expect(value(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    // Prometheus conventions: counters end in _total, units in the name.
+    for (const [name, type] of types) {
+      if (type === 'counter') expect(name).toMatch(/_total$/);
+      if (name.startsWith('ledger_') && type !== 'counter') expect(name).not.toMatch(/_total$/);
+    }
+    expect(types.get('ledger_rpc_duration_seconds')).toBe('histogram');
+
+    const other = await fetch(`http://${http.target}/`);
+    expect(other.status).toBe(404);
+  });
+});
+
+describe('ledgerctl serve --metrics-addr', () => {
+  it('serves metrics of a durable ledger, storage size included', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ledger-metrics-'));
+    const port = await closedPort();
+    const serve = new CliProcess([
+      'serve',
+      '--port',
+      '0',
+      '--data-dir',
+      dir,
+      '--metrics-addr',
+      `127.0.0.1:${port}`,
+      '--log-level',
+      'silent',
+    ]);
+    try {
+      const target = /listening on (\S+)/.exec(await serve.firstLine())![1]!;
+      const client = new LedgerClient(target);
+      await client.createAccount('a', 1n);
+      client.close();
+      const { samples } = await scrape(`127.0.0.1:${port}`);
+      expect(value(samples, 'ledger_storage_bytes')).toBeGreaterThan(0);
+      expect(value(samples, 'ledger_accounts')).toBe(1);
+      // A durable commit takes time to flush: the histogram saw it.
+      expect(value(samples, 'ledger_commit_flush_seconds_count')).toBe(1);
+      expect(value(samples, 'ledger_commit_flush_seconds_sum')).toBeGreaterThan(0);
+    } finally {
+      serve.child.kill('SIGTERM');
+      expect((await serve.result).code).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([['nonsense'], ['127.0.0.1:70000']])(
+    'refuses --metrics-addr %s with one line and exit 2',
+    async (addr) => {
+      const result = await runCli(['serve', '--port', '0', '--in-memory', '--metrics-addr', addr]);
+      expect(result.code).toBe(2);
+      expect(oneErrorLine(result.stderr)).toMatch(/--metrics-addr/);
+    },
+  );
+});
+
+function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
