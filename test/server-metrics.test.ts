@@ -77,8 +77,8 @@ describe('Prometheus metrics', () => {
     metrics.bind({
       inFlightCalls: () => server.inFlightCalls,
       engineStats: () => engine.stats(),
-      grpcCounts: () => server.grpcCounts(),
-      openLongLivedStreams: () => server.openLongLivedStreams,
+      connections: () => server.connections,
+      openStreams: () => server.openStreams,
     });
     http = await startMetricsServer(metrics, '127.0.0.1', 0, silentLogger());
 
@@ -105,9 +105,9 @@ describe('Prometheus metrics', () => {
     expect(value(samples, 'ledger_idempotency_records')).toBe(1);
     expect(value(samples, 'ledger_lock_acquisitions_total')).toBe(3);
     expect(value(samples, 'ledger_rpc_in_flight')).toBe(0);
-    expect(value(samples, 'ledger_grpc_connections')).toBeGreaterThanOrEqual(1);
-    expect(value(samples, 'ledger_grpc_streams')).toBe(0);
-    expect(value(samples, 'ledger_long_lived_streams')).toBe(0);
+    expect(value(samples, 'ledger_connections')).toBeGreaterThanOrEqual(1);
+    expect(value(samples, 'ledger_connections_refused_total')).toBe(0);
+    expect(value(samples, 'ledger_streams')).toBe(0);
     expect(value(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     // Prometheus conventions: counters end in _total, units in the name.
     for (const [name, type] of types) {

@@ -2,7 +2,6 @@ import { status } from '@grpc/grpc-js';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CommitObserver } from '../engine/commit-sequencer.js';
 import type { EngineStats } from '../engine/ledger-engine.js';
-import type { GrpcServerCounts } from './grpc-server-counts.js';
 import type { CallObserver } from './unary-handler.js';
 
 /** Latency buckets in seconds: from a fast in-memory read (~50 us) to a call stuck for seconds. */
@@ -22,8 +21,10 @@ export interface MetricsSources {
   inFlightCalls: () => number;
   /** In-process engines only (not PostgreSQL). */
   engineStats?: (() => EngineStats) | undefined;
-  grpcCounts?: (() => GrpcServerCounts | undefined) | undefined;
-  openLongLivedStreams?: (() => number) | undefined;
+  /** Client connections open, and refused so far at the connection limit. */
+  connections?: (() => { readonly open: number; readonly refused: number }) | undefined;
+  /** Streaming calls (health watches, reflection) open. */
+  openStreams?: (() => number) | undefined;
   /** Bytes the ledger's files take on disk (durable mode). */
   storageBytes?: (() => number | undefined) | undefined;
 }
@@ -116,14 +117,14 @@ export class LedgerMetrics implements CallObserver, CommitObserver {
     this.gauge('ledger_storage_bytes', 'Bytes the ledger files take on disk', () =>
       read((s) => s.storageBytes?.()),
     );
-    this.gauge('ledger_grpc_connections', 'HTTP/2 connections open', () =>
-      read((s) => s.grpcCounts?.()?.connections),
+    this.gauge('ledger_connections', 'Client connections open', () => read((s) => s.connections?.().open));
+    this.counter(
+      'ledger_connections_refused_total',
+      'Connections closed on arrival at the connection limit',
+      () => read((s) => s.connections?.().refused),
     );
-    this.gauge('ledger_grpc_streams', 'gRPC calls (streams) open, of every service', () =>
-      read((s) => s.grpcCounts?.()?.streams),
-    );
-    this.gauge('ledger_long_lived_streams', 'Health watches and reflection streams open', () =>
-      read((s) => s.openLongLivedStreams?.()),
+    this.gauge('ledger_streams', 'Streaming calls open (health watches, reflection)', () =>
+      read((s) => s.openStreams?.()),
     );
   }
 

@@ -17,7 +17,6 @@ import { strictServices } from '../wire/strict-service.js';
 import { AccessControl, readAccessTable } from './access-control.js';
 import { callGate } from './call-gate.js';
 import { buildFileDescriptorProtos } from './file-descriptors.js';
-import { type GrpcServerCounts, grpcServerCounts } from './grpc-server-counts.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
 import { ledgerHandlers } from './ledger-handlers.js';
 import type { Logger } from './logger.js';
@@ -79,10 +78,6 @@ export interface RunningServer {
   readonly inFlightCalls: number;
   /** Whether the listener speaks TLS. */
   readonly tls: boolean;
-  /** Connections and calls open now (undefined if grpc-js does not expose them; see grpc-server-counts.ts). */
-  grpcCounts(): GrpcServerCounts | undefined;
-  /** Health watches and reflection streams open now. */
-  readonly openLongLivedStreams: number;
   /**
    * Reads the TLS files and the access file again (SIGHUP). A file that cannot be used is logged
    * and the previous one stays in force; the listener and open connections are untouched.
@@ -315,10 +310,6 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     target,
     engine,
     tls: credentials !== undefined,
-    grpcCounts: () => grpcServerCounts(server),
-    get openLongLivedStreams() {
-      return streams.size;
-    },
     reloadCredentials,
     get inFlightCalls() {
       return limiter.inFlight;

@@ -361,8 +361,8 @@ async function serve(options: ServeOptions): Promise<void> {
     metrics.bind({
       inFlightCalls: () => server.inFlightCalls,
       engineStats: engine instanceof LedgerEngine ? () => engine.stats() : undefined,
-      grpcCounts: () => server.grpcCounts(),
-      openLongLivedStreams: () => server.openLongLivedStreams,
+      connections: () => server.connections,
+      openStreams: () => server.openStreams,
       storageBytes: dataDir === undefined ? undefined : () => directoryBytes(dataDir),
     });
     try {
