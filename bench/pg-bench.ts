@@ -16,7 +16,7 @@ import { absoluteNowMs } from './precise-timer.js';
  *     processes) and of the load generator; database transactions (groups) per write;
  *  3. open loop at 500 transfers/s on one instance: latency percentiles;
  *  4. the client library: the same 5-statement transaction with `pg` (one statement per round
- *     trip) and `postgres` (pipelined), 16 at once.
+ *     trip) and `postgres` (sql.begin; a reserved connection with everything pipelined), 16 at once.
  * Usage: npm run build && node dist/bench/pg-bench.js [seconds]   (LEDGER_BENCH_DATABASE_URL: an
  * admin URL, default postgres://postgres:postgres@127.0.0.1:5432/postgres)
  */
@@ -295,12 +295,27 @@ async function compareClients(
   });
   await pool.end();
   const sql = postgres(url, { max: CALLERS, onnotice: () => {} });
-  await measure('postgres (pipelined)', async (a, b) => {
+  await measure('postgres, sql.begin (BEGIN and COMMIT each a round trip)', async (a, b) => {
     await sql.begin((t) => [
       t`UPDATE lib_accounts SET balance = balance - 1 WHERE id = ${a}`,
       t`UPDATE lib_accounts SET balance = balance - 1 WHERE id = ${b}`,
       t`INSERT INTO lib_log (a, b, amount) VALUES (${a}, ${b}, 1)`,
     ]);
+  });
+  // What PgLedger does: a reserved connection, all five statements in one pipelined round trip.
+  await measure('postgres, reserved connection, one pipelined round trip', async (a, b) => {
+    const r = await sql.reserve();
+    try {
+      await Promise.all([
+        r`BEGIN`,
+        r`UPDATE lib_accounts SET balance = balance - 1 WHERE id = ${a}`,
+        r`UPDATE lib_accounts SET balance = balance - 1 WHERE id = ${b}`,
+        r`INSERT INTO lib_log (a, b, amount) VALUES (${a}, ${b}, 1)`,
+        r`COMMIT`,
+      ]);
+    } finally {
+      r.release();
+    }
   });
   await sql.end();
   return results;
@@ -320,7 +335,7 @@ function describe(label: string, r: LoadResult): void {
   console.log(
     `  per write: server ${r.serverCpuMs.map(perWrite).join(' + ')} us CPU, PostgreSQL ${perWrite(r.pgCpuMs)} us CPU; ` +
       `${groups} database transactions = ${(r.writes / Math.max(1, groups)).toFixed(1)} writes per group, ` +
-      `${((4 * groups) / r.writes).toFixed(2)} round trips per write (4 per group)`,
+      `${((2 * groups) / r.writes).toFixed(2)} round trips per write (2 per group)`,
   );
 }
 

@@ -1,11 +1,11 @@
 import type { LedgerClient } from '../client/ledger-client.js';
 import { callOp } from './call-op.js';
+import type { FaultTarget } from './command-fault-target.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { OpRecord } from './history.js';
 import type { RunRecorder } from './run-recorder.js';
 import type { FaultSpec } from './scenario-schema.js';
 import type { SeededRandom } from './seeded-random.js';
-import type { SpawnedServer } from './spawned-server.js';
 
 export interface RestartReport {
   /** 1-based kill number. */
@@ -60,7 +60,7 @@ const isRetryable = (r: OpRecord): boolean =>
 
 export interface FaultInjectorOptions {
   spec: FaultSpec;
-  server: SpawnedServer;
+  server: FaultTarget;
   /** The run's clients, read at every call (retries use them). */
   clients: readonly LedgerClient[];
   /** Points every client and caller at the restarted server. */
@@ -93,7 +93,7 @@ export class FaultInjector {
   private readonly retries: RetryReport = { sent: 0, replayed: 0, executed: 0, refused: 0, indeterminate: 0 };
 
   private readonly spec: FaultSpec;
-  private readonly server: SpawnedServer;
+  private readonly server: FaultTarget;
   private readonly clients: readonly LedgerClient[];
   private readonly reconnect: (target: string) => Promise<void>;
   private readonly recorder: RunRecorder;
@@ -134,7 +134,7 @@ export class FaultInjector {
       this.killTimesNs.push(atNs);
       const t0 = performance.now();
       try {
-        await this.server.kill(this.spec.signal);
+        await this.server.kill(this.spec.signal ?? 'SIGKILL');
         const start = await this.server.start();
         await this.reconnect(start.target);
         this.restarts.push({
@@ -177,7 +177,7 @@ export class FaultInjector {
   report(indeterminateCalls: number): FaultReport {
     const starts = this.server.starts;
     return {
-      signal: this.spec.signal,
+      signal: this.spec.command === undefined ? (this.spec.signal ?? 'SIGKILL') : 'command',
       kills: this.killTimesNs.length,
       restarts: this.restarts.map((r) => {
         // starts[0] is the first start; restart k is start k.

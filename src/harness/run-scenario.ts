@@ -1,6 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { floorFor, runFloor } from './calibrate.js';
 import { ClientPool } from './client-pool.js';
+import { CommandFaultTarget, type FaultTarget } from './command-fault-target.js';
 import { runConformanceKit } from './conformance-entry.js';
 import { FaultInjector } from './fault-injector.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
@@ -14,8 +15,9 @@ import { metricSource, summariseOps } from './run-metrics.js';
 import { RunRecorder } from './run-recorder.js';
 import type { RunResult, StuckPhaseReport } from './run-result.js';
 import { setUpAccounts } from './run-setup.js';
+import { RunSetupError } from './run-setup-error.js';
 import { runVerdict } from './run-verdict.js';
-import type { Scenario } from './scenario-schema.js';
+import type { FaultSpec, Scenario } from './scenario-schema.js';
 import { SeededRandom } from './seeded-random.js';
 import { acquireServer } from './server-source.js';
 import { StatusLine } from './status-line.js';
@@ -109,15 +111,16 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
   );
   const faultSpec = scenario.faults[0];
   const spawned = ctx.server.spawned;
+  const faultTarget = faultTargetFor(faultSpec, ctx);
   const injector =
-    faultSpec === undefined || spawned === undefined
+    faultSpec === undefined || faultTarget === undefined
       ? undefined
       : new FaultInjector({
           spec: faultSpec,
-          server: spawned,
+          server: faultTarget,
           clients: ctx.pool.clients,
           // Only the killed instance's connections move; other instances keep theirs.
-          reconnect: (target) => ctx.pool.reconnect(target, spawned.starts.at(-2)?.target),
+          reconnect: (target) => ctx.pool.reconnect(target, faultTarget.starts.at(-2)?.target),
           recorder,
           random: random.fork(),
           deadlineMs: ctx.deadlineMs,
@@ -196,4 +199,14 @@ function describeStuck(s: {
         `#${r.index} caller ${r.caller} [${r.group}] ${r.op} ${JSON.stringify(r.args, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}`,
     ),
   };
+}
+
+/** A kill fault takes down the (first) spawned server; a command fault runs the scenario's commands. */
+function faultTargetFor(spec: FaultSpec | undefined, ctx: RunContext): FaultTarget | undefined {
+  if (spec === undefined) return undefined;
+  if (spec.command === undefined) return ctx.server.spawned;
+  if (ctx.server.kind === 'in-process') {
+    throw new RunSetupError('a command fault needs --target servers or server: { mode: spawned }');
+  }
+  return new CommandFaultTarget(spec.command, ctx.server.targets);
 }

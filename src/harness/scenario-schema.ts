@@ -209,16 +209,34 @@ const interval = z.string().transform((text, ctx) => {
 });
 
 /** Kill the spawned server at seeded random moments while the phases run, and restart it on the same data dir. */
-const fault = z.strictObject({
-  kill: z.literal('server'),
-  /** Uptime before each kill, measured from the moment the (re)started server is ready. */
-  every: interval,
-  signal: z.enum(['SIGKILL', 'SIGTERM']).default('SIGKILL'),
-  /** At most this many kills (default: keep killing until the phases end). */
-  count: positiveInt.optional(),
-  /** After each restart, resend every write left indeterminate by a kill, with its transaction id. */
-  retry_indeterminate: z.boolean().default(true),
-});
+/**
+ * `kill: server`: kill the spawned server at seeded random moments and restart it on the same data
+ * dir (or database). `command: { down, up }`: shell commands that take the deployment (or its
+ * database) down and bring it back, for --target servers the harness did not start (kill/restart,
+ * pause with SIGSTOP/SIGCONT) or to restart the PostgreSQL under spawned instances; back up means
+ * every target's health is SERVING again.
+ */
+const fault = z
+  .strictObject({
+    kill: z.literal('server').optional(),
+    command: z.strictObject({ down: z.string().min(1), up: z.string().min(1) }).optional(),
+    /** Uptime before each kill, measured from the moment the (re)started server is ready. */
+    every: interval,
+    /** kill faults: the signal (default SIGKILL). */
+    signal: z.enum(['SIGKILL', 'SIGTERM']).optional(),
+    /** At most this many kills (default: keep killing until the phases end). */
+    count: positiveInt.optional(),
+    /** After each restart, resend every write left indeterminate by a kill, with its transaction id. */
+    retry_indeterminate: z.boolean().default(true),
+  })
+  .superRefine((f, ctx) => {
+    if ((f.kill === undefined) === (f.command === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'expected either "kill: server" or "command: { down, up }"' });
+    }
+    if (f.command !== undefined && f.signal !== undefined) {
+      ctx.addIssue({ code: 'custom', message: '"signal" is for kill: server', path: ['signal'] });
+    }
+  });
 
 /** Parsed here, once: the runner receives a Threshold, never the text to parse again. */
 const threshold = z.string().transform((text, ctx): Threshold => {
@@ -326,7 +344,7 @@ function checkServerMode(s: z.output<typeof scenarioObject>, ctx: z.RefinementCt
     for (const key of ['data_dir', 'in_memory', 'txid_cache', 'storage', 'instances'] as const) {
       if (s.server[key] !== undefined) issue(`"${key}" needs server mode spawned`, ['server', key]);
     }
-    if (s.faults.length > 0)
+    if (s.faults.some((f) => f.command === undefined))
       issue('needs "server: { mode: spawned }" (a process the harness can kill)', ['faults']);
   }
 }

@@ -26,6 +26,12 @@ export class Availability {
     listener(this.servingValue);
   }
 
+  /** A connection closed: check at once whether the database is still there. */
+  suspect(): void {
+    if (this.closed || !this.servingValue) return;
+    this.sql`SELECT 1`.catch(() => this.lost());
+  }
+
   lost(): void {
     if (this.closed || !this.servingValue) return;
     this.set(false);

@@ -39,9 +39,10 @@ export function checkDatabaseUrl(url: string): void {
 }
 
 /** A connection pool; nothing is connected until the first query (see probeDatabase). */
-export function openPool(options: DatabaseOptions): postgres.Sql {
+export function openPool(options: DatabaseOptions, onClose?: () => void): postgres.Sql {
   checkDatabaseUrl(options.url);
   return postgres(options.url, {
+    ...(onClose === undefined ? {} : { onclose: onClose }),
     max: options.poolSize,
     connect_timeout: Math.max(1, Math.ceil(options.connectTimeoutMs / 1000)),
     idle_timeout: 0,

@@ -87,11 +87,37 @@ export class PgLedger implements Ledger {
     private readonly ttlMs: number,
     private readonly maxSnapshotAccounts: number,
     private readonly maxGroupsInFlight: number,
-  ) {}
+    private readonly groupTimeoutMs: number,
+  ) {
+    // A group whose connection died may never settle (see runWriteGroup): losing the database
+    // abandons every group in flight, and so does a group older than any statement may run.
+    availability.watch((serving) => {
+      if (!serving) for (const abandon of this.abandons) abandon();
+    });
+  }
+
+  private readonly abandons = new Set<() => void>();
+
+  private watchdog<T>(work: Promise<T>): Promise<T> {
+    let abandon!: () => void;
+    const abandoned = new Promise<never>((_, reject) => {
+      abandon = () =>
+        reject(
+          Object.assign(new Error('group abandoned: its connection was lost'), { code: 'GROUP_ABANDONED' }),
+        );
+    });
+    const timer = setTimeout(abandon, this.groupTimeoutMs);
+    this.abandons.add(abandon);
+    return Promise.race([work, abandoned]).finally(() => {
+      clearTimeout(timer);
+      this.abandons.delete(abandon);
+    });
+  }
 
   /** Connects, checks (or migrates) the schema. Throws DatabaseError (one line) when it cannot. */
   static async open(options: PgLedgerOptions): Promise<PgLedger> {
-    const sql = openPool(options);
+    let availability: Availability | undefined;
+    const sql = openPool(options, () => availability?.suspect());
     try {
       await probeDatabase(sql, options.url);
       if (options.migrate === true) await migrate(sql);
@@ -101,7 +127,7 @@ export class PgLedger implements Ledger {
       throw err;
     }
     const clock = options.clock ?? systemClock();
-    const availability = new Availability(sql, LIMITS.pgProbeIntervalMs);
+    availability = new Availability(sql, LIMITS.pgProbeIntervalMs);
     const sweep = new TxidSweep(sql, clock, availability);
     sweep.start();
     return new PgLedger(
@@ -112,6 +138,7 @@ export class PgLedger implements Ledger {
       options.txidTtlMs ?? LIMITS.defaultTxidTtlMs,
       options.maxSnapshotAccounts ?? LIMITS.maxSnapshotAccounts,
       Math.max(1, Math.min(options.groupsInFlight ?? LIMITS.pgGroupsInFlight, options.poolSize - 1)),
+      options.statementTimeoutMs + options.connectTimeoutMs,
     );
   }
 
@@ -318,10 +345,12 @@ export class PgLedger implements Ledger {
     for (let attempt = 1; answers === undefined && failure === undefined; attempt++) {
       try {
         if (!this.availability.serving) throw Errors.storageUnavailable();
-        answers = await runWriteGroup(
-          this.sql,
-          group.map((q) => q.unit),
-          { nowMs: this.clock.nowMs(), nowNs: this.clock.nowNs, careful, stats: this.stats },
+        answers = await this.watchdog(
+          runWriteGroup(
+            this.sql,
+            group.map((q) => q.unit),
+            { nowMs: this.clock.nowMs(), nowNs: this.clock.nowNs, careful, stats: this.stats },
+          ),
         );
       } catch (err) {
         if (attempt < LIMITS.pgGroupAttempts && isRetryable(err)) {

@@ -1,6 +1,12 @@
 import type postgres from 'postgres';
 import type { BatchItemOutcome } from '../../domain/batch.js';
-import { Errors, InvariantViolation, isRecordedOutcome, LedgerError } from '../../domain/errors.js';
+import {
+  Errors,
+  InvariantViolation,
+  invariant,
+  isRecordedOutcome,
+  LedgerError,
+} from '../../domain/errors.js';
 import { INT64_MAX } from '../../domain/money.js';
 import {
   applyCreate,
@@ -91,9 +97,9 @@ interface LogRow {
 const ids = (values: Iterable<string>) => [...new Set(values)];
 
 /**
- * One database transaction for many writes: BEGIN, two pipelined round trips, COMMIT.
+ * One database transaction for many writes, in two pipelined round trips.
  *
- * Round trip 1: claim every transaction id (INSERT ... ON CONFLICT: an id another
+ * Round trip 1: BEGIN; claim every transaction id (INSERT ... ON CONFLICT: an id another
  * instance is executing right now makes this wait for its commit, then shows its record);
  * read those records; lock the touched accounts with SELECT ... ORDER BY id FOR UPDATE.
  * Locks are always taken in the same order (ids sorted, accounts sorted, head row last), so
@@ -104,20 +110,31 @@ const ids = (values: Iterable<string>) => [...new Set(values)];
  * not touch its neighbours.
  *
  * Round trip 2: the new account rows, the outcomes of the claimed ids, the head row (positions
- * handed out here, last, so they are dense and in commit order) with the log entries.
+ * handed out here, last, so they are dense and in commit order) with the log entries; COMMIT.
  */
 export async function runWriteGroup(
   sql: postgres.Sql,
   units: readonly GroupUnit[],
   options: { nowMs: number; nowNs: () => bigint; careful: boolean; stats: GroupStats },
 ): Promise<ItemAnswer[][]> {
-  // sql.begin, not sql.reserve: begin fails the transaction when its connection closes, where a
-  // reserved connection leaves the statements queued on it waiting forever (postgres.js 3.4).
-  return await sql.begin((tx) => runInTransaction(tx, units, options));
+  // A reserved connection, so BEGIN and COMMIT ride in the pipelined round trips (sql.begin
+  // would spend one round trip on each). postgres.js 3.4 leaves statements queued on a reserved
+  // connection waiting forever when that connection dies: PgLedger's watchdog answers for them.
+  const tx = await sql.reserve();
+  let open = false;
+  try {
+    open = true;
+    const answers = await runInTransaction(tx, units, options);
+    open = false;
+    return answers;
+  } finally {
+    if (open) await tx.unsafe('ROLLBACK').catch(() => {});
+    tx.release();
+  }
 }
 
 async function runInTransaction(
-  tx: postgres.TransactionSql,
+  tx: postgres.ReservedSql,
   units: readonly GroupUnit[],
   options: { nowMs: number; nowNs: () => bigint; careful: boolean; stats: GroupStats },
 ): Promise<ItemAnswer[][]> {
@@ -133,7 +150,7 @@ async function runInTransaction(
       pending.push(query);
       return query;
     };
-    options.stats.statements++; // BEGIN, sent by sql.begin
+    send(tx.unsafe('BEGIN'));
     const claimed =
       claims.length === 0
         ? undefined
@@ -216,6 +233,7 @@ async function runInTransaction(
         ) WITH ORDINALITY AS u(txid, ts, op, account_id, balance_after, to_account_id, to_balance_after, amount,
           principal, ord)`);
     }
+    const commit = send(tx.unsafe('COMMIT'));
     try {
       await settleAll(pending);
     } catch (err) {
@@ -223,7 +241,8 @@ async function runInTransaction(
       if ((err as { code?: string }).code === '22003') throw new RetryGroup('total out of int64 range', true);
       throw err;
     }
-    options.stats.statements++; // COMMIT, sent by sql.begin once this returns
+    // A COMMIT after a failed statement answers ROLLBACK, not an error; settleAll threw before that.
+    invariant((await commit).command === 'COMMIT', 'a group transaction without errors committed');
     return decided.answers;
   }
 }
