@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { LIMITS } from '../domain/limits.js';
 import { parseInt64 } from '../domain/money.js';
+import { HARNESS_LIMITS } from '../harness/harness-limits.js';
 import { parseDurationMs } from '../harness/units.js';
 
 // Commander prints these as "option '--flag <x>' argument 'value' is invalid. <message>", so
@@ -60,4 +61,20 @@ export function int64Arg(value: string): bigint {
     );
   }
   return amount;
+}
+
+/** A harness seed: what makes a run's random choices repeatable, printed in every report. */
+export function seedArg(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 2 ** 32 - 1) {
+    throw new InvalidArgumentError('Expected an integer from 0 to 4294967295.');
+  }
+  return Number(value);
+}
+
+export function generatorThreadsArg(value: string): number {
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= 1 && n <= HARNESS_LIMITS.maxGeneratorThreads)) {
+    throw new InvalidArgumentError(`Expected an integer from 1 to ${HARNESS_LIMITS.maxGeneratorThreads}.`);
+  }
+  return n;
 }

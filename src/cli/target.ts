@@ -17,16 +17,48 @@ export const DEFAULT_PORT = 50_051;
 export const DEFAULT_TARGET = `${DEFAULT_HOST}:${DEFAULT_PORT}`;
 export const TARGET_ENV = 'LEDGER_TARGET';
 
-const TARGET = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/;
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(\d{1,5})$/;
+/** Shown with every refused target, so the user sees every form that works. */
+export const TARGET_FORMS = 'host:port, [ipv6]:port, dns:host:port, dns:///host:port or unix:/path/to.sock';
 
-/** `host:port` or `[ipv6]:port`, checked before any connection is attempted. */
+/**
+ * The one parser of a server address, for every command that talks to a ledger: `host:port`,
+ * `[ipv6]:port`, or grpc-js's own `dns:` and `unix:` target forms, which are passed to grpc-js
+ * unchanged. Checked before any connection is attempted, so a typo is a usage error (exit 2),
+ * not a connection timeout.
+ */
 export function parseTarget(value: string): string {
-  const match = TARGET.exec(value.trim());
-  const port = Number(match?.[2]);
-  if (match === null || !(port >= 1 && port <= 65_535)) {
-    throw new InvalidArgumentError('Expected host:port with a port from 1 to 65535, e.g. 127.0.0.1:50051.');
+  const text = value.trim();
+  const refuse = () =>
+    new InvalidArgumentError(`Expected ${TARGET_FORMS}, with a port from 1 to 65535, e.g. 127.0.0.1:50051.`);
+  for (const scheme of ['unix:', 'unix-abstract:']) {
+    if (text.startsWith(scheme)) {
+      const path = text.slice(scheme.length);
+      // unix://x would read "x" as an authority, which grpc-js does not support: absolute paths use three slashes.
+      if (path === '' || /\s/.test(path) || (path.startsWith('//') && !path.startsWith('///')))
+        throw refuse();
+      return text;
+    }
   }
-  return `${match[1]}:${port}`;
+  let hostPort = text;
+  if (text.startsWith('dns:')) {
+    hostPort = text.slice('dns:'.length);
+    if (hostPort.startsWith('//')) {
+      // dns://[authority]/host:port: the authority names a DNS server; the name to resolve follows it.
+      const slash = hostPort.indexOf('/', 2);
+      if (slash < 0) throw refuse();
+      hostPort = hostPort.slice(slash + 1);
+    }
+  }
+  const match = HOST_PORT.exec(hostPort);
+  const port = Number(match?.[2]);
+  if (match === null || !(port >= 1 && port <= 65_535)) throw refuse();
+  return hostPort === text ? `${match[1]}:${port}` : text;
+}
+
+/** `--target a,b,...` of the harness commands: each part parsed like a single target. */
+export function parseTargets(value: string): string[] {
+  return value.split(',').map(parseTarget);
 }
 
 export interface ConnectionOptions extends ClientSecurityFlags {
@@ -39,7 +71,7 @@ export interface ConnectionOptions extends ClientSecurityFlags {
 export function addConnectionOptions(command: Command): Command {
   command
     .addOption(
-      new Option('--target <host:port>', 'ledger server to ask')
+      new Option('--target <host:port>', `ledger server to ask (${TARGET_FORMS})`)
         .env(TARGET_ENV)
         .default(DEFAULT_TARGET)
         .argParser(parseTarget),

@@ -1,22 +1,18 @@
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import Table from 'cli-table3';
-import { renderHumanReport, tableStyle } from '../../harness/human-report.js';
+import { renderHumanReport } from '../../harness/human-report.js';
 import { loadScenarioFile, ScenarioError } from '../../harness/load-scenario.js';
 import type { RunResult } from '../../harness/run-result.js';
+import { tableStyle } from '../../harness/table-style.js';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
 import { exitCodeOf, worstExitCode } from '../exit-status.js';
-import { runOne, writeOutputs } from './stress-action.js';
+import type { RunFlags } from '../run-options.js';
+import { reportStream, runOne, writeOutputs } from './stress-action.js';
 
-export interface GateFlags {
-  target?: string[];
-  seed?: number;
-  json?: string;
-  junit?: string;
-  status: boolean;
+export interface GateFlags extends RunFlags {
   all?: boolean;
-  verbose?: boolean;
-  generatorThreads?: number;
+  failFast?: boolean;
 }
 
 interface Row {
@@ -27,24 +23,47 @@ interface Row {
   seconds: string;
 }
 
-/** `ledgerctl gate [dir]`: every CI scenario, one summary table, the worst exit code. */
-export async function gate(dir: string, flags: GateFlags): Promise<void> {
-  let names: string[];
-  try {
-    names = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
-  } catch (err) {
-    throw new CliError(
-      `cannot read scenario directory ${dir}: ${(err as NodeJS.ErrnoException).code}`,
-      EXIT.usage,
-    );
+interface GateEntry {
+  file: string;
+  /** Named on the command line: runs even when marked ci: false. */
+  named: boolean;
+}
+
+/** Directories give their scenario files (sorted); a file is taken as named. */
+async function expandPaths(paths: readonly string[]): Promise<GateEntry[]> {
+  const entries: GateEntry[] = [];
+  for (const path of paths) {
+    try {
+      if ((await stat(path)).isDirectory()) {
+        const names = (await readdir(path)).filter((f) => /\.ya?ml$/.test(f)).sort();
+        entries.push(...names.map((name) => ({ file: join(path, name), named: false })));
+      } else entries.push({ file: path, named: true });
+    } catch (err) {
+      throw new CliError(
+        `cannot read scenario path ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        EXIT.usage,
+      );
+    }
   }
+  return entries;
+}
+
+/** `ledgerctl gate [paths...]`: every CI scenario, one summary table, the worst exit code. */
+export async function gate(paths: string[], flags: GateFlags): Promise<void> {
+  const report = reportStream(flags);
+  const entries = await expandPaths(paths);
   const rows: Row[] = [];
   const results: RunResult[] = [];
-  for (const name of names) {
-    const file = join(dir, name);
+  for (const [index, { file, named }] of entries.entries()) {
+    const name = basename(file);
+    if (flags.failFast && rows.some((r) => r.exitCode === EXIT.failed)) {
+      const left = entries.slice(index).map((e) => e.file);
+      process.stderr.write(`gate: --fail-fast: not running ${left.join(', ')}\n`);
+      break;
+    }
     try {
       const scenario = await loadScenarioFile(file);
-      if (!scenario.ci && !flags.all) continue;
+      if (!scenario.ci && !flags.all && !named) continue;
       // A scenario that spawns (and kills) its own server cannot run against someone else's.
       if (scenario.server.mode === 'spawned' && flags.target !== undefined) {
         process.stderr.write(`gate: skipping ${file}: it spawns its own server (not with --target)\n`);
@@ -67,8 +86,7 @@ export async function gate(dir: string, flags: GateFlags): Promise<void> {
       const result = await runOne(file, flags);
       results.push(result);
       const exitCode = exitCodeOf(result.verdict);
-      if (flags.verbose || exitCode !== EXIT.ok)
-        process.stdout.write(renderHumanReport(result, flags.verbose, exitCode));
+      if (flags.verbose || exitCode !== EXIT.ok) report.write(renderHumanReport(result, flags.verbose, exitCode));
       rows.push({
         file,
         scenario: result.scenario,
@@ -88,15 +106,15 @@ export async function gate(dir: string, flags: GateFlags): Promise<void> {
       });
     }
   }
-  if (rows.length === 0) throw new CliError(`no CI scenarios (ci: true) in ${dir}`, EXIT.usage);
+  if (rows.length === 0) throw new CliError(`no CI scenarios (ci: true) in ${paths.join(', ')}`, EXIT.usage);
   const style = tableStyle();
   const head = ['scenario', 'result', 'exit', 'seconds', 'detail'];
   const table = new Table(style === undefined ? { head } : { head, style });
   for (const r of rows) table.push([r.scenario, verdictWord(r.exitCode), r.exitCode, r.seconds, r.detail]);
-  process.stdout.write(`${table.toString()}\n`);
+  report.write(`${table.toString()}\n`);
   const worst = worstExitCode(rows.map((r) => r.exitCode));
-  process.stdout.write(`gate: ${rows.length} scenarios, exit ${worst}\n`);
-  await writeOutputs(results, flags.json, flags.junit, true);
+  report.write(`gate: ${rows.length} scenarios, exit ${worst}\n`);
+  await writeOutputs(results, flags, true);
   process.exitCode = worst;
 }
 

@@ -1,31 +1,33 @@
 import type { Command } from 'commander';
-import { parseGeneratorThreads, parseSeed, parseTargets } from '../../harness/stress-options.js';
+import { withExamples } from '../help-examples.js';
+import { addRunOptions } from '../run-options.js';
 import type { GateFlags } from './gate-action.js';
 
 export function registerGate(program: Command): void {
-  program
-    .command('gate')
-    .description('run every CI scenario in a directory and exit with the worst result')
-    .argument('[dir]', 'directory of scenario files', 'scenarios')
-    .option(
-      '--target <host:port,...>',
-      'run against running servers instead of in-process ones',
-      parseTargets,
-    )
-    .option('--seed <n>', "seed for every scenario (default: each scenario's own, else random)", parseSeed)
-    .option('--json <file>', 'write every result as a JSON array')
-    .option('--junit <file>', 'write JUnit XML (one testsuite per scenario)')
-    .option('--all', 'also run the scenarios marked ci: false (long)')
-    .option(
-      '--generator-threads <n>',
-      "split the load over n generator threads (1-16; overrides the scenario's generator.threads)",
-      parseGeneratorThreads,
-    )
-    .option('--no-status', 'no live status line on stderr')
-    .option('--verbose', "print each scenario's full report")
+  const command = addRunOptions(
+    program
+      .command('gate')
+      .description(
+        'run every CI scenario of directories (and named scenario files) and exit with the worst result',
+      )
+      .argument(
+        '[paths...]',
+        'scenario directories (their ci: true files) and scenario files (run as named)',
+        ['scenarios'],
+      ),
+    { servers: 'in-process ones', json: 'every result as a JSON array', junit: 'one testsuite per scenario' },
+  )
+    .option('--all', 'also run the scenarios marked ci: false in the directories (long)')
+    .option('--fail-fast', 'stop at the first scenario that fails an invariant (exit 1)')
     .addHelpText(
       'after',
       '\nExit codes: 1 if any invariant failed, else 2 if any scenario was invalid or a target unreachable, else 3 if any threshold failed, else 0.',
-    )
-    .action(async (dir: string, flags: GateFlags) => (await import('./gate-action.js')).gate(dir, flags));
+    );
+  withExamples(command, [
+    'ledgerctl gate',
+    'ledgerctl gate scenarios/ nightly/soak.yaml --fail-fast --junit gate.xml',
+    'ledgerctl gate --target 127.0.0.1:50051 --json gate.json',
+  ]).action(async (paths: string[], flags: GateFlags) =>
+    (await import('./gate-action.js')).gate(paths, flags),
+  );
 }

@@ -8,24 +8,19 @@ import { RunSetupError, runScenario } from '../../harness/run-scenario.js';
 import { type ClientSecurityFlags, clientSecurityFrom } from '../client-credentials.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { exitCodeOf } from '../exit-status.js';
+import type { RunFlags } from '../run-options.js';
 
-export interface StressFlags extends ClientSecurityFlags {
-  target?: string[];
-  seed?: number;
-  json?: string;
-  junit?: string;
+export interface StressFlags extends RunFlags {
   history?: string;
-  status: boolean;
-  verbose?: boolean;
-  generatorThreads?: number;
 }
 
 /** `ledgerctl stress <scenario>`: run it, print the report, write the outputs, set the exit code. */
 export async function stress(file: string, flags: StressFlags): Promise<void> {
+  const report = reportStream(flags);
   const result = await runOne(file, flags);
   const exitCode = exitCodeOf(result.verdict);
-  process.stdout.write(renderHumanReport(result, flags.verbose, exitCode));
-  await writeOutputs([result], flags.json, flags.junit, false);
+  report.write(renderHumanReport(result, flags.verbose, exitCode));
+  await writeOutputs([result], flags, false);
   process.exitCode = exitCode;
 }
 
@@ -68,21 +63,39 @@ export function asUserError(err: unknown): unknown {
   return err;
 }
 
+/** `-` names stdout, as in most Unix tools. */
+export const STDOUT = '-';
+
+/**
+ * Where the human report goes: stdout, unless a machine-readable copy was asked for on stdout
+ * (`--json -`), which must then be the only thing there. Checked before the run, so a conflict
+ * costs nothing.
+ */
+export function reportStream(flags: Pick<RunFlags, 'json' | 'junit'>): NodeJS.WritableStream {
+  if (flags.json === STDOUT && flags.junit === STDOUT) {
+    throw new CliError('--json - and --junit - both ask for stdout: send one of them to a file', EXIT.usage);
+  }
+  return flags.json === STDOUT || flags.junit === STDOUT ? process.stderr : process.stdout;
+}
+
 export async function writeOutputs(
   results: RunResult[],
-  jsonFile: string | undefined,
-  junitFile: string | undefined,
+  flags: Pick<RunFlags, 'json' | 'junit'>,
   asArray: boolean,
 ): Promise<void> {
-  try {
-    if (jsonFile !== undefined) {
-      // The JSON report carries the exit code each run maps to, beside the harness's verdict.
-      const withCodes = results.map((r) => ({ ...r, exitCode: exitCodeOf(r.verdict) }));
-      const body = asArray ? withCodes : withCodes[0];
-      await writeFile(jsonFile, `${JSON.stringify(body, jsonReplacer, 2)}\n`);
+  // The JSON report carries the exit code each run maps to, beside the harness's verdict.
+  const withCodes = results.map((r) => ({ ...r, exitCode: exitCodeOf(r.verdict) }));
+  const outputs: [string | undefined, () => string][] = [
+    [flags.json, () => `${JSON.stringify(asArray ? withCodes : withCodes[0], jsonReplacer, 2)}\n`],
+    [flags.junit, () => renderJunit(results)],
+  ];
+  for (const [file, render] of outputs) {
+    if (file === undefined) continue;
+    try {
+      if (file === STDOUT) process.stdout.write(render());
+      else await writeFile(file, render());
+    } catch (err) {
+      throw new CliError(`cannot write report ${file}: ${(err as Error).message}`, EXIT.usage);
     }
-    if (junitFile !== undefined) await writeFile(junitFile, renderJunit(results));
-  } catch (err) {
-    throw new CliError(`cannot write report: ${(err as Error).message}`, EXIT.usage);
   }
 }

@@ -1,0 +1,37 @@
+import type { Command } from 'commander';
+import { addClientSecurityOptions, type ClientSecurityFlags } from './client-credentials.js';
+import { generatorThreadsArg, seedArg } from './option-parsers.js';
+import { parseTargets, TARGET_FORMS } from './target.js';
+
+/** The flags every harness run shares (`stress`, `gate`, `load`), so they read and behave alike. */
+export interface RunFlags extends ClientSecurityFlags {
+  target?: string[];
+  seed?: number;
+  json?: string;
+  junit?: string;
+  status: boolean;
+  verbose?: boolean;
+  generatorThreads?: number;
+}
+
+export function addRunOptions(
+  command: Command,
+  what: { servers: string; json: string; junit: string },
+): Command {
+  return addClientSecurityOptions(command)
+    .option(
+      '--target <host:port,...>',
+      `run against running servers instead of ${what.servers} (each ${TARGET_FORMS})`,
+      parseTargets,
+    )
+    .option('--seed <n>', 'seed for every random choice (printed in the report)', seedArg)
+    .option('--json <file>', `write ${what.json} as JSON ("-": stdout, the report then goes to stderr)`)
+    .option('--junit <file>', `write JUnit XML (${what.junit}; "-": stdout)`)
+    .option(
+      '--generator-threads <n>',
+      "split the load over n generator threads (1-16; overrides the scenario's generator.threads)",
+      generatorThreadsArg,
+    )
+    .option('--no-status', 'no live status line on stderr')
+    .option('--verbose', 'print all evidence lines of failed invariants');
+}
