@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import Table from 'cli-table3';
+import { colourEnabled } from '../src/harness/table-style.js';
 
 export interface Target {
   readonly comparison: '>=' | '<';
@@ -84,9 +85,9 @@ function verdict(r: BenchResult): string {
   return r.pass ? 'pass' : 'MISS';
 }
 
-/** The human table. No colour unless stdout is a terminal and NO_COLOR is unset. */
+/** The human table, coloured by the same rule as every ledgerctl table. */
 export function renderTable(results: readonly BenchResult[]): string {
-  const colour = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+  const colour = colourEnabled();
   const table = new Table({
     head: ['section', 'measure', 'value', 'target', 'verdict', 'note'],
     colAligns: ['left', 'left', 'right', 'right', 'left', 'left'],

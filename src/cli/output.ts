@@ -1,17 +1,13 @@
 import Table from 'cli-table3';
+import { tableStyle } from '../harness/table-style.js';
 import { toWireTimestamp } from '../server/ledger-handlers.js';
-
-/** Colour only for a person at a terminal who has not opted out (https://no-color.org). */
-export function colourEnabled(): boolean {
-  return process.stdout.isTTY === true && (process.env.NO_COLOR ?? '') === '';
-}
 
 type Alignment = 'left' | 'right' | 'center';
 
 /** A cli-table3 table that emits no ANSI escapes when piped (it colours by default). */
 export function newTable(head: string[] = [], colAligns: Alignment[] = []): Table.Table {
-  const style = colourEnabled() ? {} : { head: [], border: [] };
-  return new Table({ head, colAligns, style });
+  const style = tableStyle();
+  return new Table(style === undefined ? { head, colAligns } : { head, colAligns, style });
 }
 
 /** A two-column table of labelled values, for one record. */

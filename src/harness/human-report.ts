@@ -4,12 +4,8 @@ import type { FaultReport } from './fault-injector.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { ProcessMemory } from './process-rss.js';
 import type { LatencySummary, RunResult } from './run-result.js';
+import { tableStyle } from './table-style.js';
 import { formatBytes, formatDurationUs } from './units.js';
-
-/** cli-table3 colours even when piped: plain tables unless stdout is a TTY and NO_COLOR is unset. */
-export function tableStyle(): { head: string[]; border: string[] } | undefined {
-  return process.stdout.isTTY && process.env.NO_COLOR === undefined ? undefined : { head: [], border: [] };
-}
 
 function table(head: string[], colWidths?: number[]): Table.Table {
   const style = tableStyle();
