@@ -61,7 +61,7 @@ describe('scenario files', () => {
 
   it('names the allowed values of an enum', () => {
     expect(problems(VALID.replace('op: update', 'op: upd'))[0]).toMatch(
-      /^x\.yaml:11:23: phases\.0\.groups\.0\.script\.op: expected one of "get", "update"/,
+      /^x\.yaml:11:23: phases\.0\.groups\.0\.script\.op: expected one of "create", "get", "update"/,
     );
   });
 

@@ -3,6 +3,7 @@ import { callOp } from './call-op.js';
 import type { FaultTarget } from './command-fault-target.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { OpRecord } from './history.js';
+import { isWriteOp } from './op-kinds.js';
 import type { RunRecorder } from './run-recorder.js';
 import type { FaultSpec } from './scenario-schema.js';
 import type { SeededRandom } from './seeded-random.js';
@@ -53,10 +54,7 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * it answers (completeNs < 0): it is no retry candidate yet.
  */
 const isRetryable = (r: OpRecord): boolean =>
-  r.type === 'info' &&
-  r.completeNs >= 0n &&
-  (r.op === 'create' || r.op === 'update' || r.op === 'transfer') &&
-  !!r.args.transactionId;
+  r.type === 'info' && r.completeNs >= 0n && isWriteOp(r.op) && !!r.args.transactionId;
 
 export interface FaultInjectorOptions {
   spec: FaultSpec;

@@ -1,11 +1,12 @@
 import type { Account, LogEntryResult, SnapshotResult } from '../client/ledger-client.js';
+import type { OpKind } from './op-kinds.js';
 
 /**
  * The recorded history of a stress run, Jepsen-style: one record per call, with what was asked
  * and what came back. Checkers are pure functions of it. Times are nanoseconds from the
  * run's start (process.hrtime based).
  */
-export type OpKind = 'create' | 'get' | 'update' | 'transfer' | 'snapshot' | 'query';
+export type { OpKind } from './op-kinds.js';
 
 /**
  * ok: definitely happened (acknowledged); fail: definitely did not happen (the server said so);

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { INVARIANT_NAMES } from './checkers/expectations.js';
+import { HARNESS_LIMITS } from './harness-limits.js';
+import { BATCH_ITEM_OPS, MIX_OP_KINDS, type MixOpKind, OP_KINDS, type OpKind, type WriteOp } from './op-kinds.js';
 import { parseThreshold, type Threshold } from './thresholds.js';
 import { DURATION_PATTERN, parseDurationMs } from './units.js';
 
@@ -9,11 +11,6 @@ import { DURATION_PATTERN, parseDurationMs } from './units.js';
  * docs/harness.md documents every key; scenarios/schema.json is generated from this for editors.
  */
 
-export const OP_KINDS = ['get', 'update', 'transfer', 'snapshot', 'create', 'query'] as const;
-/** What a mix may pick: every op, and `batch` (one ExecuteBatch call of `batch.size` writes). */
-export const MIX_OP_KINDS = [...OP_KINDS, 'batch'] as const;
-/** The writes a batch is made of. */
-export const BATCH_ITEM_OPS = ['create', 'update', 'transfer'] as const;
 /** The contract's largest batch (LIMITS.maxBatchOperations). */
 const MAX_BATCH_SIZE = 8_190;
 /** Checked when a scenario lists none: every invariant but durability, which needs a spawned server's kills to mean much. */
@@ -105,10 +102,10 @@ const pick = z.discriminatedUnion('dist', [
 ]);
 
 const load = z.discriminatedUnion('model', [
-  z.strictObject({ model: z.literal('closed'), callers: positiveInt.max(10_000) }),
+  z.strictObject({ model: z.literal('closed'), callers: positiveInt.max(HARNESS_LIMITS.maxCallers) }),
   z.strictObject({
     model: z.literal('open'),
-    rate_per_s: z.number().positive().max(100_000),
+    rate_per_s: z.number().positive().max(HARNESS_LIMITS.maxOpenLoopRatePerS),
     arrivals: z.enum(['uniform', 'poisson']).default('uniform'),
     max_in_flight: positiveInt.optional(),
   }),
@@ -264,7 +261,7 @@ const scenarioObject = z.strictObject({
   ci: z.boolean().default(false),
   seed: z.int().min(0).optional(),
   deadline: duration.optional(),
-  connections: positiveInt.max(64).optional(),
+  connections: positiveInt.max(HARNESS_LIMITS.maxConnectionsPerTarget).optional(),
   /**
    * The load generator: `threads` (default 1) splits every group over that many generator threads
    * (each with its own event loop and connections); `client` is the lean HTTP/2 caller (default)
@@ -272,7 +269,7 @@ const scenarioObject = z.strictObject({
    */
   generator: z
     .strictObject({
-      threads: positiveInt.max(16).optional(),
+      threads: positiveInt.max(HARNESS_LIMITS.maxGeneratorThreads).optional(),
       client: z.enum(['lean', 'grpc-js']).optional(),
     })
     .optional(),
@@ -355,9 +352,9 @@ export type PhaseSpec = Scenario['phases'][number];
 export type GroupSpec = PhaseSpec['groups'][number];
 export type ScriptSpec = NonNullable<GroupSpec['script']>;
 export type LoadSpec = GroupSpec['load'];
-export type OpKindName = (typeof OP_KINDS)[number];
-export type MixOpName = (typeof MIX_OP_KINDS)[number];
-export type BatchItemOpName = (typeof BATCH_ITEM_OPS)[number];
+export type OpKindName = OpKind;
+export type MixOpName = MixOpKind;
+export type BatchItemOpName = WriteOp;
 export type BatchSpec = z.infer<typeof batchSpec>;
 
 /** The published JSON Schema (scenarios/schema.json): the input side, as editors see the YAML. */

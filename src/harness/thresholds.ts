@@ -1,3 +1,4 @@
+import { ALL_OPS, REPORT_OPS } from './op-kinds.js';
 import { durationUnitMs, formatBytes, formatDurationUs, sizeUnitBytes } from './units.js';
 
 /**
@@ -22,7 +23,7 @@ export interface Threshold {
   kind: MetricKind;
 }
 
-const OPS = new Set(['get', 'update', 'transfer', 'snapshot', 'create', 'query', 'batch', 'batch-item', '*']);
+const OPS: ReadonlySet<string> = new Set([...REPORT_OPS, ALL_OPS]);
 /** Metrics about one op kind (or all of them, `*`), and the unit family each takes. */
 const OP_METRICS: Record<string, MetricKind> = {
   max: 'time',

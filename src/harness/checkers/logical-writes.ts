@@ -1,4 +1,5 @@
 import type { OpRecord } from '../history.js';
+import { isWriteOp, type WriteOp } from '../op-kinds.js';
 import { pushTo } from './multimap.js';
 
 /**
@@ -11,7 +12,6 @@ import { pushTo } from './multimap.js';
  * - indeterminate: none ok, no decided failure, and some record timed out (info): it may or may
  *   not have happened, and the checkers must allow both.
  */
-export type WriteOp = 'create' | 'update' | 'transfer';
 export type WriteFate = 'applied' | 'not-applied' | 'indeterminate';
 
 export interface WriteParams {
@@ -38,9 +38,6 @@ export const CONFLICT_MESSAGE = (txid: string): string =>
 
 /** Codes whose outcome the contract records against the transaction id. */
 const DECIDED_CODES = new Set(['NOT_FOUND', 'ALREADY_EXISTS', 'FAILED_PRECONDITION', 'OUT_OF_RANGE']);
-
-export const isWriteOp = (op: string): op is WriteOp =>
-  op === 'create' || op === 'update' || op === 'transfer';
 
 export function paramsOf(record: OpRecord): WriteParams {
   const a = record.args;

@@ -1,7 +1,7 @@
 import type { InvariantVerdict, RunObservation } from '../history.js';
+import { isWriteOp } from '../op-kinds.js';
 import { recordsByCaller } from './callers.js';
 import { describeRecord, Evidence } from './evidence.js';
-import { isWriteOp } from './logical-writes.js';
 
 /**
  * Per caller, a read of an account after the caller's own acknowledged write to it sees that
