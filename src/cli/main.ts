@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerBackup } from './commands/backup.js';
 import { registerBalance } from './commands/balance.js';
 import { registerCalibrate } from './commands/calibrate.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerCreateAccount } from './commands/create-account.js';
 import { registerGate } from './commands/gate.js';
 import { registerImport } from './commands/import.js';
@@ -33,11 +35,17 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(process.exitCode ?? EXIT.ok);
 });
 
+/** One version, the package's: read from package.json next to dist/ (three levels up from here). */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+  return String(manifest.version);
+}
+
 const program = new Command('ledgerctl')
   .description(
     'A gRPC ledger that stays exactly right under concurrency, and the stress harness that proves it',
   )
-  .version('0.1.0')
+  .version(packageVersion())
   .exitOverride()
   .configureOutput({
     // One line per mistake: commander splits some messages ("Did you mean") over two.
@@ -65,6 +73,7 @@ for (const register of [
   registerStress,
   registerGate,
   registerMigrate,
+  registerCompletion,
 ]) {
   register(program);
 }

@@ -1,6 +1,7 @@
 import { Argument, type Command, Option } from 'commander';
 import { validateCreate } from '../../domain/validate.js';
 import { checkLocally } from '../check-locally.js';
+import { withExamples } from '../help-examples.js';
 import { int64Arg } from '../option-parsers.js';
 import { addConnectionOptions, type ConnectionOptions, withLedger } from '../target.js';
 import { addTxidOption, printWriteResult, resolveTxid, type TxidOptions } from '../write-result.js';
@@ -19,7 +20,10 @@ export function registerCreateAccount(program: Command): void {
         .default(0n, '0')
         .argParser(int64Arg),
     );
-  addTxidOption(addConnectionOptions(command)).action(async (accountId: string, options: CreateOptions) => {
+  withExamples(addTxidOption(addConnectionOptions(command)), [
+    'ledgerctl create-account alice --initial 1000',
+    'ledgerctl create-account bob --txid open-bob --json',
+  ]).action(async (accountId: string, options: CreateOptions) => {
     const { txid, generated } = resolveTxid(options);
     checkLocally(() => validateCreate({ accountId, initialBalance: options.initial, transactionId: txid }));
     const reply = await withLedger(

@@ -2,15 +2,19 @@ import type { Command } from 'commander';
 import type { LogEntryResult } from '../../client/ledger-client.js';
 import { validateTransactionId } from '../../domain/validate.js';
 import { checkLocally } from '../check-locally.js';
+import { withExamples } from '../help-examples.js';
 import { formatTimestampNs, printJson, printLine, recordTable } from '../output.js';
 import { addConnectionOptions, type ConnectionOptions, withLedger } from '../target.js';
 
 export function registerQueryLog(program: Command): void {
-  addConnectionOptions(
-    program
-      .command('query-log')
-      .description('print the audit-log entry of one transaction id')
-      .argument('<txid>', 'transaction id of a committed write'),
+  withExamples(
+    addConnectionOptions(
+      program
+        .command('query-log')
+        .description('print the audit-log entry of one transaction id')
+        .argument('<txid>', 'transaction id of a committed write'),
+    ),
+    ['ledgerctl query-log pay-1', 'ledgerctl query-log pay-1 --json --target dns:ledger.internal:50051'],
   ).action(async (txid: string, options: ConnectionOptions) => {
     checkLocally(() => validateTransactionId(txid));
     const { value: entry } = await withLedger(options, (client) => client.getTransaction(txid));

@@ -21,6 +21,7 @@ import { MetricsListenError, type MetricsServer, startMetricsServer } from '../.
 import { readTlsContext, TlsConfigError, type TlsFiles } from '../../server/tls-credentials.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { formatDuration } from '../format-duration.js';
+import { withExamples } from '../help-examples.js';
 import { durationArg, nonEmptyArg, portArg, positiveIntArg, timerDurationArg } from '../option-parsers.js';
 import { printLine } from '../output.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../target.js';
@@ -70,52 +71,52 @@ interface ServeOptions {
 
 /** A flag whose value is a timer-held duration (refused past ~24.8 days), with its default shown as a duration. */
 function timerOption(flags: string, description: string, defaultMs: number): Option {
-  return new Option(flags, description)
+  return serveOption(flags, description)
     .default(defaultMs, formatDuration(defaultMs))
     .argParser(timerDurationArg);
 }
 
 function countOption(flags: string, description: string, defaultValue: number): Option {
-  return new Option(flags, description).default(defaultValue).argParser(positiveIntArg);
+  return serveOption(flags, description).default(defaultValue).argParser(positiveIntArg);
 }
 
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command('serve')
     .description('run the ledger.v1 gRPC server until SIGINT/SIGTERM')
-    .addOption(new Option('--host <host>', 'interface to bind').default(DEFAULT_HOST).argParser(nonEmptyArg))
+    .addOption(serveOption('--host <host>', 'interface to bind').default(DEFAULT_HOST).argParser(nonEmptyArg))
     .addOption(
-      new Option('--port <port>', 'port to bind; 0 picks a free one (the printed line has it)')
+      serveOption('--port <port>', 'port to bind; 0 picks a free one (the printed line has it)')
         .default(DEFAULT_PORT)
         .argParser(portArg),
     )
     .addOption(
-      new Option('--txid-ttl <duration>', 'how long a transaction id is remembered for replays')
+      serveOption('--txid-ttl <duration>', 'how long a transaction id is remembered for replays')
         .default(LIMITS.defaultTxidTtlMs, formatDuration(LIMITS.defaultTxidTtlMs))
         .argParser(durationArg),
     )
     .addOption(
-      new Option('--log-level <level>', 'server log level (JSON lines on stderr)')
+      serveOption('--log-level <level>', 'server log level (JSON lines on stderr)')
         .choices(LOG_LEVELS)
         .default('info'),
     )
     .addOption(
-      new Option('--locking <mode>', 'account: per-account locks; global: one lock for every write')
+      serveOption('--locking <mode>', 'account: per-account locks; global: one lock for every write')
         .choices(LOCKING_MODES)
         .default('account'),
     )
     .addOption(
-      new Option('--data-dir <dir>', 'where the durable ledger lives (created if missing)')
+      serveOption('--data-dir <dir>', 'where the durable ledger lives (created if missing)')
         .default(DEFAULT_DATA_DIR)
         .argParser(nonEmptyArg),
     )
     .addOption(
-      new Option('--in-memory', 'keep everything in memory: nothing survives the process')
+      serveOption('--in-memory', 'keep everything in memory: nothing survives the process')
         .default(false)
         .conflicts('dataDir'),
     )
     .addOption(
-      new Option(
+      serveOption(
         '--log-retention <duration>',
         'remove audit-log entries older than this from disk (default: keep every entry)',
       )
@@ -123,7 +124,7 @@ export function registerServe(program: Command): void {
         .conflicts('inMemory'),
     )
     .addOption(
-      new Option(
+      serveOption(
         '--max-txids <n>',
         'most transaction ids held in memory; beyond it new ids are refused (durable mode keeps them on disk)',
       )
@@ -131,17 +132,17 @@ export function registerServe(program: Command): void {
         .argParser(positiveIntArg),
     )
     .addOption(
-      new Option('--txid-cache <n>', 'durable mode: idempotency records kept in memory in front of the disk')
+      serveOption('--txid-cache <n>', 'durable mode: idempotency records kept in memory in front of the disk')
         .default(LIMITS.defaultTxidCacheRecords)
         .argParser(positiveIntArg),
     )
     .addOption(
-      new Option('--txid-sweep-threshold <n>', 'above this many held ids, expired ones are swept')
+      serveOption('--txid-sweep-threshold <n>', 'above this many held ids, expired ones are swept')
         .default(LIMITS.defaultTxidSweepThreshold)
         .argParser(positiveIntArg),
     )
     .addOption(
-      new Option(
+      serveOption(
         '--log-window <n>',
         'newest audit-log entries kept in memory (durable mode: older ones are read from disk)',
       )
@@ -149,12 +150,12 @@ export function registerServe(program: Command): void {
         .argParser(positiveIntArg),
     )
     .addOption(
-      new Option('--max-in-flight <n>', 'calls served at once; more get RESOURCE_EXHAUSTED')
+      serveOption('--max-in-flight <n>', 'calls served at once; more get RESOURCE_EXHAUSTED')
         .default(LIMITS.maxInFlightCalls)
         .argParser(positiveIntArg),
     )
     .addOption(
-      new Option(
+      serveOption(
         '--force-unlock',
         "take over the data dir's LOCK left by a server on another host (check that it is gone first)",
       )
@@ -247,24 +248,23 @@ export function registerServe(program: Command): void {
       ),
     )
     .addOption(
-      new Option(
+      serveOption(
         '--database-url <url>',
         'keep the ledger in PostgreSQL (postgres://user:password@host:5432/db); several servers may share it',
       )
-        .env('LEDGER_DATABASE_URL')
         .argParser(nonEmptyArg)
         .conflicts(['inMemory', 'dataDir', 'logRetention']),
     )
     .addOption(
-      new Option('--migrate', 'with --database-url: apply pending schema migrations first').default(false),
+      serveOption('--migrate', 'with --database-url: apply pending schema migrations first').default(false),
     )
     .addOption(
-      new Option('--db-pool-size <n>', 'with --database-url: connections this server opens at most')
+      serveOption('--db-pool-size <n>', 'with --database-url: connections this server opens at most')
         .default(LIMITS.defaultPgPoolSize)
         .argParser(positiveIntArg),
     )
     .addOption(
-      new Option(
+      serveOption(
         '--db-statement-timeout <duration>',
         'with --database-url: longest one SQL statement may run',
       )
@@ -272,7 +272,7 @@ export function registerServe(program: Command): void {
         .argParser(durationArg),
     )
     .addOption(
-      new Option(
+      serveOption(
         '--db-connect-timeout <duration>',
         'with --database-url: longest opening one connection may take',
       )
@@ -280,37 +280,82 @@ export function registerServe(program: Command): void {
         .argParser(durationArg),
     )
     .addOption(
-      new Option('--tls-cert <file>', 'serve TLS with this certificate chain (PEM); reread on SIGHUP'),
+      serveOption('--tls-cert <file>', 'serve TLS with this certificate chain (PEM); reread on SIGHUP'),
     )
-    .addOption(new Option('--tls-key <file>', 'private key of --tls-cert (PEM); reread on SIGHUP'))
+    .addOption(serveOption('--tls-key <file>', 'private key of --tls-cert (PEM); reread on SIGHUP'))
     .addOption(
-      new Option(
+      serveOption(
         '--tls-client-ca <file>',
         'require client certificates signed by this CA (mTLS); the subject CN is the principal',
       ),
     )
     .addOption(
-      new Option(
+      serveOption(
         '--auth-tokens <file>',
         'require a bearer token or listed client certificate on every ledger call (see docs/security.md); reread on SIGHUP',
       ),
     )
     .addOption(
-      new Option(
+      serveOption(
         '--insecure',
         'allow plaintext on an address other than loopback (anyone on the path can read and forge calls)',
       ).default(false),
     )
     .addOption(
-      new Option(
+      serveOption(
         '--metrics-addr <host:port>',
         'serve Prometheus metrics over HTTP at http://host:port/metrics (no authentication: bind it privately)',
       ).argParser(listenAddressArg),
     )
-    .action(serve);
+    .addHelpText(
+      'after',
+      `
+Every flag can also be set in the environment: LEDGER_ and the flag name in capitals, e.g.
+LEDGER_PORT=50052, LEDGER_DATA_DIR=/srv/ledger, LEDGER_IN_MEMORY=1. A flag on the command line wins.`,
+    );
+  withExamples(command, [
+    'ledgerctl serve --in-memory',
+    'ledgerctl serve --data-dir /srv/ledger --port 50051 --log-retention 90d',
+    'LEDGER_PORT=0 LEDGER_IN_MEMORY=1 ledgerctl serve --log-level warn',
+  ]).action(serve);
+  settableFromEnvironment(command);
+}
+
+/** `--data-dir` -> LEDGER_DATA_DIR: every serve flag, for containers and service managers. */
+export function serveEnvVar(long: string): string {
+  return `LEDGER_${long.replace(/^--/, '').replaceAll('-', '_').toUpperCase()}`;
+}
+
+const TRUE_WORDS = new Set(['1', 'true', 'yes']);
+const FALSE_WORDS = new Set(['0', 'false', 'no', '']);
+
+/** A serve flag, settable from the environment too (commander reads an option's variable only if set before it is added). */
+function serveOption(flags: string, description: string): Option {
+  return new Option(flags, description).env(serveEnvVar(flags.split(/[ ,]/)[0]!));
+}
+
+function settableFromEnvironment(command: Command): void {
+  for (const option of command.options) {
+    const envVar = option.envVar;
+    if (envVar === undefined || !option.isBoolean()) continue;
+    // Commander turns a boolean flag on when its variable is merely defined, so LEDGER_IN_MEMORY=0
+    // would mean "in memory": read the value instead (this listener runs after commander's).
+    command.on(`optionEnv:${option.name()}`, () => {
+      const text = (process.env[envVar] ?? '').trim().toLowerCase();
+      if (TRUE_WORDS.has(text)) return;
+      if (!FALSE_WORDS.has(text)) {
+        throw new CliError(
+          `${envVar}=${process.env[envVar]} is not a yes/no value: use 1 or 0 (true or false)`,
+        );
+      }
+      // Unset, not false: a flag that is off must not count as given against a conflicting one.
+      command.setOptionValueWithSource(option.attributeName(), undefined, 'default');
+    });
+  }
 }
 
 async function serve(options: ServeOptions): Promise<void> {
+  options.inMemory = options.inMemory === true;
   if (options.txidSweepThreshold > options.maxTxids) {
     // The sweep would never start before the cap refuses every new id.
     throw new CliError(

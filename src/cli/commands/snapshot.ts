@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { SnapshotResult } from '../../client/ledger-client.js';
 import { accountJson, accountsTable } from '../account-view.js';
+import { withExamples } from '../help-examples.js';
 import { printJson, printLine, recordTable } from '../output.js';
 import { addConnectionOptions, type ConnectionOptions, withLedger } from '../target.js';
 
@@ -9,11 +10,14 @@ interface SnapshotOptions extends ConnectionOptions {
 }
 
 export function registerSnapshot(program: Command): void {
-  addConnectionOptions(
-    program
-      .command('snapshot')
-      .description('print a consistent snapshot: the total, the account count and the log position')
-      .option('--accounts', 'also list every account (sorted by id) with its balance', false),
+  withExamples(
+    addConnectionOptions(
+      program
+        .command('snapshot')
+        .description('print a consistent snapshot: the total, the account count and the log position')
+        .option('--accounts', 'also list every account (sorted by id) with its balance', false),
+    ),
+    ['ledgerctl snapshot', 'ledgerctl snapshot --accounts --json --target 127.0.0.1:50052'],
   ).action(async (options: SnapshotOptions) => {
     const { value: snapshot } = await withLedger(options, (client) => client.getSnapshot(options.accounts));
     if (options.json) printJson(snapshotJson(snapshot, options.accounts));
