@@ -7,6 +7,7 @@ import {
   statusOfReset,
   unframeUnary,
 } from './grpc-wire.js';
+import { h2ConnectArgs } from './h2-target.js';
 
 /** Trailer the ledger server sets on every answer: how long it handled the call, in microseconds. */
 export const SERVER_TIME_KEY = 'ledger-server-time-us';
@@ -195,10 +196,12 @@ export class H2Channel {
   private open(): http2.ClientHttp2Session {
     if (this.session !== undefined && !this.session.closed && !this.session.destroyed) return this.session;
     const tls = this.options.tls;
-    const session = http2.connect(this.authority, {
+    const { url, createConnection } = h2ConnectArgs(this.authority, tls);
+    const session = http2.connect(url, {
       maxSessionMemory: 64,
       settings: { enablePush: false, initialWindowSize: 1 << 20 },
       ...(tls === undefined ? {} : { ca: tls.caPem, cert: tls.certPem, key: tls.keyPem }),
+      ...(createConnection === undefined ? {} : { createConnection }),
     });
     session.on('error', () => {});
     session.on('goaway', () => {

@@ -1,4 +1,5 @@
 import { type CallSource, mixSource, scriptedSource } from './call-source.js';
+import { isWriteOp } from './op-kinds.js';
 import type { RunContext } from './run-context.js';
 import { callerSlots } from './run-group.js';
 import type { PhaseGroup } from './run-phase.js';
@@ -52,10 +53,11 @@ function checkPool(
 
 /** A phase whose every group can only move money (or read): the total must be constant in its snapshots. */
 export function isTransferOnly(phase: PhaseSpec): boolean {
-  const moving = new Set(['transfer', 'get', 'snapshot', 'query']);
+  // Reads, and transfers (which move money without changing the total).
+  const moving = (op: string) => op === 'transfer' || !isWriteOp(op);
   return phase.groups.every((g) =>
     g.script !== undefined
-      ? moving.has(g.script.op)
-      : Object.entries(g.mix ?? {}).every(([op, w]) => (w ?? 0) === 0 || moving.has(op)),
+      ? moving(g.script.op)
+      : Object.entries(g.mix ?? {}).every(([op, w]) => (w ?? 0) === 0 || moving(op)),
   );
 }

@@ -4,11 +4,12 @@ import type { FaultInjector } from './fault-injector.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { InvariantVerdict, LogEntryView, OpRecord, RunObservation } from './history.js';
 import { isTransferOnly } from './load-plan.js';
+import { WRITE_OP_KINDS } from './op-kinds.js';
 import type { RunContext } from './run-context.js';
 import type { RunRecorder } from './run-recorder.js';
 import { type InitialState, snapshotOrUndefined } from './run-setup.js';
 
-export const WRITE_OPS = new Set(['create', 'update', 'transfer']);
+export const WRITE_OPS: ReadonlySet<string> = new Set(WRITE_OP_KINDS);
 
 /** After the load: reads the final state and the log back, and runs the invariant checkers. */
 export async function checkRun(

@@ -1,5 +1,6 @@
 import type { Histogram } from 'hdr-histogram-js';
 import type { FaultReport } from './fault-injector.js';
+import { ALL_OPS, REPORT_OPS } from './op-kinds.js';
 import type { RunRecorder } from './run-recorder.js';
 import type { LatencySummary, OpSummary, ResourceReport } from './run-result.js';
 import type { MetricSource } from './thresholds.js';
@@ -13,7 +14,7 @@ export const latencySummary = (h: Histogram): LatencySummary => ({
   mean: h.mean,
 });
 
-const OP_ORDER = ['create', 'get', 'update', 'transfer', 'snapshot', 'query', 'batch', 'batch-item', '*'];
+const OP_ORDER: readonly string[] = [...REPORT_OPS, ALL_OPS];
 
 export function summariseOps(recorder: RunRecorder): OpSummary[] {
   return [...recorder.stats.entries()]

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { withExamples } from '../help-examples.js';
 import { durationArg, positiveIntArg } from '../option-parsers.js';
+import { parseTarget, TARGET_FORMS } from '../target.js';
 
 export interface CalibrateFlags {
   rate: number;
@@ -10,7 +12,7 @@ export interface CalibrateFlags {
 }
 
 export function registerCalibrate(program: Command): void {
-  program
+  const command = program
     .command('calibrate')
     .description(
       "measure the load generator's own latency floor: open loop against a null responder (no ledger work)",
@@ -21,11 +23,15 @@ export function registerCalibrate(program: Command): void {
     .option('--json', 'print the floor as JSON')
     .option(
       '--target <host:port>',
-      'measure against a responder already running there (e.g. one that does no work)',
+      `measure against a responder already running there (e.g. one that does no work; ${TARGET_FORMS})`,
+      parseTarget,
     )
     .addHelpText(
       'after',
       '\nEvery stress report states this floor at its own rate; a latency threshold under 2x the floor is reported as "cannot judge".',
-    )
-    .action(async (flags: CalibrateFlags) => (await import('./calibrate-action.js')).calibrateCommand(flags));
+    );
+  withExamples(command, [
+    'ledgerctl calibrate',
+    'ledgerctl calibrate --rate 2000 --duration 5s --json',
+  ]).action(async (flags: CalibrateFlags) => (await import('./calibrate-action.js')).calibrateCommand(flags));
 }

@@ -86,7 +86,8 @@ export async function gate(paths: string[], flags: GateFlags): Promise<void> {
       const result = await runOne(file, flags);
       results.push(result);
       const exitCode = exitCodeOf(result.verdict);
-      if (flags.verbose || exitCode !== EXIT.ok) report.write(renderHumanReport(result, flags.verbose, exitCode));
+      if (flags.verbose || exitCode !== EXIT.ok)
+        report.write(renderHumanReport(result, flags.verbose, exitCode));
       rows.push({
         file,
         scenario: result.scenario,

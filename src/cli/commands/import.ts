@@ -10,6 +10,7 @@ import {
 import { LedgerCallError } from '../../client/ledger-client.js';
 import { LIMITS } from '../../domain/limits.js';
 import { CliError, EXIT } from '../exit-codes.js';
+import { withExamples } from '../help-examples.js';
 import { printJson, printLine } from '../output.js';
 import { addConnectionOptions, type ConnectionOptions, withLedger } from '../target.js';
 
@@ -99,7 +100,10 @@ export function registerImport(program: Command): void {
       'part of every derived transaction id (default: the file name); keep it when renaming a file',
     )
     .option('--no-progress', 'no status line on stderr');
-  addConnectionOptions(command).action(async (file: string, options: ImportOptions) => {
+  withExamples(addConnectionOptions(command), [
+    'ledgerctl import accounts.jsonl',
+    'ledgerctl import ledger-2024.csv --batch-size 500 --target 127.0.0.1:50051   # run again to resume',
+  ]).action(async (file: string, options: ImportOptions) => {
     const format = options.format ?? formatOfFile(file);
     if (format === undefined) {
       throw new CliError(
