@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { INVARIANT_NAMES } from './checkers/expectations.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
-import { BATCH_ITEM_OPS, MIX_OP_KINDS, type MixOpKind, OP_KINDS, type OpKind, type WriteOp } from './op-kinds.js';
+import {
+  BATCH_ITEM_OPS,
+  MIX_OP_KINDS,
+  type MixOpKind,
+  OP_KINDS,
+  type OpKind,
+  type WriteOp,
+} from './op-kinds.js';
 import { parseThreshold, type Threshold } from './thresholds.js';
 import { DURATION_PATTERN, parseDurationMs } from './units.js';
 

@@ -5,6 +5,7 @@ import { describeUrl, openPool, probeDatabase } from '../../engine/postgres/pg-c
 import { migrate } from '../../engine/postgres/pg-migrations.js';
 import { CliError } from '../exit-codes.js';
 import { formatDuration } from '../format-duration.js';
+import { withExamples } from '../help-examples.js';
 import { durationArg, nonEmptyArg } from '../option-parsers.js';
 import { printLine } from '../output.js';
 
@@ -14,7 +15,7 @@ interface MigrateOptions {
 }
 
 export function registerMigrate(program: Command): void {
-  program
+  const command = program
     .command('migrate')
     .description('create or upgrade the ledger schema in a PostgreSQL database (refused if it is newer)')
     .addOption(
@@ -27,8 +28,11 @@ export function registerMigrate(program: Command): void {
       new Option('--db-connect-timeout <duration>', 'longest opening the connection may take')
         .default(LIMITS.defaultPgConnectTimeoutMs, formatDuration(LIMITS.defaultPgConnectTimeoutMs))
         .argParser(durationArg),
-    )
-    .action(runMigrate);
+    );
+  withExamples(command, [
+    'ledgerctl migrate --database-url postgres://ledger:secret@127.0.0.1:5432/ledger',
+    'LEDGER_DATABASE_URL=postgres://ledger@db:5432/ledger ledgerctl migrate',
+  ]).action(runMigrate);
 }
 
 async function runMigrate(options: MigrateOptions): Promise<void> {
