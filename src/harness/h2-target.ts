@@ -31,7 +31,8 @@ export function h2ConnectArgs(authority: string, tls?: H2Tls): H2ConnectArgs {
     const createConnection =
       tls === undefined
         ? () => netConnect(path)
-        : () => tlsConnect({ path, ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, ALPNProtocols: ['h2'] });
+        : () =>
+            tlsConnect({ path, ca: tls.caPem, cert: tls.certPem, key: tls.keyPem, ALPNProtocols: ['h2'] });
     return { url: `${scheme}localhost`, createConnection };
   }
   let hostPort = bare;
