@@ -2,6 +2,7 @@ import { type Command, Option } from 'commander';
 import { backupDataDir } from '../../engine/durable-backup.js';
 import { DataDirError } from '../../engine/durable-errors.js';
 import { CliError, EXIT } from '../exit-codes.js';
+import { examplesText } from '../help-examples.js';
 import { nonEmptyArg } from '../option-parsers.js';
 import { printLine } from '../output.js';
 import { summary } from './verify.js';
@@ -24,6 +25,13 @@ export function registerBackup(program: Command): void {
       new Option('--to <dir>', 'the new data dir to write (must not exist, or be empty)')
         .makeOptionMandatory()
         .argParser(nonEmptyArg),
+    )
+    .addHelpText(
+      'after',
+      examplesText([
+        'ledgerctl backup --data-dir /srv/ledger-data --to /backups/ledger-2026-11-30',
+        'ledgerctl serve --data-dir /backups/ledger-2026-11-30   # restore: serve the copy',
+      ]),
     )
     .action(async (options: BackupOptions) => {
       let result: Awaited<ReturnType<typeof backupDataDir>>;

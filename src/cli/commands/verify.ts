@@ -3,6 +3,7 @@ import { verifyDataDir } from '../../engine/durable-backup.js';
 import { DataDirError } from '../../engine/durable-errors.js';
 import type { CheckReport } from '../../engine/durable-verify.js';
 import { CliError, EXIT } from '../exit-codes.js';
+import { examplesText } from '../help-examples.js';
 import { nonEmptyArg } from '../option-parsers.js';
 import { printJson, printLine, recordTable } from '../output.js';
 
@@ -21,6 +22,13 @@ export function registerVerify(program: Command): void {
       new Option('--data-dir <dir>', 'the data dir to check').makeOptionMandatory().argParser(nonEmptyArg),
     )
     .addOption(new Option('--json', 'print the report as JSON').default(false))
+    .addHelpText(
+      'after',
+      examplesText([
+        'ledgerctl verify --data-dir /srv/ledger-data',
+        'ledgerctl verify --data-dir /srv/ledger-data --json',
+      ]),
+    )
     .action(async (options: VerifyOptions) => {
       let report: CheckReport;
       try {
