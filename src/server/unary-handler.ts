@@ -153,7 +153,7 @@ export function unaryHandler<Req, Res>(
     if (access === undefined) return '';
     let principal: string | undefined;
     try {
-      const who = access.authenticate(call.metadata, call.getAuthContext());
+      const who = access.authenticate(call.metadata, () => call.getAuthContext());
       principal = who.name;
       const need = spec.access(call.request);
       authorize(who, need.role, need.action);

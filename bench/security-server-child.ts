@@ -1,0 +1,49 @@
+import { LedgerEngine } from '../src/engine/ledger-engine.js';
+import { MemoryStorage } from '../src/engine/storage.js';
+import { LedgerMetrics } from '../src/server/ledger-metrics.js';
+import { startLedgerServer } from '../src/server/ledger-server.js';
+import { createLogger } from '../src/server/logger.js';
+
+/**
+ * One ledger server for the security bench, in its own process so its CPU is its own:
+ * argv: <config json> = { certFile?, keyFile?, authTokensFile?, metrics? }.
+ * IPC: sends {type:'ready', target}; answers {type:'cpu'} with {type:'cpu', userUs, systemUs}.
+ */
+interface ChildConfig {
+  certFile?: string;
+  keyFile?: string;
+  authTokensFile?: string;
+  metrics?: boolean;
+}
+
+const config = JSON.parse(process.argv[2] ?? '{}') as ChildConfig;
+const metrics = config.metrics === true ? new LedgerMetrics() : undefined;
+const engine = await LedgerEngine.open({ storage: new MemoryStorage(), commitObserver: metrics });
+const server = await startLedgerServer({
+  host: '127.0.0.1',
+  port: 0,
+  engine,
+  logger: createLogger('silent'),
+  tls:
+    config.certFile === undefined || config.keyFile === undefined
+      ? undefined
+      : { certFile: config.certFile, keyFile: config.keyFile },
+  authTokensFile: config.authTokensFile,
+  observer: metrics,
+});
+metrics?.bind({ inFlightCalls: () => server.inFlightCalls, engineStats: () => engine.stats() });
+await engine.createAccount({ accountId: 'bench', initialBalance: 1n });
+process.on('message', (message: { type: string }) => {
+  if (message.type === 'cpu') {
+    const cpu = process.cpuUsage();
+    process.send?.({ type: 'cpu', userUs: cpu.user, systemUs: cpu.system });
+  } else if (message.type === 'scrape') {
+    // A scrape costs too: the bench does one per round, as Prometheus would every 15 s.
+    void (metrics?.text() ?? Promise.resolve('')).then((text) =>
+      process.send?.({ type: 'scraped', bytes: text.length }),
+    );
+  } else if (message.type === 'stop') {
+    void server.shutdown().then(() => process.disconnect());
+  }
+});
+process.send?.({ type: 'ready', target: server.target });
