@@ -210,46 +210,28 @@ export class LedgerEngine implements Ledger {
     if (this.closing) throw Errors.shuttingDown();
     if (this.failure !== undefined) throw Errors.storageFailed();
     const items = validateBatch(operations);
-    const outcomes: (BatchItemOutcome | undefined)[] = new Array(items.length);
-    const claims: (Claimed | undefined)[] = new Array(items.length);
-    const waits: Promise<void>[] = [];
-    try {
-      for (let i = 0; i < items.length; i++) {
-        const item = items[i]!;
-        if (item.invalid !== undefined) {
-          outcomes[i] = { ok: false, error: item.invalid };
-          continue;
-        }
-        const txid = item.cmd.transactionId;
-        if (txid === undefined) continue;
-        const print = fingerprint(item.cmd);
-        let claim: Claim;
-        try {
-          claim = this.idempotency.claim(txid, print);
-        } catch (err) {
-          if (!(err instanceof LedgerError)) throw err;
-          outcomes[i] = { ok: false, error: err };
-          continue;
-        }
-        if (claim.kind === 'execute') claims[i] = { txid, print, expiresAtMs: claim.expiresAtMs };
-        else if (claim.outcome instanceof Promise) {
-          waits.push(
-            claim.outcome.then((o) => {
-              outcomes[i] = replayItem(o);
-            }),
-          );
-        } else outcomes[i] = replayItem(claim.outcome);
+    let outcomes: (BatchItemOutcome | undefined)[];
+    let claims: (Claimed | undefined)[];
+    for (;;) {
+      outcomes = new Array(items.length);
+      claims = new Array(items.length);
+      let waits: Promise<Outcome>[];
+      try {
+        waits = this.claimBatch(items, outcomes, claims);
+      } catch (err) {
+        this.abandonClaims(claims, err);
+        throw this.asStorageFailure(err);
       }
-    } catch (err) {
-      this.abandonClaims(claims, err);
-      throw this.asStorageFailure(err);
+      if (waits.length === 0) break;
+      // An id is being executed by another write. A batch must not hold claims while it waits
+      // (two batches waiting on each other's ids would deadlock): give back the ones just taken
+      // (nothing can be waiting on them yet: this pass did not yield), wait, and claim again.
+      this.abandonClaims(claims, undefined);
+      await Promise.all(waits);
     }
     this.writesInFlight++;
     let keys: readonly string[] = [];
     try {
-      // Duplicates of writes in flight elsewhere: their outcomes first, before any lock is held
-      // (a lock holder never waits for a claim, so this cannot deadlock).
-      if (waits.length > 0) await Promise.all(waits);
       const ids = new Set<string>();
       for (let i = 0; i < items.length; i++) {
         if (outcomes[i] === undefined) for (const id of touchedIds(items[i]!.cmd!)) ids.add(id);
@@ -468,6 +450,41 @@ export class LedgerEngine implements Ledger {
   }
 
   /**
+   * Claims every operation's id synchronously (one pass, no yield): recorded outcomes become
+   * replays, conflicts and refusals item errors. Returns the outcomes of ids that other writes
+   * are executing right now (the caller waits for them and claims again).
+   */
+  private claimBatch(
+    items: readonly BatchItem[],
+    outcomes: (BatchItemOutcome | undefined)[],
+    claims: (Claimed | undefined)[],
+  ): Promise<Outcome>[] {
+    const waits: Promise<Outcome>[] = [];
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      if (item.invalid !== undefined) {
+        outcomes[i] = { ok: false, error: item.invalid };
+        continue;
+      }
+      const txid = item.cmd.transactionId;
+      if (txid === undefined) continue;
+      const print = fingerprint(item.cmd);
+      let claim: Claim;
+      try {
+        claim = this.idempotency.claim(txid, print);
+      } catch (err) {
+        if (!(err instanceof LedgerError)) throw err;
+        outcomes[i] = { ok: false, error: err };
+        continue;
+      }
+      if (claim.kind === 'execute') claims[i] = { txid, print, expiresAtMs: claim.expiresAtMs };
+      else if (claim.outcome instanceof Promise) waits.push(claim.outcome);
+      else outcomes[i] = replayItem(claim.outcome);
+    }
+    return waits;
+  }
+
+  /**
    * Under the locks: runs the operations in order over an overlay of the accounts they touch.
    * A failed linked chain is rolled back in the overlay; its failing member keeps its own error,
    * the others get `Linked operation failed`. Nothing is applied here.
@@ -614,6 +631,7 @@ export class LedgerEngine implements Ledger {
   /** A batch that failed as a whole leaves every id it claimed unused. */
   private abandonClaims(claims: (Claimed | undefined)[], err: unknown): void {
     if (err instanceof InvariantViolation) return;
+    // Claims given back before anyone could wait on them (a retry) have no waiters to tell.
     for (let i = 0; i < claims.length; i++) {
       const claimed = claims[i];
       if (claimed !== undefined && this.idempotency.isPending(claimed.txid)) {

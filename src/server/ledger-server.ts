@@ -15,6 +15,7 @@ import {
 } from '../wire/ledger-proto.js';
 import { strictServices } from '../wire/strict-service.js';
 import { AccessControl, readAccessTable } from './access-control.js';
+import { withBatchCodec } from './batch-handler.js';
 import { callGate } from './call-gate.js';
 import { buildFileDescriptorProtos } from './file-descriptors.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
@@ -195,7 +196,7 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
   // Every service decodes strictly: malformed requests never reach a handler.
   const strict = strictServices(server);
   strict.addService(
-    ledgerServiceDefinition(),
+    withBatchCodec(ledgerServiceDefinition()),
     ledgerHandlers(
       engine,
       {
