@@ -1,6 +1,6 @@
+import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { scriptedSource } from './call-source.js';
 import { h2CallOp } from './h2-call-op.js';
 import { H2Channel } from './h2-channel.js';
@@ -36,28 +36,33 @@ export interface CalibrateOptions {
   target?: string;
 }
 
-function responderWorkerUrl(): URL {
-  const beside = new URL('./null-responder-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(beside))) return beside;
-  return new URL('../../dist/src/harness/null-responder-worker.js', import.meta.url);
+function responderScript(): string {
+  const beside = fileURLToPath(new URL('./null-responder-process.js', import.meta.url));
+  if (existsSync(beside)) return beside;
+  return fileURLToPath(new URL('../../dist/src/harness/null-responder-process.js', import.meta.url));
 }
 
 /**
  * A short open-loop run of the real load engine (same caller, recorder and histograms as a
- * stress run) of GetBalance calls against the null responder on its own thread.
+ * stress run) of GetBalance calls against the null responder in its own process.
  */
 export async function calibrate(options: CalibrateOptions): Promise<InstrumentFloor> {
   const durationMs = options.durationMs ?? HARNESS_LIMITS.calibrationMs;
-  const worker = options.target === undefined ? new Worker(responderWorkerUrl()) : undefined;
+  // A child process, not a worker thread: on a busy machine a server thread inside the
+  // generator's process measured 4-5x worse than one in its own process (BENCHMARKS.md).
+  const child =
+    options.target === undefined
+      ? fork(responderScript(), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+      : undefined;
   const channels: H2Channel[] = [];
   try {
     const target =
-      worker === undefined
+      child === undefined
         ? options.target!
         : await new Promise<string>((resolve, reject) => {
-            worker.once('message', (m: { target: string }) => resolve(m.target));
-            worker.once('error', reject);
-            worker.once('exit', () => reject(new Error('null responder exited before it was ready')));
+            child.once('message', (m: { target: string }) => resolve(m.target));
+            child.once('error', reject);
+            child.once('exit', () => reject(new Error('null responder exited before it was ready')));
           });
     for (let i = 0; i < (options.connections ?? HARNESS_LIMITS.defaultConnectionsPerTarget); i++) {
       const ch = new H2Channel(`http://${target}`, {
@@ -100,13 +105,12 @@ export async function calibrate(options: CalibrateOptions): Promise<InstrumentFl
     };
   } finally {
     for (const ch of channels) ch.close();
-    if (worker !== undefined) {
-      worker.postMessage({ type: 'stop' });
-      await Promise.race([
-        new Promise((resolve) => worker.once('exit', resolve)),
-        new Promise((resolve) => setTimeout(resolve, 1_000)),
-      ]);
-      await worker.terminate();
+    if (child !== undefined && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      if (child.connected) child.disconnect();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2_000);
+      await exited;
+      clearTimeout(timer);
     }
   }
 }

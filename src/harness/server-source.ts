@@ -31,7 +31,8 @@ export async function acquireServer(
   targets: string[] | undefined,
 ): Promise<ServerSource> {
   const options = scenario.server;
-  if (options.mode === 'spawned') {
+  // A spawned server without faults is only where the embedded server runs: --target replaces it.
+  if (options.mode === 'spawned' && !(targets !== undefined && scenario.faults.length === 0)) {
     if (targets !== undefined) {
       throw new RunSetupError(
         `scenario ${scenario.name} starts its own server (server: { mode: spawned }): run it without --target`,

@@ -65,7 +65,7 @@ export async function gate(paths: string[], flags: GateFlags): Promise<void> {
       const scenario = await loadScenarioFile(file);
       if (!scenario.ci && !flags.all && !named) continue;
       // A scenario that spawns (and kills) its own server cannot run against someone else's.
-      if (scenario.server.mode === 'spawned' && flags.target !== undefined) {
+      if (scenario.server.mode === 'spawned' && scenario.faults.length > 0 && flags.target !== undefined) {
         process.stderr.write(`gate: skipping ${file}: it spawns its own server (not with --target)\n`);
         continue;
       }
