@@ -35,6 +35,8 @@ describe('README', () => {
     'update',
     'transfer',
     'stress',
+    'load',
+    'scenarios',
     'gate',
     'migrate',
     'verify',

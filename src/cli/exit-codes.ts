@@ -20,13 +20,18 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-/** An error meant for the user: printed as one line, no stack trace, with its exit code. */
+/**
+ * An error meant for the user: printed as one line, no stack trace, with its exit code. Several
+ * problems found at once (a scenario file's) are printed one per line.
+ */
 export class CliError extends Error {
   override readonly name = 'CliError';
+  readonly lines: readonly string[];
   constructor(
-    message: string,
+    message: string | readonly string[],
     readonly exitCode: ExitCode = EXIT.usage,
   ) {
-    super(message);
+    super(typeof message === 'string' ? message : message.join('\n'));
+    this.lines = typeof message === 'string' ? [message] : message;
   }
 }

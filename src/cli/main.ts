@@ -7,8 +7,10 @@ import { registerCompletion } from './commands/completion.js';
 import { registerCreateAccount } from './commands/create-account.js';
 import { registerGate } from './commands/gate.js';
 import { registerImport } from './commands/import.js';
+import { registerLoad } from './commands/load.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerQueryLog } from './commands/query-log.js';
+import { registerScenarios } from './commands/scenarios.js';
 import { registerServe } from './commands/serve.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerStress } from './commands/stress.js';
@@ -71,6 +73,8 @@ for (const register of [
   registerVerify,
   registerBackup,
   registerStress,
+  registerLoad,
+  registerScenarios,
   registerGate,
   registerMigrate,
   registerCompletion,
@@ -86,7 +90,8 @@ try {
     process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   } else if (err instanceof CliError) {
     // The message may quote the server's, with a client-chosen id in it.
-    process.stderr.write(`ledgerctl: ${escapeControls(err.message)}\n`);
+    // Each line escaped on its own: a line break inside a quoted id cannot start a forged line.
+    process.stderr.write(`ledgerctl: ${err.lines.map(escapeControls).join('\n')}\n`);
     process.exitCode = err.exitCode;
   } else {
     process.stderr.write(

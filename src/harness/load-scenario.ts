@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parse, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type Scenario, ScenarioSchema } from './scenario-schema.js';
 
@@ -11,7 +11,7 @@ export class ScenarioError extends Error {
   }
 }
 
-export async function loadScenarioFile(path: string): Promise<Scenario> {
+export async function loadScenarioFile(path: string, overrides: readonly string[] = []): Promise<Scenario> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -19,11 +19,40 @@ export async function loadScenarioFile(path: string): Promise<Scenario> {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ScenarioError([`${path}: cannot read scenario file (${code ?? String(err)})`]);
   }
-  return parseScenario(text, path);
+  return parseScenario(text, path, overrides);
 }
 
-/** Parses and validates; `file` only labels the messages. */
-export function parseScenario(text: string, file: string): Scenario {
+/** One `--set key.path=value`: a path into the scenario and a YAML value (`500`, `2m`, `[a, b]`). */
+export interface ScenarioOverride {
+  text: string;
+  path: (string | number)[];
+  value: unknown;
+}
+
+const OVERRIDE = /^([A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*)=(.*)$/s;
+
+export function parseOverride(text: string): ScenarioOverride {
+  const match = OVERRIDE.exec(text);
+  if (match === null) {
+    throw new ScenarioError([
+      `--set ${text}: expected key.path=value, e.g. phases.0.groups.0.load.rate_per_s=800`,
+    ]);
+  }
+  let value: unknown;
+  try {
+    value = parse(match[2]!);
+  } catch (err) {
+    throw new ScenarioError([
+      `--set ${text}: the value is not YAML (${(err as Error).message.split('\n')[0]})`,
+    ]);
+  }
+  const path = match[1]!.split('.').map((segment) => (/^\d+$/.test(segment) ? Number(segment) : segment));
+  return { text, path, value };
+}
+
+/** Parses and validates; `file` only labels the messages. `overrides` (`--set`) apply before validation. */
+export function parseScenario(text: string, file: string, overrideTexts: readonly string[] = []): Scenario {
+  const overrides = overrideTexts.map(parseOverride);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const at = (offset: number): string => {
@@ -38,6 +67,15 @@ export function parseScenario(text: string, file: string): Scenario {
       ),
     );
   }
+  for (const o of overrides) {
+    try {
+      doc.setIn(o.path, doc.createNode(o.value));
+    } catch (err) {
+      throw new ScenarioError([
+        `--set ${o.text}: cannot set ${o.path.join('.')} (${(err as Error).message})`,
+      ]);
+    }
+  }
   const input = doc.toJS({ maxAliasCount: 100 }) as unknown;
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ScenarioError([`${at(0)}: a scenario file must be a YAML mapping (name, phases, expect, ...)`]);
@@ -45,7 +83,15 @@ export function parseScenario(text: string, file: string): Scenario {
   const result = ScenarioSchema.safeParse(input, { reportInput: true });
   if (result.success) return result.data;
   throw new ScenarioError(
-    result.error.issues.map((issue) => `${at(offsetOf(doc.contents, issue))}: ${describe(issue)}`),
+    result.error.issues.map((issue) => {
+      // A value that came from --set is reported against the flag: the file does not hold it.
+      const from = overrides.findLast((o) =>
+        o.path.every((segment, i) => String(issue.path[i]) === String(segment)),
+      );
+      return from === undefined
+        ? `${at(offsetOf(doc.contents, issue))}: ${describe(issue)}`
+        : `--set ${from.text}: ${describe(issue)}`;
+    }),
   );
 }
 

@@ -1,10 +1,13 @@
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { isScenarioName, resolveScenario } from '../../harness/builtin-scenarios.js';
 import { renderHumanReport } from '../../harness/human-report.js';
 import { renderJunit } from '../../harness/junit-report.js';
 import { loadScenarioFile, ScenarioError } from '../../harness/load-scenario.js';
 import { jsonReplacer } from '../../harness/run-recorder.js';
 import type { RunResult } from '../../harness/run-result.js';
 import { RunSetupError, runScenario } from '../../harness/run-scenario.js';
+import type { Scenario } from '../../harness/scenario-schema.js';
 import { type ClientSecurityFlags, clientSecurityFrom } from '../client-credentials.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { exitCodeOf } from '../exit-status.js';
@@ -12,6 +15,8 @@ import type { RunFlags } from '../run-options.js';
 
 export interface StressFlags extends RunFlags {
   history?: string;
+  /** `--set key.path=value` overrides, applied before validation. */
+  set?: string[];
 }
 
 /** `ledgerctl stress <scenario>`: run it, print the report, write the outputs, set the exit code. */
@@ -25,15 +30,29 @@ export async function stress(file: string, flags: StressFlags): Promise<void> {
 }
 
 /** Loads and runs one scenario; a problem the user can fix becomes a CliError (exit 2). */
-export async function runOne(
+export async function runOne(file: string, flags: RunOneFlags & { set?: string[] }): Promise<RunResult> {
+  const path = resolveScenario(file);
+  if (!existsSync(path) && isScenarioName(file)) {
+    throw new CliError(
+      `${file}: no such scenario file, nor a built-in scenario of that name (see \`ledgerctl scenarios\`)`,
+    );
+  }
+  return runLoaded(file, flags, () => loadScenarioFile(path, flags.set ?? []));
+}
+
+type RunOneFlags = {
+  target?: string[];
+  seed?: number;
+  history?: string;
+  status: boolean;
+  generatorThreads?: number;
+} & ClientSecurityFlags;
+
+/** Runs a scenario from a file or from flags (`load`): the same checks, report and exit codes. */
+export async function runLoaded(
   file: string,
-  flags: {
-    target?: string[];
-    seed?: number;
-    history?: string;
-    status: boolean;
-    generatorThreads?: number;
-  } & ClientSecurityFlags,
+  flags: RunOneFlags,
+  load: () => Scenario | Promise<Scenario>,
 ): Promise<RunResult> {
   const given = [flags.tlsCa, flags.tlsCert, flags.tlsKey, flags.tokenFile].some((f) => f !== undefined);
   if (given && flags.target === undefined) {
@@ -42,7 +61,7 @@ export async function runOne(
   // LEDGER_TOKEN alone does not make a run against the in-process server fail.
   const security = flags.target === undefined ? undefined : clientSecurityFrom(flags);
   try {
-    const scenario = await loadScenarioFile(file);
+    const scenario = await load();
     return await runScenario(scenario, {
       file,
       targets: flags.target,
@@ -58,7 +77,7 @@ export async function runOne(
 }
 
 export function asUserError(err: unknown): unknown {
-  if (err instanceof ScenarioError) return new CliError(err.problems.join('\n'), EXIT.usage);
+  if (err instanceof ScenarioError) return new CliError(err.problems, EXIT.usage);
   if (err instanceof RunSetupError) return new CliError(err.message, EXIT.usage);
   return err;
 }

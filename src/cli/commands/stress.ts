@@ -8,7 +8,10 @@ export function registerStress(program: Command): void {
     program
       .command('stress')
       .description('run a stress scenario and check the ledger invariants and thresholds')
-      .argument('<scenario>', 'scenario file (YAML), e.g. scenarios/lost-update.yaml'),
+      .argument(
+        '<scenario>',
+        'scenario file (YAML), or the name of a built-in one (`ledgerctl scenarios` lists them)',
+      ),
     {
       servers: 'an in-process one',
       json: 'the full result',
@@ -16,13 +19,18 @@ export function registerStress(program: Command): void {
     },
   )
     .option('--history <file>', 'write every call as JSONL (invoke, then ok/fail/info)')
+    .option(
+      '--set <key.path=value>',
+      'override one scenario value before validation, e.g. phases.0.groups.0.load.rate_per_s=800 (repeatable)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .addHelpText(
       'after',
       '\nExit codes: 0 all passed, 1 an invariant failed, 3 a threshold failed, 2 invalid input or unreachable target.',
     );
   withExamples(command, [
-    'ledgerctl stress scenarios/deadlock-storm.yaml',
-    'ledgerctl stress scenarios/lost-update.yaml --seed 42 --junit stress.xml',
+    'ledgerctl stress deadlock-storm                     # a built-in scenario, by name',
+    'ledgerctl stress my.yaml --set phases.0.groups.0.duration=2m --seed 42 --junit stress.xml',
     'ledgerctl stress scenarios/transfer-mesh.yaml --target 127.0.0.1:50051 --json - | jq .exitCode',
   ])
     // The harness loads only when this command runs: `serve` and the query verbs start faster.

@@ -1,0 +1,33 @@
+import { flagScenario } from '../../harness/flag-scenario.js';
+import { renderHumanReport } from '../../harness/human-report.js';
+import { exitCodeOf } from '../exit-status.js';
+import type { RunFlags } from '../run-options.js';
+import { reportStream, runLoaded, writeOutputs } from './stress-action.js';
+
+export interface LoadFlags extends RunFlags {
+  op?: string;
+  mix?: string;
+  rate?: number;
+  callers?: number;
+  arrivals?: string;
+  duration: string;
+  warmup?: string;
+  accounts: number;
+  balance: string;
+  amount?: string;
+  threshold: string[];
+  allowError: string[];
+  history?: string;
+}
+
+/** `ledgerctl load`: a Scenario built from flags, then exactly what `stress` does with a file. */
+export async function load(flags: LoadFlags): Promise<void> {
+  const report = reportStream(flags);
+  const result = await runLoaded('(ledgerctl load flags)', flags, () =>
+    flagScenario({ ...flags, thresholds: flags.threshold, allowErrors: flags.allowError }),
+  );
+  const exitCode = exitCodeOf(result.verdict);
+  report.write(renderHumanReport(result, flags.verbose, exitCode));
+  await writeOutputs([result], flags, false);
+  process.exitCode = exitCode;
+}
