@@ -35,6 +35,10 @@ export const HARNESS_LIMITS = {
   /** Calibration (the instrument's floor against a null responder): measured span, warm-up before it. */
   calibrationMs: 2_000,
   calibrationWarmupMs: 500,
+  /** The continuous floor probe: calls per second to its own null responder while the load runs. */
+  floorProbeRatePerS: 50,
+  /** The probe stops with the load; this only bounds a run that never ends. */
+  floorProbeMaxMs: 24 * 3_600_000,
   /** The floor's rate for a run with no open-loop group (closed loop has no rate of its own). */
   defaultCalibrationRatePerS: 500,
   /**

@@ -28,7 +28,13 @@ export function floorLine(f: InstrumentFloor): string {
     f.rateSource === 'default'
       ? `${f.ratePerS}/s (default: the run has no open-loop rate)`
       : `${f.ratePerS}/s`;
-  return `instrument floor at ${rate}: p50 ${us(l.p50)}, p99 ${us(l.p99)}, p99.9 ${us(l.p999)}, max ${us(l.max)} (null responder, ${f.calls} calls in ${(f.durationMs / 1000).toFixed(1)}s; latency thresholds under ${HARNESS_LIMITS.floorJudgeFactor}x the floor cannot be judged)`;
+  const before = `instrument floor at ${rate}: p50 ${us(l.p50)}, p99 ${us(l.p99)}, p99.9 ${us(l.p999)}, max ${us(l.max)} (null responder, ${f.calls} calls in ${(f.durationMs / 1000).toFixed(1)}s`;
+  const d = f.during;
+  const during =
+    d === undefined
+      ? ''
+      : `; during the load, ${d.ratePerS}/s probe: p50 ${us(d.latencyUs.p50)}, p99 ${us(d.latencyUs.p99)}, p99.9 ${us(d.latencyUs.p999)}, ${d.calls} calls`;
+  return `${before}${during}; latency thresholds under ${HARNESS_LIMITS.floorJudgeFactor}x the worse of them cannot be judged)`;
 }
 
 /** The report a person reads on stdout. */

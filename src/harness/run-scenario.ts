@@ -1,5 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
-import { floorFor, runFloor } from './calibrate.js';
+import { FloorProbe, floorFor, runFloor } from './calibrate.js';
 import { ClientPool } from './client-pool.js';
 import { CommandFaultTarget, type FaultTarget } from './command-fault-target.js';
 import { runConformanceKit } from './conformance-entry.js';
@@ -100,7 +100,7 @@ async function runConformance(ctx: RunContext, base: RunBase): Promise<RunResult
 async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResult> {
   const { scenario, notes } = ctx;
   // Before the load, while the server idles: what this instrument measures against no work at all.
-  const floor = await runFloor(scenario, ctx.pool.callers.length);
+  let floor = await runFloor(scenario, ctx.pool.callers.length);
   const initial = await setUpAccounts(ctx);
   const recorder = new RunRecorder(ctx.options.historyFile);
   const random = new SeededRandom(ctx.seed);
@@ -127,6 +127,11 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
           retryCallerBase: plan.callerIdsUsed,
         });
 
+  // The floor again, continuously: a probe through the same event loop while the load runs.
+  const probe = await FloorProbe.start(HARNESS_LIMITS.floorProbeRatePerS).catch((err: Error) => {
+    notes.push(`continuous floor probe unavailable: ${err.message}`);
+    return undefined;
+  });
   const resources = new ResourceMeter(ctx.server.inProcess, () => spawned?.pid);
   await resources.begin();
   const status = new StatusLine(recorder, process.stderr, ctx.options.status ?? false);
@@ -143,6 +148,8 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
       afterFirstPhase: () => resources.baseline(),
     });
   } finally {
+    const during = await probe?.finish();
+    if (during !== undefined && during.calls > 0) floor = { ...floor, during };
     // The server is up again and every write a kill left open is resent before the final checks.
     await injector?.stop();
     status.stop();
