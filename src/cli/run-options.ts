@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { addClientSecurityOptions, type ClientSecurityFlags } from './client-credentials.js';
 import { generatorThreadsArg, seedArg } from './option-parsers.js';
+import { type CompareFlags, regressionArg } from './run-comparison.js';
 import { parseTargets, TARGET_FORMS } from './target.js';
 
 /** The flags every harness run shares (`stress`, `gate`, `load`), so they read and behave alike. */
-export interface RunFlags extends ClientSecurityFlags {
+export interface RunFlags extends ClientSecurityFlags, CompareFlags {
   target?: string[];
   seed?: number;
   json?: string;
@@ -31,6 +32,15 @@ export function addRunOptions(
       '--generator-threads <n>',
       "split the load over n generator threads (1-16; overrides the scenario's generator.threads)",
       generatorThreadsArg,
+    )
+    .option(
+      '--compare <baseline.json>',
+      'compare each op with an earlier --json report; a regression exits 3',
+    )
+    .option(
+      '--regression <rule>',
+      "with --compare: the change that counts as a regression, e.g. 'p99(*) +10%', 'rate(*) -5%' (repeatable; those two by default)",
+      regressionArg,
     )
     .option('--no-status', 'no live status line on stderr')
     .option('--verbose', 'print all evidence lines of failed invariants');

@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import type { InstrumentFloor } from './calibrate.js';
+import { type Comparison, formatChange, formatComparisonValue } from './compare-baseline.js';
 import type { FaultReport } from './fault-injector.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { ProcessMemory } from './process-rss.js';
@@ -199,8 +200,10 @@ export function renderHumanReport(r: RunResult, verbose = false, exitCode?: numb
     out.push(
       `\n${unjudged} latency thresholds could not be judged: their limits are too close to this instrument's own floor`,
     );
+  if (r.comparison !== undefined) out.push(...comparisonLines(r.comparison));
+  const regressions = r.comparison?.rows.filter((row) => row.regressed).length ?? 0;
   out.push(
-    `\nresult: ${r.verdict === 'pass' ? 'PASS' : 'FAIL'} (${failed} invariants failed, ${thresholdFails} thresholds failed; ${exitCode === undefined ? '' : `exit ${exitCode}; `}seed ${r.seed})`,
+    `\nresult: ${r.verdict === 'pass' && regressions === 0 ? 'PASS' : 'FAIL'} (${failed} invariants failed, ${thresholdFails} thresholds failed${regressions > 0 ? `, ${regressions} regressions against the baseline` : ''}; ${exitCode === undefined ? '' : `exit ${exitCode}; `}seed ${r.seed})`,
   );
   return `${out.join('\n')}\n`;
 }
@@ -243,4 +246,20 @@ function faultLines(f: FaultReport): string[] {
   }
   for (const line of [...f.restartFailures, ...f.unexpectedExits]) out.push(`  server: ${line}`);
   return out;
+}
+
+/** `--compare`: every op's change against the baseline, with the rule that judged it. */
+function comparisonLines(c: Comparison): string[] {
+  const t = table(['rule', 'op', 'baseline', 'now', 'change', 'result']);
+  for (const row of c.rows) {
+    t.push([
+      row.rule,
+      row.op,
+      formatComparisonValue(row.metric, row.baseline),
+      formatComparisonValue(row.metric, row.current),
+      formatChange(row.change),
+      row.regressed ? 'REGRESSED' : 'ok',
+    ]);
+  }
+  return [`\ncompared with ${c.baselineFile}`, t.toString(), ...c.missing.map((m) => `note: ${m}`)];
 }

@@ -1,4 +1,5 @@
 import type { InstrumentFloor } from './calibrate.js';
+import type { Comparison } from './compare-baseline.js';
 import type { FaultReport } from './fault-injector.js';
 import type { InvariantVerdict } from './history.js';
 import type { ProcessMemory } from './process-rss.js';
@@ -107,4 +108,6 @@ export interface RunResult {
   notes: string[];
   /** The CLI maps it to an exit code (README, Exit codes). */
   verdict: RunVerdict;
+  /** `--compare BASELINE.json`: each op's change against the baseline and the regression rules' verdicts. */
+  comparison?: Comparison;
 }

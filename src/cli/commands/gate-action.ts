@@ -6,7 +6,8 @@ import { loadScenarioFile, ScenarioError } from '../../harness/load-scenario.js'
 import type { RunResult } from '../../harness/run-result.js';
 import { tableStyle } from '../../harness/table-style.js';
 import { CliError, EXIT, type ExitCode } from '../exit-codes.js';
-import { exitCodeOf, worstExitCode } from '../exit-status.js';
+import { worstExitCode } from '../exit-status.js';
+import { attachComparison, readBaseline, runExitCode } from '../run-comparison.js';
 import type { RunFlags } from '../run-options.js';
 import { reportStream, runOne, writeOutputs } from './stress-action.js';
 
@@ -51,6 +52,7 @@ async function expandPaths(paths: readonly string[]): Promise<GateEntry[]> {
 /** `ledgerctl gate [paths...]`: every CI scenario, one summary table, the worst exit code. */
 export async function gate(paths: string[], flags: GateFlags): Promise<void> {
   const report = reportStream(flags);
+  const baseline = readBaseline(flags);
   const entries = await expandPaths(paths);
   const rows: Row[] = [];
   const results: RunResult[] = [];
@@ -85,7 +87,8 @@ export async function gate(paths: string[], flags: GateFlags): Promise<void> {
     try {
       const result = await runOne(file, flags);
       results.push(result);
-      const exitCode = exitCodeOf(result.verdict);
+      attachComparison(result, baseline);
+      const exitCode = runExitCode(result);
       if (flags.verbose || exitCode !== EXIT.ok)
         report.write(renderHumanReport(result, flags.verbose, exitCode));
       rows.push({
@@ -140,6 +143,7 @@ function describe(r: RunResult): string {
   const failed = [
     ...r.verdicts.filter((v) => !v.passed).map((v) => v.name),
     ...r.thresholds.filter((t) => t.status === 'fail').map((t) => t.threshold),
+    ...(r.comparison?.rows.filter((row) => row.regressed).map((row) => `${row.rule} on ${row.op}`) ?? []),
   ];
   const ops = r.ops.find((o) => o.op === '*')?.count ?? 0;
   const base = `${inv}/${r.verdicts.length} invariants, ${th}/${r.thresholds.length} thresholds, ${ops} ops`;

@@ -1,6 +1,6 @@
 import { flagScenario } from '../../harness/flag-scenario.js';
 import { renderHumanReport } from '../../harness/human-report.js';
-import { exitCodeOf } from '../exit-status.js';
+import { attachComparison, readBaseline, runExitCode } from '../run-comparison.js';
 import type { RunFlags } from '../run-options.js';
 import { reportStream, runLoaded, writeOutputs } from './stress-action.js';
 
@@ -23,10 +23,12 @@ export interface LoadFlags extends RunFlags {
 /** `ledgerctl load`: a Scenario built from flags, then exactly what `stress` does with a file. */
 export async function load(flags: LoadFlags): Promise<void> {
   const report = reportStream(flags);
+  const baseline = readBaseline(flags);
   const result = await runLoaded('(ledgerctl load flags)', flags, () =>
     flagScenario({ ...flags, thresholds: flags.threshold, allowErrors: flags.allowError }),
   );
-  const exitCode = exitCodeOf(result.verdict);
+  attachComparison(result, baseline);
+  const exitCode = runExitCode(result);
   report.write(renderHumanReport(result, flags.verbose, exitCode));
   await writeOutputs([result], flags, false);
   process.exitCode = exitCode;

@@ -10,7 +10,7 @@ import { RunSetupError, runScenario } from '../../harness/run-scenario.js';
 import type { Scenario } from '../../harness/scenario-schema.js';
 import { type ClientSecurityFlags, clientSecurityFrom } from '../client-credentials.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { exitCodeOf } from '../exit-status.js';
+import { attachComparison, readBaseline, runExitCode } from '../run-comparison.js';
 import type { RunFlags } from '../run-options.js';
 
 export interface StressFlags extends RunFlags {
@@ -22,8 +22,10 @@ export interface StressFlags extends RunFlags {
 /** `ledgerctl stress <scenario>`: run it, print the report, write the outputs, set the exit code. */
 export async function stress(file: string, flags: StressFlags): Promise<void> {
   const report = reportStream(flags);
+  const baseline = readBaseline(flags);
   const result = await runOne(file, flags);
-  const exitCode = exitCodeOf(result.verdict);
+  attachComparison(result, baseline);
+  const exitCode = runExitCode(result);
   report.write(renderHumanReport(result, flags.verbose, exitCode));
   await writeOutputs([result], flags, false);
   process.exitCode = exitCode;
@@ -103,7 +105,7 @@ export async function writeOutputs(
   asArray: boolean,
 ): Promise<void> {
   // The JSON report carries the exit code each run maps to, beside the harness's verdict.
-  const withCodes = results.map((r) => ({ ...r, exitCode: exitCodeOf(r.verdict) }));
+  const withCodes = results.map((r) => ({ ...r, exitCode: runExitCode(r) }));
   const outputs: [string | undefined, () => string][] = [
     [flags.json, () => `${JSON.stringify(asArray ? withCodes : withCodes[0], jsonReplacer, 2)}\n`],
     [flags.junit, () => renderJunit(results)],
