@@ -233,6 +233,19 @@ describe('ledgerctl serve refuses unsafe or broken setups with one line and exit
     expect(oneErrorLine(result.stderr)).toMatch(/^ledgerctl: unusable TLS files .*: .*key values mismatch/);
   });
 
+  it('client verbs refuse a token a header cannot carry, and an unreadable CA, before connecting', async () => {
+    const tokenFile = join(pki.dir, 'bad-token');
+    writeFileSync(tokenFile, 'two words\n');
+    const bad = await runCli(['balance', 'a', '--token-file', tokenFile]);
+    expect(bad.code).toBe(2);
+    expect(oneErrorLine(bad.stderr)).toBe(
+      `ledgerctl: --token-file ${tokenFile}: a bearer token is 1-4096 visible ASCII characters`,
+    );
+    const noCa = await runCli(['balance', 'a', '--tls-ca', '/nonexistent/ca.pem']);
+    expect(noCa.code).toBe(2);
+    expect(oneErrorLine(noCa.stderr)).toBe('ledgerctl: cannot read --tls-ca /nonexistent/ca.pem: ENOENT');
+  });
+
   it('loopback is 127.0.0.0/8, ::1 and localhost; nothing else', () => {
     // (Not started for real: a test binds nothing but loopback.)
     for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost'])

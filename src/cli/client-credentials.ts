@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import type { ClientSecurity } from '../client/client-security.js';
+import { LIMITS } from '../domain/limits.js';
 import { CliError } from './exit-codes.js';
 
 export const TOKEN_ENV = 'LEDGER_TOKEN';
@@ -35,7 +36,7 @@ function readFlagFile(flag: string, file: string): Buffer {
 }
 
 /** A token travels in an HTTP/2 header: visible ASCII only, as `Bearer <token>` allows. */
-const TOKEN = /^[\x21-\x7e]{1,4096}$/;
+const TOKEN = new RegExp(`^[\\x21-\\x7e]{1,${LIMITS.maxBearerTokenChars}}$`);
 
 /** Reads the files the flags name; a missing or unusable one is one line and exit 2. */
 export function clientSecurityFrom(
@@ -63,7 +64,10 @@ export function clientSecurityFrom(
       : [env[TOKEN_ENV], TOKEN_ENV];
   if (token !== undefined && token !== '') {
     // Never echo the token itself: the message names only where it came from.
-    if (!TOKEN.test(token)) throw new CliError(`${from}: a bearer token is 1-4096 visible ASCII characters`);
+    if (!TOKEN.test(token))
+      throw new CliError(
+        `${from}: a bearer token is 1-${LIMITS.maxBearerTokenChars} visible ASCII characters`,
+      );
     security.token = token;
   }
   return security.tls === undefined && security.token === undefined ? undefined : security;

@@ -108,4 +108,10 @@ export const LIMITS = {
   snapshotReadBudgetAccounts: 500_000,
   /** A snapshot with accounts is encoded this many accounts at a time, yielding in between, so other calls are not held up. */
   snapshotSliceAccounts: 1_000,
+  /** Longest principal name in an access file (it is written into every log entry of its writes). */
+  maxPrincipalChars: 128,
+  /** Longest bearer token a ledgerctl client sends (it travels in an HTTP/2 header). */
+  maxBearerTokenChars: 4096,
+  /** The metrics endpoint closes a request whose headers or body take longer than this. */
+  metricsRequestTimeoutMs: 10_000,
 } as const;

@@ -5,6 +5,7 @@ import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 type AuthContext = ReturnType<ServerUnaryCall<unknown, unknown>['getAuthContext']>;
 
 import { Errors } from '../domain/errors.js';
+import { LIMITS } from '../domain/limits.js';
 
 /** What a principal may do: `read` < `write` < `admin`, each role includes the ones before it. */
 export type Role = 'read' | 'write' | 'admin';
@@ -36,7 +37,7 @@ export class AccessFileError extends Error {
 
 const SHA256_HEX = /^sha256:([0-9a-fA-F]{64})$/;
 /** Names end up in the audit log and in log lines: printable, no spaces, bounded. */
-const NAME = /^[A-Za-z0-9._@:=+-]{1,128}$/;
+const NAME = new RegExp(`^[A-Za-z0-9._@:=+-]{1,${LIMITS.maxPrincipalChars}}$`);
 
 /**
  * One entry per line, `#` starts a comment:
@@ -82,7 +83,9 @@ export function parseAccessTable(text: string, file: string): AccessTable {
 
 function checkName(name: string, where: string): string {
   if (!NAME.test(name)) {
-    throw new AccessFileError(`${where}: a principal is 1-128 characters of A-Z a-z 0-9 . _ @ : = + -`);
+    throw new AccessFileError(
+      `${where}: a principal is 1-${LIMITS.maxPrincipalChars} characters of A-Z a-z 0-9 . _ @ : = + -`,
+    );
   }
   return name;
 }

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
+import { LIMITS } from '../domain/limits.js';
 import type { LedgerMetrics } from './ledger-metrics.js';
 import type { Logger } from './logger.js';
 
@@ -41,8 +42,8 @@ export async function startMetricsServer(
     );
   });
   // A scraper keeps its connection; a slow or stuck one must not hold memory for long.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 10_000;
+  server.headersTimeout = LIMITS.metricsRequestTimeoutMs;
+  server.requestTimeout = LIMITS.metricsRequestTimeoutMs;
   server.listen(port, host);
   try {
     await once(server, 'listening');
