@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HistogramLogReader } from 'hdr-histogram-js';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../src/cli/exit-codes.js';
 import {
@@ -119,5 +120,48 @@ describe('--compare through the CLI', () => {
     expect(oneErrorLine(missing.stderr)).toBe(
       `ledgerctl: --compare ${join(dir, 'nope.json')}: cannot read a JSON report (ENOENT)`,
     );
+  });
+});
+
+describe('--hdr-log: full distributions for HdrHistogram tools', () => {
+  it("writes one tagged interval per op that HdrHistogram's own log reader reads back exactly", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ledgerctl-hdr-'));
+    const log = join(dir, 'latency.hlog');
+    const json = join(dir, 'run.json');
+    const result = await runCli([
+      'load',
+      '--mix',
+      'transfer=1,get=1',
+      '--callers',
+      '4',
+      '--duration',
+      '1s',
+      '--accounts',
+      '10',
+      '--hdr-log',
+      log,
+      '--json',
+      json,
+      '--no-status',
+    ]);
+    expect(result.code).toBe(EXIT.ok);
+    const text = readFileSync(log, 'utf8');
+    expect(text.split('\n').slice(0, 4)).toEqual([
+      '#[Histogram log format version 1.3]',
+      expect.stringMatching(/^#\[StartTime: \d+\.\d{3} \(seconds since epoch\), /),
+      '#[values in microseconds; one tagged interval per scenario and op]',
+      '"StartTimestamp","Interval_Length","Interval_Max","Interval_Compressed_Histogram"',
+    ]);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    const reader = new HistogramLogReader(text);
+    const read = new Map<string, { count: number; p99: number }>();
+    for (let h = reader.nextIntervalHistogram(); h !== null; h = reader.nextIntervalHistogram()) {
+      read.set(h.tag, { count: h.totalCount, p99: h.getValueAtPercentile(99) });
+    }
+    expect([...read.keys()].sort()).toEqual(['load/all', 'load/get', 'load/transfer']);
+    for (const op of report.ops as { op: string; count: number; latencyUs: { p99: number } }[]) {
+      const tag = `load/${op.op === '*' ? 'all' : op.op}`;
+      expect(read.get(tag)).toEqual({ count: op.count, p99: op.latencyUs.p99 });
+    }
   });
 });

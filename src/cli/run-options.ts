@@ -10,6 +10,7 @@ export interface RunFlags extends ClientSecurityFlags, CompareFlags {
   seed?: number;
   json?: string;
   junit?: string;
+  hdrLog?: string;
   status: boolean;
   verbose?: boolean;
   generatorThreads?: number;
@@ -28,6 +29,10 @@ export function addRunOptions(
     .option('--seed <n>', 'seed for every random choice (printed in the report)', seedArg)
     .option('--json <file>', `write ${what.json} as JSON ("-": stdout, the report then goes to stderr)`)
     .option('--junit <file>', `write JUnit XML (${what.junit}; "-": stdout)`)
+    .option(
+      '--hdr-log <file>',
+      'write every op\'s full latency distribution as an HdrHistogram log ("-": stdout)',
+    )
     .option(
       '--generator-threads <n>',
       "split the load over n generator threads (1-16; overrides the scenario's generator.threads)",

@@ -1,4 +1,4 @@
-import type { Histogram } from 'hdr-histogram-js';
+import { encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
 import type { FaultReport } from './fault-injector.js';
 import { ALL_OPS, REPORT_OPS } from './op-kinds.js';
 import type { RunRecorder } from './run-recorder.js';
@@ -27,6 +27,7 @@ export function summariseOps(recorder: RunRecorder): OpSummary[] {
       replayed: s.replayed,
       throughputPerS: s.throughputPerS,
       latencyUs: latencySummary(s.latencyUs),
+      latencyHistogram: encodeIntoCompressedBase64(s.latencyUs),
       serviceUs: latencySummary(s.serviceUs),
       ...(s.serverUs.totalCount > 0 ? { serverUs: latencySummary(s.serverUs) } : {}),
       offered: s.offered,

@@ -28,6 +28,8 @@ export interface OpSummary {
   throughputPerS: number;
   /** From the scheduled send (open loop) or the actual send (closed loop). */
   latencyUs: LatencySummary;
+  /** The full latency distribution (microseconds), HdrHistogram compressed base64, for --hdr-log and other tools. */
+  latencyHistogram?: string;
   /** From the actual send; differs from latency only in open loop. */
   serviceUs: LatencySummary;
   /** The server's own handling time (its `ledger-server-time-us` trailer); absent when no answer carried it. */

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { isScenarioName, resolveScenario } from '../../harness/builtin-scenarios.js';
+import { renderHdrLog } from '../../harness/hdr-log.js';
 import { renderHumanReport } from '../../harness/human-report.js';
 import { renderJunit } from '../../harness/junit-report.js';
 import { loadScenarioFile, ScenarioError } from '../../harness/load-scenario.js';
@@ -92,16 +93,17 @@ export const STDOUT = '-';
  * (`--json -`), which must then be the only thing there. Checked before the run, so a conflict
  * costs nothing.
  */
-export function reportStream(flags: Pick<RunFlags, 'json' | 'junit'>): NodeJS.WritableStream {
-  if (flags.json === STDOUT && flags.junit === STDOUT) {
-    throw new CliError('--json - and --junit - both ask for stdout: send one of them to a file', EXIT.usage);
+export function reportStream(flags: Pick<RunFlags, 'json' | 'junit' | 'hdrLog'>): NodeJS.WritableStream {
+  const onStdout = [flags.json, flags.junit, flags.hdrLog].filter((f) => f === STDOUT).length;
+  if (onStdout > 1) {
+    throw new CliError('--json, --junit and --hdr-log: only one of them can go to stdout (-)', EXIT.usage);
   }
-  return flags.json === STDOUT || flags.junit === STDOUT ? process.stderr : process.stdout;
+  return onStdout === 1 ? process.stderr : process.stdout;
 }
 
 export async function writeOutputs(
   results: RunResult[],
-  flags: Pick<RunFlags, 'json' | 'junit'>,
+  flags: Pick<RunFlags, 'json' | 'junit' | 'hdrLog'>,
   asArray: boolean,
 ): Promise<void> {
   // The JSON report carries the exit code each run maps to, beside the harness's verdict.
@@ -109,6 +111,7 @@ export async function writeOutputs(
   const outputs: [string | undefined, () => string][] = [
     [flags.json, () => `${JSON.stringify(asArray ? withCodes : withCodes[0], jsonReplacer, 2)}\n`],
     [flags.junit, () => renderJunit(results)],
+    [flags.hdrLog, () => renderHdrLog(results)],
   ];
   for (const [file, render] of outputs) {
     if (file === undefined) continue;
