@@ -1,7 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BatchItemResult, type BatchOperation, LedgerCallError } from '../src/client/ledger-client.js';
+import { Errors } from '../src/domain/errors.js';
 import { LIMITS } from '../src/domain/limits.js';
+import { type CommitBatch, MemoryStorage } from '../src/engine/storage.js';
 import { openDurable, removeDir, tempDir } from './durable-fixture.js';
 import { PINO_ERROR, startTestServer, type TestServer } from './server-fixture.js';
 
@@ -132,6 +134,28 @@ describe('ExecuteBatch over gRPC', () => {
       grpc.status.INVALID_ARGUMENT,
       `Batch has ${LIMITS.maxBatchOperations + 1} operations; the limit is ${LIMITS.maxBatchOperations}`,
     ]);
+  });
+});
+
+describe('ExecuteBatch when a commit fails (a disk that fills up)', () => {
+  it('answers UNAVAILABLE with the storage message, not INTERNAL, and leaves its ids unused', async () => {
+    class FillingStorage extends MemoryStorage {
+      full = false;
+      override commit(_batch: CommitBatch): Promise<void> {
+        return new Promise((resolve, reject) =>
+          setTimeout(() => (this.full ? reject(new Error('No space left on device')) : resolve()), 2),
+        );
+      }
+    }
+    const storage = new FillingStorage();
+    t = await startTestServer({ engine: { storage } });
+    await t.client.executeBatch([{ kind: 'create', accountId: 'a', initialBalance: 10n }]);
+    storage.full = true;
+    const err = await callError(
+      t.client.executeBatch([{ kind: 'update', accountId: 'a', delta: 1n, transactionId: 'u' }]),
+    );
+    expect([err.code, err.details]).toEqual([grpc.status.UNAVAILABLE, Errors.storageFailed().message]);
+    expect(t.violations).toEqual([]);
   });
 });
 

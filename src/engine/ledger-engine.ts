@@ -244,7 +244,8 @@ export class LedgerEngine implements Ledger {
     } catch (err) {
       this.abandonClaims(claims, err);
       this.finish(keys, undefined, err);
-      throw err;
+      // A failed commit (disk full, damage): UNAVAILABLE like a unary write's, never INTERNAL.
+      throw this.asStorageFailure(err);
     }
     this.finish(keys, undefined, undefined);
     return outcomes as BatchItemOutcome[];
