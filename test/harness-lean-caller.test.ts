@@ -114,10 +114,9 @@ describe('lean caller edge cases against hand-made servers', () => {
     );
     const ch = channel(`127.0.0.1:${port}`);
     try {
-      const t0 = performance.now();
+      // The handler answers OK after 500 ms: DEADLINE_EXCEEDED means the 100 ms deadline held.
       const r = await h2CallOp(ch, 'get', { accountId: 'a' }, 100);
       expect(r).toMatchObject({ type: 'info', code: 'DEADLINE_EXCEEDED' });
-      expect(performance.now() - t0).toBeLessThan(400);
       expect(seenTimeouts).toHaveLength(1);
     } finally {
       ch.close();
@@ -190,8 +189,13 @@ describe('lean caller edge cases against hand-made servers', () => {
       mode = 'ok';
       const before = sessions.length;
       for (const s of sessions) s.goaway();
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(await get()).toMatchObject({ type: 'ok' });
+      // Once the GOAWAY has arrived (a busy machine may take a while), calls go to a new connection.
+      let after = await get();
+      for (let i = 0; i < 40 && sessions.length === before; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        after = await get();
+      }
+      expect(after).toMatchObject({ type: 'ok' });
       expect(sessions.length).toBe(before + 1);
     } finally {
       ch.close();
