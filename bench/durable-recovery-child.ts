@@ -11,6 +11,8 @@ import { type MemoryReport, memoryReport, settledMemory } from './durable-proces
  */
 export interface RecoveryChildReport {
   storageOpenMs: number;
+  /** Part of storageOpenMs: the child process that reads every record and its checksum. */
+  startupCheckMs: number;
   engineOpenMs: number;
   openTotalMs: number;
   /** What the engine says it recovered (RecoveryStats; printed whatever fields it has). */
@@ -38,6 +40,7 @@ const settled = await settledMemory();
 const snapshot = engine.getSnapshot(false);
 const report: RecoveryChildReport = {
   storageOpenMs: storageOpened - started,
+  startupCheckMs: storage.startupCheckMs,
   engineOpenMs: ready - storageOpened,
   openTotalMs: ready - started,
   recovery: { ...engine.recovery },

@@ -1,4 +1,4 @@
-import * as zlib from 'node:zlib';
+import CRC32 from 'crc-32';
 import { Packr } from 'msgpackr';
 import type { ErrorCode } from '../domain/errors.js';
 import type { AccountState, LogEntry, Operation } from '../domain/types.js';
@@ -12,8 +12,9 @@ import type { Outcome, TxRecord } from './outcome.js';
  * The checksum covers the key and the kind of record too, so a value that lands under another key
  * or in another sub-database (a damaged page, a misdirected write) fails like a flipped bit does.
  * Every read checks it before anything is decoded: a mismatch is a DamagedRecordError, never a
- * value. CRC-32 (node:zlib, native) costs ~0.1-0.2 us for a 100-byte value: it is there to find
- * damage, not to resist an attacker who can write the file.
+ * value. CRC-32 (the crc-32 package, pure JS; the same IEEE CRC as zlib's) of a ~100-byte record
+ * costs a fraction of a microsecond: it is there to find damage, not to resist an attacker who
+ * can write the file.
  *
  * Payloads: money and nanosecond timestamps are exact decimal strings (msgpack has no portable
  * int64 <-> bigint mapping, and a float would round). Decoders also validate shape and types.
@@ -32,6 +33,10 @@ const KIND_TAG: Record<RecordKind, string> = {
   'idempotency record': 't',
   head: 'h',
 };
+/** CRC-32 of each kind's tag and separator: where the checksum of a key starts. */
+const KIND_SEED = Object.fromEntries(
+  Object.entries(KIND_TAG).map(([kind, tag]) => [kind, CRC32.str(`${tag}\0`)]),
+) as Record<RecordKind, number>;
 const CHECKSUM_BYTES = 4;
 
 /** Plain msgpack (no record extension): the payload bytes depend on the value alone. */
@@ -52,8 +57,9 @@ export class DamagedRecordError extends Error {
 /** The older name: decoding and cross-check failures of stored data. */
 export { DamagedRecordError as DecodeError };
 
-function seed(kind: RecordKind, key: string | number): number {
-  return zlib.crc32(`${KIND_TAG[kind]}\0${key}`);
+/** CRC-32 (IEEE, as zlib's) of tag, NUL, key (UTF-8), then the payload: one unsigned 32-bit value. */
+function checksum(kind: RecordKind, key: string | number, payload: Uint8Array): number {
+  return CRC32.buf(payload, CRC32.str(typeof key === 'string' ? key : String(key), KIND_SEED[kind])) >>> 0;
 }
 
 /** Any tuple in a valid frame (tests build damaged-but-checksummed records with it). */
@@ -69,8 +75,8 @@ export function recordPayload(kind: RecordKind, key: unknown, value: unknown): u
 function frame(kind: RecordKind, key: string | number, tuple: unknown): Buffer {
   const payload = packr.pack(tuple);
   const out = Buffer.allocUnsafe(CHECKSUM_BYTES + payload.length);
-  out.writeUInt32LE(zlib.crc32(payload, seed(kind, key)), 0);
-  payload.copy(out, CHECKSUM_BYTES);
+  out.writeUInt32LE(checksum(kind, key, payload), 0);
+  out.set(payload, CHECKSUM_BYTES);
   return out;
 }
 
@@ -78,7 +84,9 @@ function frame(kind: RecordKind, key: string | number, tuple: unknown): Buffer {
 function unframe(kind: RecordKind, key: unknown, value: unknown): unknown {
   checkRecord(kind, key, value);
   try {
-    return packr.unpack((value as Uint8Array).subarray(CHECKSUM_BYTES));
+    const bytes = value as Uint8Array;
+    // A start offset instead of a subarray: msgpackr builds a DataView per source object.
+    return packr.unpack(bytes, { start: CHECKSUM_BYTES, end: bytes.length });
   } catch {
     throw new DamagedRecordError(kind, key, 'does not decode');
   }
@@ -91,8 +99,8 @@ export function checkRecord(kind: RecordKind, key: unknown, value: unknown): voi
   if (!(value instanceof Uint8Array) || value.length <= CHECKSUM_BYTES) {
     throw new DamagedRecordError(kind, key, 'is missing or truncated');
   }
-  const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  if (bytes.readUInt32LE(0) !== zlib.crc32(bytes.subarray(CHECKSUM_BYTES), seed(kind, key))) {
+  const stored = (value[0]! | (value[1]! << 8) | (value[2]! << 16) | (value[3]! << 24)) >>> 0;
+  if (stored !== checksum(kind, key, value.subarray(CHECKSUM_BYTES))) {
     throw new DamagedRecordError(kind, key, 'fails its checksum');
   }
 }
