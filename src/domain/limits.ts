@@ -56,6 +56,12 @@ export const LIMITS = {
    * same data dir's stale LOCK; a takeover guard older than this is itself stale (its owner died).
    */
   dataDirLockTakeoverWaitMs: 5_000,
+  /**
+   * Durable mode, `--startup-check auto`: data files up to this size get the record check at
+   * start (a child reads every record and its checksum: ~3 s for 256 MiB here); larger ones the
+   * page-header scan (seconds for gigabytes), the records being checked as they are read.
+   */
+  startupRecordCheckMaxBytes: 256 * 2 ** 20,
   /** PostgreSQL: connections one `serve` opens at most (--db-pool-size). */
   defaultPgPoolSize: 8,
   /** PostgreSQL: server-side limit of one statement (--db-statement-timeout). */

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Database, RootDatabase } from 'lmdb';
+import { LIMITS } from '../domain/limits.js';
 import type { AccountState, LogEntry } from '../domain/types.js';
 import { CheckCrashed, checkDataFileInChild } from './durable-check.js';
 import {
@@ -30,7 +31,7 @@ import {
   writeFormatMarker,
 } from './durable-format.js';
 import { edgeKey } from './durable-keys.js';
-import { checkLmdbFile } from './durable-lmdb-header.js';
+import { checkLmdbFile, scanLmdbPages } from './durable-lmdb-header.js';
 import { DataDirLock, type LockOptions } from './durable-lock.js';
 import { DurableLogRetention } from './durable-log-retention.js';
 import { migrateDataDir } from './durable-migrate.js';
@@ -43,7 +44,6 @@ import {
   type SubDatabases,
 } from './durable-root.js';
 import { DurableTxRecords } from './durable-tx-records.js';
-import type { CheckLevel } from './durable-verify.js';
 import {
   type CommitBatch,
   type LedgerStorage,
@@ -54,6 +54,9 @@ import {
 
 export { DATA_FILE };
 
+export const STARTUP_CHECKS = ['auto', 'pages', 'records'] as const;
+export type StartupCheck = (typeof STARTUP_CHECKS)[number];
+
 export interface LmdbStorageOptions {
   /** Wall clock of the sweep of expired idempotency records (tests pass a fake one). */
   nowMs?: () => number;
@@ -63,10 +66,13 @@ export interface LmdbStorageOptions {
   /** Audit-log entries older than this are removed from disk; undefined keeps every entry. */
   logRetentionMs?: number;
   /**
-   * What a checking child reads before the server maps an existing file (durable-verify.ts):
-   * 'startup' (default) reads every record and its checksum; 'full' also replays the log.
+   * What is checked before the server maps an existing file: 'records' (a child reads every record
+   * and its checksum, so LMDB-level damage anywhere aborts only the child), 'pages' (every page
+   * header is scanned without LMDB: fast, catches zeroed and overwritten pages; damage inside a page
+   * is found by the record checksums when read), 'auto' (default): records up to
+   * LIMITS.startupRecordCheckMaxBytes, pages above.
    */
-  startupCheck?: CheckLevel;
+  startupCheck?: StartupCheck;
   /** Take over a LOCK left by a server on another host (the operator checked it is gone). */
   forceUnlock?: boolean;
 }
@@ -165,7 +171,7 @@ export class LmdbStorage implements LedgerStorage {
         await initDataFile(dir, file, state === 'fresh');
       }
       const checkStarted = performance.now();
-      if (state !== 'fresh') await checkBeforeOpening(dir, file, options.startupCheck ?? 'startup');
+      if (state !== 'fresh') await checkBeforeOpening(dir, file, options.startupCheck ?? 'auto');
       const startupCheckMs = performance.now() - checkStarted;
       root = openDataRoot(file);
       const dbs = openSubDatabases(root);
@@ -483,11 +489,17 @@ async function describeCommitFailure(dataDir: string, err: unknown): Promise<str
  * (which LMDB trusts blindly), then a child process reads every record and its checksum. LMDB
  * aborts on some damaged pages: that abort happens in the child.
  */
-async function checkBeforeOpening(dir: string, file: string, level: CheckLevel): Promise<void> {
+async function checkBeforeOpening(dir: string, file: string, check: StartupCheck): Promise<void> {
   checkLmdbFile(dir, file);
+  // Headers first, whatever the level: cheap, and it keeps the checking child from aborting on
+  // the commonest damage.
+  scanLmdbPages(dir, file);
+  const records =
+    check === 'records' || (check === 'auto' && fs.statSync(file).size <= LIMITS.startupRecordCheckMaxBytes);
+  if (!records) return;
   let report: Awaited<ReturnType<typeof checkDataFileInChild>>;
   try {
-    report = await checkDataFileInChild(file, level);
+    report = await checkDataFileInChild(file, 'startup');
   } catch (err) {
     const why = err instanceof CheckCrashed ? err.message : String(err);
     throw new DataDirError('corrupt', dir, `data file ${file} is damaged (${why}); refusing to open it`);

@@ -1,4 +1,4 @@
-import { LmdbStorage } from './lmdb-storage.js';
+import { LmdbStorage, type StartupCheck } from './lmdb-storage.js';
 import type { LedgerStorage } from './storage.js';
 import { MemoryStorage } from './storage.js';
 
@@ -11,6 +11,8 @@ export interface StorageChoice {
   logRetentionMs?: number;
   /** Durable: take over a LOCK held by a server on another host (the operator checked it is gone). */
   forceUnlock?: boolean;
+  /** Durable: what is checked before an existing data file is mapped (LmdbStorageOptions). */
+  startupCheck?: StartupCheck;
 }
 
 /**
@@ -22,5 +24,6 @@ export async function openStorage(choice: StorageChoice): Promise<LedgerStorage>
   return await LmdbStorage.open(choice.dataDir, {
     ...(choice.logRetentionMs === undefined ? {} : { logRetentionMs: choice.logRetentionMs }),
     forceUnlock: choice.forceUnlock ?? false,
+    startupCheck: choice.startupCheck ?? 'auto',
   });
 }

@@ -8,6 +8,7 @@ import type { CommitObserver } from '../../engine/commit-sequencer.js';
 import { DataDirError } from '../../engine/durable-errors.js';
 import type { Ledger } from '../../engine/ledger.js';
 import { LedgerEngine } from '../../engine/ledger-engine.js';
+import { STARTUP_CHECKS, type StartupCheck } from '../../engine/lmdb-storage.js';
 import { openStorage } from '../../engine/open-storage.js';
 import { DatabaseError } from '../../engine/postgres/database-error.js';
 import { describeUrl } from '../../engine/postgres/pg-connect.js';
@@ -45,6 +46,7 @@ interface ServeOptions {
   maxInFlight: number;
   shutdownGrace: number;
   forceUnlock: boolean;
+  startupCheck: StartupCheck;
   databaseUrl?: string;
   migrate: boolean;
   dbPoolSize: number;
@@ -153,6 +155,15 @@ export function registerServe(program: Command): void {
       serveOption('--max-in-flight <n>', 'calls served at once; more get RESOURCE_EXHAUSTED')
         .default(LIMITS.maxInFlightCalls)
         .argParser(positiveIntArg),
+    )
+    .addOption(
+      serveOption(
+        '--startup-check <level>',
+        'durable: records (a child reads every record first), pages (page headers only: fast), auto (records up to 256 MiB)',
+      )
+        .choices(STARTUP_CHECKS)
+        .default('auto')
+        .conflicts('inMemory'),
     )
     .addOption(
       serveOption(
@@ -519,6 +530,7 @@ async function openEngine(
       dataDir: options.dataDir,
       logRetentionMs: options.logRetention,
       forceUnlock: options.forceUnlock,
+      startupCheck: options.startupCheck,
     });
   } catch (err) {
     if (err instanceof DataDirError) throw new CliError(err.message);
