@@ -143,31 +143,22 @@ describe('damage kit: a damaged data file is refused or served exactly, never wr
 
   beforeAll(async () => {
     template = tempDir('ledger-damage-template-');
+    // One write at a time: every commit is its own transaction, so the file's page layout, and
+    // where a seeded offset lands, is the same on every run.
     const engine = await openDurable(template);
-    for (let first = 0; first < ACCOUNTS; first += 250) {
-      await Promise.all(
-        Array.from({ length: 250 }, (_, k) =>
-          engine.createAccount({
-            accountId: `acct-${String(first + k).padStart(5, '0')}`,
-            initialBalance: 1000n,
-          }),
-        ),
-      );
+    for (let i = 0; i < ACCOUNTS; i++) {
+      await engine.createAccount({ accountId: `acct-${String(i).padStart(5, '0')}`, initialBalance: 1000n });
     }
     const random = new SeededRandom(9);
-    for (let first = 0; first < TRANSFERS; first += 250) {
-      await Promise.all(
-        Array.from({ length: 250 }, (_, k) => {
-          const from = random.below(ACCOUNTS);
-          const to = (from + 1 + random.below(ACCOUNTS - 1)) % ACCOUNTS;
-          return engine.transferFunds({
-            fromId: `acct-${String(from).padStart(5, '0')}`,
-            toId: `acct-${String(to).padStart(5, '0')}`,
-            amount: 3n,
-            transactionId: `t-${first + k}`,
-          });
-        }),
-      );
+    for (let i = 0; i < TRANSFERS; i++) {
+      const from = random.below(ACCOUNTS);
+      const to = (from + 1 + random.below(ACCOUNTS - 1)) % ACCOUNTS;
+      await engine.transferFunds({
+        fromId: `acct-${String(from).padStart(5, '0')}`,
+        toId: `acct-${String(to).padStart(5, '0')}`,
+        amount: 3n,
+        transactionId: `t-${i}`,
+      });
     }
     await engine.close();
     const intact = await openInChild(template);
@@ -209,8 +200,14 @@ describe('damage kit: a damaged data file is refused or served exactly, never wr
           expect(outcome.message).not.toContain('\n');
           expect(outcome.message).toMatch(/damaged|missing/);
         }
-        // A restart ends the same way (no crash loop, no different answer).
-        expect(second.outcome).toEqual(outcome);
+        // A restart ends the same way: no crash loop, no other answer. (The words may differ: what
+        // liblmdb does with a damaged pointer in the checking child is undefined, a refusal either way.)
+        if (outcome.ok) expect(second.outcome).toEqual(outcome);
+        else
+          expect(second.outcome, `${what}: ${second.outcome.message}`).toMatchObject({
+            ok: false,
+            problem: 'corrupt',
+          });
       });
     }
   }
