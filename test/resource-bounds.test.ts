@@ -1,7 +1,7 @@
 import { connect as connectTcp } from 'node:net';
 import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, test } from 'vitest';
-import { LedgerCallError } from '../src/client/ledger-client.js';
+import type { LedgerCallError } from '../src/client/ledger-client.js';
 import { MisbehavingClient, outcomeOf } from '../src/harness/misbehaving-client.js';
 import { SnapshotReads } from '../src/server/snapshot-reads.js';
 import { grpcTimeoutMs } from '../src/server/transport-limits.js';
@@ -36,28 +36,36 @@ async function misbehaving(server: TestServer): Promise<MisbehavingClient> {
 }
 
 describe('calls in flight include calls still waiting for their request and streaming calls', () => {
-  test('header-only streams are counted, refused beyond the limit, and ended after the request timeout', async () => {
-    t = await startTestServer({ maxInFlightCalls: 20, server: { requestMessageTimeoutMs: 400 } });
+  test('header-only streams wait in their own bound: the oldest is ended when it is full, they end after the request timeout, and real calls still pass', async () => {
+    t = await startTestServer({
+      maxInFlightCalls: 5,
+      server: { maxPendingCalls: 20, requestMessageTimeoutMs: 600 },
+    });
     await t.client.createAccount('a', 1n);
     const c = await misbehaving(t);
-    const streams = Array.from({ length: 20 }, () => c.open(`${LEDGER}/GetBalance`));
-    const held = streams.map(outcomeOf);
-    await until(() => t!.server.inFlightCalls === 20);
-    // The 21st call, from a well-behaved client, is refused at once with the contract's message.
-    const refused = await t.client.getBalance('a').catch((e: unknown) => e);
-    expect(refused).toBeInstanceOf(LedgerCallError);
-    expect((refused as LedgerCallError).details).toBe('Too many calls in flight (limit 20); retry later');
-    // The header-only calls end by themselves, and their slots come back.
-    const outcomes = await Promise.all(held);
-    expect(new Set(outcomes.map((o) => `${o.grpcStatus} ${o.grpcMessage}`))).toEqual(
-      new Set([
-        `${status.DEADLINE_EXCEEDED} Request message not received within 400 ms of the call's headers`,
-      ]),
+    const streams = Array.from({ length: 30 }, () => c.open(`${LEDGER}/GetBalance`));
+    const outcomes = streams.map(outcomeOf);
+    await until(() => t!.server.pendingCalls === 20);
+    // They hold no in-flight slot: a well-behaved client is served at once, again and again.
+    expect(t.server.inFlightCalls).toBe(0);
+    for (let i = 0; i < 10; i++) expect((await t.client.getBalance('a')).value.balance).toBe(1n);
+    const ended = await Promise.all(outcomes);
+    const messages = ended.map((o) => `${o.grpcStatus} ${o.grpcMessage}`);
+    // Oldest first: the first 10 were pushed out by the last 10 streams, one more by the first real
+    // call (it waits for its request for a moment too, then frees its place); the 19 left timed out.
+    expect(messages.slice(0, 11)).toEqual(
+      Array(11).fill(
+        `${status.RESOURCE_EXHAUSTED} Too many calls waiting for their request (limit 20); this one waited longest`,
+      ),
     );
-    await until(() => t!.server.inFlightCalls === 0);
+    expect(messages.slice(11)).toEqual(
+      Array(19).fill(
+        `${status.DEADLINE_EXCEEDED} Request message not received within 600 ms of the call's headers`,
+      ),
+    );
+    await until(() => t!.server.pendingCalls === 0 && t!.server.inFlightCalls === 0);
     // The server also resets the streams the client never ended, so they stop holding stream slots.
     await until(() => streams.every((s) => s.closed));
-    expect((await t.client.getBalance('a')).value.balance).toBe(1n);
   });
 
   test('health Watch streams are counted in flight and bounded on their own; unary calls still pass', async () => {

@@ -116,6 +116,11 @@ export const Errors = {
       'RESOURCE_EXHAUSTED',
       `Too many snapshot reads with accounts in flight (limit ${max} calls, ${budgetAccounts} accounts); retry later`,
     ),
+  tooManyPendingCalls: (max: number) =>
+    new LedgerError(
+      'RESOURCE_EXHAUSTED',
+      `Too many calls waiting for their request (limit ${max}); this one waited longest`,
+    ),
   requestNotReceived: (timeoutMs: number) =>
     new LedgerError(
       'DEADLINE_EXCEEDED',

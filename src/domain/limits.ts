@@ -106,6 +106,11 @@ export const LIMITS = {
   /** A connection is asked to go away after this long (+-10% jitter), then closed `defaultMaxConnectionAgeGraceMs` later. */
   defaultMaxConnectionAgeMs: 60 * 60 * 1000,
   defaultMaxConnectionAgeGraceMs: 30_000,
+  /**
+   * Calls whose headers came but whose request has not: when full, the one waiting longest is
+   * ended (a real request follows its headers within microseconds; header-only streams are old).
+   */
+  defaultMaxPendingCalls: 1_000,
   /** A call whose request message has not arrived this long after its headers is ended (a client that sends headers only). */
   requestMessageTimeoutMs: 10_000,
   /** GetSnapshot calls with include_accounts on a ledger above one slice (snapshotSliceAccounts) served at once; more get RESOURCE_EXHAUSTED. */

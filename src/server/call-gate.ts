@@ -8,32 +8,78 @@ import { GRPC_STATUS_OF } from './status-codes.js';
 
 export interface CallGateOptions {
   logger: Logger;
-  /** Every call from its headers to its status: unary, streaming, and calls still waiting for their request. */
+  /** Calls whose request has arrived (and client-streaming calls), until their status. */
   calls: InFlightLimiter;
-  /** Streaming calls (health Watch, reflection) among them, so watchers cannot take every slot. */
+  /** Streaming calls (health Watch, reflection), so watchers cannot take every slot. */
   streams: InFlightLimiter;
+  /** Calls whose headers came but whose request message has not (yet). */
+  maxPendingCalls: number;
   /** A call that sent headers but no request message for this long is ended. */
   requestMessageTimeoutMs: number;
 }
 
+export interface CallGate {
+  interceptor: grpc.ServerInterceptor;
+  /** Calls waiting for their request message now. */
+  readonly pending: number;
+  /** Stops the sweep of timed-out pending calls (at shutdown). */
+  close(): void;
+}
+
 const methodName = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
 const LEDGER_PREFIX = `/${LEDGER_SERVICE_NAME}/`;
+/** How often calls waiting too long for their request are looked for. */
+const SWEEP_EVERY_MS = 250;
+
+interface PendingCall {
+  sinceMs: number;
+  end: (err: LedgerError) => void;
+}
 
 /**
  * The one door every call of every service passes, from the moment its headers arrive (before
  * any handler, before its request is read), as a grpc-js server interceptor:
- * - counts it in flight (a client that sends headers and never a body, or opens health Watch
- *   streams, is counted like any other call) and refuses beyond the limits;
- * - ends a call whose request message does not arrive in time;
- * - answers INVALID_ARGUMENT to a request the strict deserializer refused (src/wire/strict-service.ts),
- *   so a malformed request reaches no handler and changes nothing.
+ * - a call whose request has not arrived yet is *pending*: pending calls have their own bound,
+ *   and when it is full the call that has waited longest is ended (a client sending headers
+ *   only is always the oldest; a real request follows its headers within microseconds), so
+ *   header-only streams cannot take the slots of calls that do send a request; a pending call
+ *   also ends after the request timeout;
+ * - a call whose request arrived counts in flight (unary and streaming alike) until its status;
+ *   streaming calls have their own cap within that; beyond the limits: RESOURCE_EXHAUSTED;
+ * - a request the strict deserializer refused (src/wire/strict-service.ts) is answered
+ *   INVALID_ARGUMENT here, so it reaches no handler and changes nothing.
  * A refused call's later messages and half-close are dropped: it is already over.
  */
-export function callGate(options: CallGateOptions): grpc.ServerInterceptor {
-  const { logger, calls, streams, requestMessageTimeoutMs } = options;
+export function callGate(options: CallGateOptions): CallGate {
+  const { logger, calls, streams, maxPendingCalls, requestMessageTimeoutMs } = options;
+  // Insertion order is age order: the first entry has waited longest.
+  const pending = new Map<object, PendingCall>();
 
-  return (method, call) => {
+  const sweep = setInterval(() => {
+    const expiredBefore = performance.now() - requestMessageTimeoutMs;
+    for (const [key, p] of pending) {
+      if (p.sinceMs > expiredBefore) break;
+      pending.delete(key);
+      p.end(Errors.requestNotReceived(requestMessageTimeoutMs));
+    }
+  }, SWEEP_EVERY_MS);
+  sweep.unref();
+
+  const interceptor: grpc.ServerInterceptor = (method, call) => {
     const startedMs = performance.now();
+    const key = {};
+    const streaming = method.requestStream || method.responseStream;
+    let countedCall = false;
+    let countedStream = false;
+    let over = false;
+
+    const release = () => {
+      pending.delete(key);
+      if (countedCall) calls.release();
+      if (countedStream) streams.release();
+      countedCall = false;
+      countedStream = false;
+    };
     // Ledger answers carry the server-time trailer (docs/contract.md), refusals made here too.
     const trailer = (): grpc.Metadata => {
       const metadata = new grpc.Metadata();
@@ -42,47 +88,41 @@ export function callGate(options: CallGateOptions): grpc.ServerInterceptor {
       }
       return metadata;
     };
-    const streaming = method.requestStream || method.responseStream;
-    let released = false;
-    let over = false;
-    let timer: NodeJS.Timeout | undefined;
-    const release = () => {
-      if (released) return;
-      released = true;
-      calls.release();
-      if (streaming) streams.release();
-      if (timer !== undefined) clearTimeout(timer);
-    };
     /** Ends the call here with a status of ours (the handler never sees it). */
-    const refuse = (code: grpc.status, details: string, fields: object = {}) => {
+    const refuse = (err: LedgerError) => {
+      if (over) return;
       over = true;
       release();
-      logger.error({ operation: methodName(method.path), code: grpc.status[code], ...fields }, details);
-      call.sendStatus({ code, details, metadata: trailer() });
+      logger.error(
+        {
+          operation: methodName(method.path),
+          code: err.code,
+          inFlight: calls.inFlight,
+          pending: pending.size,
+          streams: streams.inFlight,
+        },
+        err.message,
+      );
+      call.sendStatus({ code: GRPC_STATUS_OF[err.code], details: err.message, metadata: trailer() });
     };
-    const refuseWith = (err: LedgerError, fields: object = {}) =>
-      refuse(GRPC_STATUS_OF[err.code], err.message, fields);
-
-    let admission: LedgerError | undefined;
-    if (!calls.tryAcquire()) {
-      admission = Errors.tooManyCalls(calls.max);
-    } else if (streaming && !streams.tryAcquire()) {
-      calls.release();
-      admission = Errors.tooManyStreams(streams.max);
-    }
-    if (admission !== undefined) released = true;
+    /** The request is here (or the call streams requests): it takes an in-flight slot or is refused. */
+    const admit = (): boolean => {
+      pending.delete(key);
+      if (!calls.tryAcquire()) {
+        refuse(Errors.tooManyCalls(calls.max));
+        return false;
+      }
+      countedCall = true;
+      return true;
+    };
 
     return new grpc.ServerInterceptingCall(call, {
       start: (next) => {
         next({
           onReceiveMessage: (message, nextMessage) => {
             if (over) return;
-            if (timer !== undefined) {
-              clearTimeout(timer);
-              timer = undefined;
-            }
-            if (message instanceof MalformedRequest)
-              return refuseWith(Errors.malformedRequest(message.reason));
+            if (pending.has(key) && !admit()) return;
+            if (message instanceof MalformedRequest) return refuse(Errors.malformedRequest(message.reason));
             nextMessage(message);
           },
           onReceiveHalfClose: (nextHalfClose) => {
@@ -91,33 +131,33 @@ export function callGate(options: CallGateOptions): grpc.ServerInterceptor {
           // grpc-js passes the cancellation on to the handler's listener itself.
           onCancel: release,
         });
-        if (admission !== undefined) {
-          const err = admission;
-          over = true;
-          logger.error(
-            {
-              operation: methodName(method.path),
-              code: err.code,
-              inFlight: calls.inFlight,
-              streams: streams.inFlight,
-            },
-            err.message,
-          );
-          call.sendStatus({ code: GRPC_STATUS_OF[err.code], details: err.message, metadata: trailer() });
+        if (streaming) {
+          if (!streams.tryAcquire()) return refuse(Errors.tooManyStreams(streams.max));
+          countedStream = true;
+        }
+        if (method.requestStream) {
+          admit();
           return;
         }
-        if (!method.requestStream) {
-          timer = setTimeout(
-            () => refuseWith(Errors.requestNotReceived(requestMessageTimeoutMs)),
-            requestMessageTimeoutMs,
-          );
-          timer.unref();
+        if (pending.size >= maxPendingCalls) {
+          const [oldestKey, oldest] = pending.entries().next().value as [object, PendingCall];
+          pending.delete(oldestKey);
+          oldest.end(Errors.tooManyPendingCalls(maxPendingCalls));
         }
+        pending.set(key, { sinceMs: startedMs, end: refuse });
       },
       sendStatus: (status, next) => {
         release();
         next(status);
       },
     });
+  };
+
+  return {
+    interceptor,
+    get pending() {
+      return pending.size;
+    },
+    close: () => clearInterval(sweep),
   };
 }

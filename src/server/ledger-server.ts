@@ -51,6 +51,8 @@ export interface LedgerServerOptions {
   maxSnapshotReads?: number;
   /** Connection-level bounds (defaults: DEFAULT_TRANSPORT_LIMITS). */
   transport?: Partial<TransportLimits>;
+  /** Calls waiting for their request message at once; the oldest is ended beyond it (default LIMITS.defaultMaxPendingCalls). */
+  maxPendingCalls?: number;
   /** How long a call may wait for its request message after its headers (default LIMITS.requestMessageTimeoutMs). */
   requestMessageTimeoutMs?: number;
   /** How long shutdown waits for in-flight calls before cancelling them (default LIMITS.defaultShutdownGraceMs). */
@@ -86,6 +88,8 @@ export interface RunningServer {
   reloadCredentials(): void;
   /** Streaming calls open now. */
   readonly openStreams: number;
+  /** Calls whose headers came but whose request message has not, now. */
+  readonly pendingCalls: number;
   /** Client connections open now (and refused so far at the connection limit). */
   readonly connections: { readonly open: number; readonly refused: number };
   /** Health NOT_SERVING, drain in-flight calls (forced after the grace period), close the engine. */
@@ -181,17 +185,17 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
   const openStreams = new InFlightLimiter(options.maxOpenStreams ?? LIMITS.defaultMaxOpenStreams);
   const transport = { ...DEFAULT_TRANSPORT_LIMITS, ...options.transport };
 
+  const gate = callGate({
+    logger,
+    calls: limiter,
+    streams: openStreams,
+    maxPendingCalls: options.maxPendingCalls ?? LIMITS.defaultMaxPendingCalls,
+    requestMessageTimeoutMs: options.requestMessageTimeoutMs ?? LIMITS.requestMessageTimeoutMs,
+  });
   const server = new grpc.Server({
     'grpc.max_receive_message_length': LIMITS.maxRequestBytes,
     ...grpcTransportOptions(transport),
-    interceptors: [
-      callGate({
-        logger,
-        calls: limiter,
-        streams: openStreams,
-        requestMessageTimeoutMs: options.requestMessageTimeoutMs ?? LIMITS.requestMessageTimeoutMs,
-      }),
-    ],
+    interceptors: [gate.interceptor],
   });
   // Every service decodes strictly: malformed requests never reach a handler.
   const strict = strictServices(server);
@@ -300,6 +304,7 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
       logger.warn({ inFlight: limiter.inFlight, graceMs }, 'grace period over; cancelling the calls left');
       server.forceShutdown();
     }
+    gate.close();
     await engine.close();
     logger.info('ledger stopped');
   };
@@ -317,6 +322,9 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     },
     get openStreams() {
       return openStreams.inFlight;
+    },
+    get pendingCalls() {
+      return gate.pending;
     },
     connections,
     shutdown: () => {

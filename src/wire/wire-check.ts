@@ -31,6 +31,16 @@ export interface FieldRule {
 export interface MessageRule {
   readonly name: string;
   readonly fields: ReadonlyMap<number, FieldRule>;
+  /** The same rules indexed by number, for the small numbers every real message uses (fast lookup). */
+  readonly byNumber: readonly (FieldRule | undefined)[];
+}
+
+const DENSE_FIELD_NUMBERS = 64;
+
+function indexed(fields: ReadonlyMap<number, FieldRule>): (FieldRule | undefined)[] {
+  const byNumber: (FieldRule | undefined)[] = new Array(DENSE_FIELD_NUMBERS).fill(undefined);
+  for (const [n, rule] of fields) if (n < DENSE_FIELD_NUMBERS) byNumber[n] = rule;
+  return byNumber;
 }
 
 /** Deepest nesting of messages and groups accepted (protobuf C++'s default recursion limit). */
@@ -55,18 +65,21 @@ const WIRE_OF_SCALAR: Readonly<Record<string, WireType>> = {
   bytes: 2,
 };
 
-const EMPTY_RULE: MessageRule = { name: '(unknown group)', fields: new Map() };
+const EMPTY_RULE: MessageRule = { name: '(unknown group)', fields: new Map(), byNumber: indexed(new Map()) };
 
 /** Compiles (and caches) the rule of a resolved protobufjs Type. */
 export function messageRule(type: protobuf.Type, cache = new Map<protobuf.Type, MessageRule>()): MessageRule {
   const cached = cache.get(type);
   if (cached !== undefined) return cached;
   const fields = new Map<number, FieldRule>();
-  const rule: MessageRule = { name: type.fullName.replace(/^\./, ''), fields };
+  const byNumber = indexed(fields);
+  const rule: MessageRule = { name: type.fullName.replace(/^\./, ''), fields, byNumber };
   cache.set(type, rule);
   for (const field of type.fieldsArray) {
     field.resolve();
-    fields.set(field.id, fieldRule(field, cache));
+    const compiled = fieldRule(field, cache);
+    fields.set(field.id, compiled);
+    if (field.id < DENSE_FIELD_NUMBERS) byNumber[field.id] = compiled;
   }
   return rule;
 }
@@ -76,12 +89,14 @@ function fieldRule(field: protobuf.Field, cache: Map<protobuf.Type, MessageRule>
     // A map is a repeated entry message {1: key, 2: value}.
     const key = scalarOrTypeRule('key', field.keyType, undefined, false, cache);
     const value = scalarOrTypeRule('value', field.type, field.resolvedType, false, cache);
+    const entryFields = new Map([
+      [1, key],
+      [2, value],
+    ]);
     const entry: MessageRule = {
       name: `${field.name} entry`,
-      fields: new Map([
-        [1, key],
-        [2, value],
-      ]),
+      fields: entryFields,
+      byNumber: indexed(entryFields),
     };
     return { name: field.name, wire: 2, packable: false, utf8: false, message: () => entry };
   }
@@ -142,8 +157,13 @@ function readVarint(buf: Uint8Array, start: number, end: number): number {
 
 const WIRE_NAMES = ['varint', 'fixed64', 'length-delimited', 'start-group', 'end-group', 'fixed32'];
 
-function fieldPath(prefix: string, name: string): string {
-  return prefix === '' ? name : `${prefix}.${name}`;
+/** Built only for a refusal or a nested message on the naming pass: the fast pass allocates nothing per field. */
+function fieldName(path: string | undefined, field: FieldRule | undefined, number: number): string {
+  return fieldPath(path, field === undefined ? String(number) : field.name);
+}
+
+function fieldPath(prefix: string | undefined, name: string): string {
+  return prefix === undefined || prefix === '' ? name : `${prefix}.${name}`;
 }
 
 /**
@@ -156,7 +176,8 @@ function checkMessage(
   end: number,
   rule: MessageRule,
   depth: number,
-  path: string,
+  /** The dotted field path for messages; undefined on the fast pass, which names nothing. */
+  path: string | undefined,
   group: number,
 ): number {
   if (depth > MAX_WIRE_NESTING_DEPTH) throw new WireError(`nesting deeper than ${MAX_WIRE_NESTING_DEPTH}`);
@@ -179,11 +200,10 @@ function checkMessage(
       }
       return pos;
     }
-    const field = rule.fields.get(number);
-    const name = fieldPath(path, field === undefined ? String(number) : field.name);
+    const field = number < rule.byNumber.length ? rule.byNumber[number] : rule.fields.get(number);
     if (field !== undefined && wire !== field.wire && !(wire === 2 && field.packable)) {
       throw new WireError(
-        `field ${name} has wire type ${WIRE_NAMES[wire]}, expected ${WIRE_NAMES[field.wire]}`,
+        `field ${fieldName(path, field, number)} has wire type ${WIRE_NAMES[wire]}, expected ${WIRE_NAMES[field.wire]}`,
       );
     }
     switch (wire) {
@@ -191,36 +211,63 @@ function checkMessage(
         pos = readVarint(buf, pos, end);
         break;
       case 1:
-        if (end - pos < 8) throw new WireError(`field ${name} runs past the end of the message`);
+        if (end - pos < 8)
+          throw new WireError(`field ${fieldName(path, field, number)} runs past the end of the message`);
         pos += 8;
         break;
       case 5:
-        if (end - pos < 4) throw new WireError(`field ${name} runs past the end of the message`);
+        if (end - pos < 4)
+          throw new WireError(`field ${fieldName(path, field, number)} runs past the end of the message`);
         pos += 4;
         break;
       case 3:
         // Only unknown fields get here (no proto3 field is a group): skip it, well-formed.
-        pos = checkMessage(buf, pos, end, EMPTY_RULE, depth + 1, name, number);
+        pos = checkMessage(
+          buf,
+          pos,
+          end,
+          EMPTY_RULE,
+          depth + 1,
+          path === undefined ? undefined : fieldName(path, field, number),
+          number,
+        );
         break;
       case 2: {
         pos = readVarint(buf, pos, end);
         const length = varintValue;
-        if (length > end - pos) throw new WireError(`field ${name} runs past the end of the message`);
+        if (length > end - pos)
+          throw new WireError(`field ${fieldName(path, field, number)} runs past the end of the message`);
         const valueEnd = pos + length;
         if (field !== undefined) {
-          if (field.wire !== 2) checkPacked(buf, pos, valueEnd, field, name);
-          else if (field.utf8 && !isUtf8(buf.subarray(pos, valueEnd)))
-            throw new WireError(`field ${name} is not valid UTF-8`);
+          if (field.wire !== 2) checkPacked(buf, pos, valueEnd, field, fieldName(path, field, number));
+          else if (field.utf8 && !isValidUtf8(buf, pos, valueEnd))
+            throw new WireError(`field ${fieldName(path, field, number)} is not valid UTF-8`);
           else if (field.message !== undefined)
-            checkMessage(buf, pos, valueEnd, field.message(), depth + 1, name, 0);
+            checkMessage(
+              buf,
+              pos,
+              valueEnd,
+              field.message(),
+              depth + 1,
+              path === undefined ? undefined : fieldName(path, field, number),
+              0,
+            );
         }
         pos = valueEnd;
         break;
       }
     }
   }
-  if (group !== 0) throw new WireError(`group ${path} is not closed`);
+  if (group !== 0) throw new WireError(`group ${path ?? group} is not closed`);
   return pos;
+}
+
+/** ASCII (most ids) is checked in place; anything else by Node's validator (no overlongs, no surrogates). */
+function isValidUtf8(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    if (buf[i]! >= 0x80) return isUtf8(buf.subarray(start, end));
+  }
+  return true;
 }
 
 function checkPacked(buf: Uint8Array, start: number, end: number, field: FieldRule, name: string): void {
@@ -236,10 +283,18 @@ function checkPacked(buf: Uint8Array, start: number, end: number, field: FieldRu
 /** undefined when `bytes` is a well-formed encoding of `rule`; otherwise why not, in a few words. */
 export function wireProblem(bytes: Uint8Array, rule: MessageRule): string | undefined {
   try {
-    checkMessage(bytes, 0, bytes.length, rule, 0, '', 0);
+    // Fast pass: no field paths are built (nested messages would each cost a string).
+    checkMessage(bytes, 0, bytes.length, rule, 0, undefined, 0);
     return undefined;
+  } catch (err) {
+    if (!(err instanceof WireError)) throw err;
+  }
+  try {
+    // Refused: walk again, naming fields, for the message.
+    checkMessage(bytes, 0, bytes.length, rule, 0, '', 0);
   } catch (err) {
     if (err instanceof WireError) return err.message;
     throw err;
   }
+  throw new Error('wire check: the naming pass accepted what the fast pass refused');
 }

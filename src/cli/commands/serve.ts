@@ -67,6 +67,7 @@ interface ServeOptions {
   maxConnectionAge: number;
   maxConnectionAgeGrace: number;
   requestTimeout: number;
+  maxPending: number;
   maxSnapshotReads: number;
   metricsAddr?: ListenAddress;
 }
@@ -249,6 +250,13 @@ export function registerServe(program: Command): void {
         '--request-timeout <duration>',
         'end a call whose request has not arrived this long after its headers',
         LIMITS.requestMessageTimeoutMs,
+      ),
+    )
+    .addOption(
+      countOption(
+        '--max-pending <n>',
+        'calls waiting for their request message at once; beyond it the one waiting longest is ended',
+        LIMITS.defaultMaxPendingCalls,
       ),
     )
     .addOption(
@@ -483,6 +491,7 @@ async function start(
       maxOpenStreams: options.maxStreams,
       maxSnapshotReads: options.maxSnapshotReads,
       requestMessageTimeoutMs: options.requestTimeout,
+      maxPendingCalls: options.maxPending,
       transport: {
         maxConnections: options.maxConnections,
         maxStreamsPerConnection: options.maxStreamsPerConnection,

@@ -1,0 +1,185 @@
+/**
+ * The attacks of issue 10 against `ledgerctl serve` (default flags, in-memory, its own process),
+ * each while a sentinel client on its own connection calls GetBalance every 10 ms: the sentinel's
+ * p99 during the abuse against its p99 alone just before, and the server's RSS (peak sampled
+ * every 100 ms, and VmHWM). The misbehaving client runs in a worker thread (bench/abuse-worker.ts).
+ *
+ *   npm run build && node dist/bench/abuse-bench.js [--only header-only,watch,idle,snapshot] [--quick]
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { LedgerClient } from '../src/client/ledger-client.js';
+import { procStatusBytes } from '../src/harness/process-rss.js';
+import type { AbuseKind, AbuseOrder, AbuseReport } from './abuse-worker.js';
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string', default: 'header-only,watch,idle,snapshot' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const quick = values.quick;
+const kinds = values.only.split(',').map((k) => k.trim()) as AbuseKind[];
+
+const ORDERS: Record<AbuseKind, Omit<AbuseOrder, 'target' | 'kind'>> = {
+  'header-only': { total: quick ? 60_000 : 600_000, connections: 20, maxDurationMs: quick ? 8_000 : 40_000 },
+  watch: { total: quick ? 10_000 : 100_000, connections: 100, maxDurationMs: quick ? 8_000 : 30_000 },
+  idle: { total: quick ? 2_000 : 5_000, connections: 0, maxDurationMs: 20_000 },
+  snapshot: { total: 1_000, connections: 1, maxDurationMs: 5_000 },
+};
+const SNAPSHOT_ACCOUNTS = 22_000;
+const IDLE_MS = quick ? 3_000 : 6_000;
+const AFTER_MS = quick ? 2_000 : 5_000;
+const SENTINEL_PERIOD_MS = 10;
+const mib = (bytes: number | undefined) =>
+  bytes === undefined ? 'n/a' : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+interface Server {
+  child: ChildProcess;
+  target: string;
+}
+
+function startServer(): Promise<Server> {
+  const cli = fileURLToPath(new URL('../../bin/ledgerctl.js', import.meta.url));
+  // BENCH_SERVER_FLAGS: extra node flags for the server (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+  const flags = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(
+    process.execPath,
+    [...flags, cli, 'serve', '--in-memory', '--port', '0', '--log-level', 'fatal'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening on (\S+)/.exec(out);
+      if (match) resolve({ child, target: match[1]! });
+    });
+    child.once('exit', (code) => reject(new Error(`server exited (${code})`)));
+  });
+}
+
+/** GetBalance every SENTINEL_PERIOD_MS on its own connection; latencies in µs, tagged by phase. */
+class Sentinel {
+  readonly samples: { phase: string; us: number; ok: boolean }[] = [];
+  phase = 'idle';
+  private running = true;
+  private readonly client: LedgerClient;
+  private loop: Promise<void> | undefined;
+
+  constructor(target: string) {
+    this.client = new LedgerClient(target, { deadlineMs: 10_000, channelKey: 'sentinel' });
+  }
+
+  start(): void {
+    this.loop = (async () => {
+      while (this.running) {
+        const t0 = process.hrtime.bigint();
+        let ok = true;
+        try {
+          await this.client.getBalance('sentinel');
+        } catch {
+          ok = false;
+        }
+        const us = Number(process.hrtime.bigint() - t0) / 1_000;
+        this.samples.push({ phase: this.phase, us, ok });
+        const wait = SENTINEL_PERIOD_MS - us / 1_000;
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    this.client.close();
+  }
+
+  stats(phase: string): { n: number; p50Us: number; p99Us: number; maxUs: number; failed: number } {
+    const xs = this.samples.filter((s) => s.phase === phase);
+    const us = xs.map((s) => s.us).sort((a, b) => a - b);
+    const at = (q: number) => us[Math.min(us.length - 1, Math.floor(q * us.length))] ?? Number.NaN;
+    return {
+      n: us.length,
+      p50Us: at(0.5),
+      p99Us: at(0.99),
+      maxUs: us[us.length - 1] ?? Number.NaN,
+      failed: xs.filter((s) => !s.ok).length,
+    };
+  }
+}
+
+async function populate(target: string, accounts: number): Promise<void> {
+  const client = new LedgerClient(target, { deadlineMs: 60_000, channelKey: 'populate' });
+  for (let i = 0; i < accounts; i += 5_000) {
+    const operations = Array.from({ length: Math.min(5_000, accounts - i) }, (_, j) => ({
+      create_account: { account_id: `acct-${String(i + j).padStart(6, '0')}`, initial_balance: '100' },
+    }));
+    await client.raw('ExecuteBatch', { operations });
+  }
+  client.close();
+}
+
+async function scenario(kind: AbuseKind): Promise<string> {
+  const server = await startServer();
+  const pid = server.child.pid!;
+  const setup = new LedgerClient(server.target, { deadlineMs: 10_000, channelKey: 'setup' });
+  await setup.createAccount('sentinel', 1n);
+  setup.close();
+  if (kind === 'snapshot') await populate(server.target, SNAPSHOT_ACCOUNTS);
+  const rssBefore = procStatusBytes(pid, ['VmRSS'])?.VmRSS;
+
+  const sentinel = new Sentinel(server.target);
+  sentinel.start();
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+
+  let peakRss = 0;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, procStatusBytes(pid, ['VmRSS'])?.VmRSS ?? 0);
+  }, 100);
+  sentinel.phase = 'abuse';
+  const order: AbuseOrder = { kind, target: server.target, ...ORDERS[kind] };
+  const worker = new Worker(fileURLToPath(new URL('./abuse-worker.js', import.meta.url)), {
+    workerData: order,
+  });
+  const flooded = await new Promise<AbuseReport>((resolve, reject) => {
+    worker.on('message', (m: AbuseReport & { type: string }) => {
+      if (m.type === 'flooded') resolve(m);
+    });
+    worker.once('error', reject);
+  });
+  // The abuse holds what it holds (idle connections, open watches) a moment longer, then lets go.
+  await new Promise((r) => setTimeout(r, 1_000));
+  sentinel.phase = 'after';
+  worker.postMessage('release');
+  const done = await new Promise<AbuseReport>((resolve) =>
+    worker.on('message', (m: AbuseReport & { type: string }) => {
+      if (m.type === 'done') resolve(m);
+    }),
+  );
+  await new Promise((r) => setTimeout(r, AFTER_MS));
+  clearInterval(sampler);
+  await sentinel.stop();
+  const hwm = procStatusBytes(pid, ['VmHWM'])?.VmHWM;
+  // SIGINT lets a --cpu-prof server write its profile.
+  server.child.kill('SIGINT');
+  await new Promise((r) => server.child.once('exit', r));
+
+  const idle = sentinel.stats('idle');
+  const abuse = sentinel.stats('abuse');
+  const after = sentinel.stats('after');
+  const ms = (us: number) => (us / 1_000).toFixed(2);
+  return [
+    `### ${kind}`,
+    `- abuse: ${flooded.attempted} attempted in ${(flooded.durationMs / 1000).toFixed(1)} s over ${order.connections || flooded.attempted} connections; outcomes ${JSON.stringify(done.outcomes)}`,
+    `- sentinel GetBalance every ${SENTINEL_PERIOD_MS} ms: idle p50 ${ms(idle.p50Us)} / p99 ${ms(idle.p99Us)} ms (n=${idle.n}); during abuse p50 ${ms(abuse.p50Us)} / p99 ${ms(abuse.p99Us)} / max ${ms(abuse.maxUs)} ms (n=${abuse.n}, failed ${abuse.failed}); p99 ratio ${(abuse.p99Us / idle.p99Us).toFixed(2)}x; after p99 ${ms(after.p99Us)} ms (failed ${after.failed})`,
+    `- server RSS: ${mib(rssBefore)} before, peak ${mib(peakRss)} sampled, VmHWM ${mib(hwm)}`,
+  ].join('\n');
+}
+
+console.log(`abuse bench${quick ? ' (quick)' : ''}: ledgerctl serve --in-memory with default limits`);
+for (const kind of kinds) console.log(await scenario(kind));

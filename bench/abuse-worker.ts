@@ -1,0 +1,157 @@
+/**
+ * The misbehaving client of bench/abuse-bench.ts, in its own thread so the sentinel's event loop
+ * in the main thread is not held up by it. Loopback only. Reports counts when done.
+ */
+import type { ClientHttp2Stream } from 'node:http2';
+import { connect as connectTcp, type Socket } from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import { grpcFrame, MisbehavingClient } from '../src/harness/misbehaving-client.js';
+
+export type AbuseKind = 'header-only' | 'watch' | 'idle' | 'snapshot';
+
+export interface AbuseOrder {
+  kind: AbuseKind;
+  target: string;
+  /** Streams or connections to attempt in all. */
+  total: number;
+  /** Connections to spread them over. */
+  connections: number;
+  /** Stop after this long even if `total` is not reached. */
+  maxDurationMs: number;
+}
+
+export interface AbuseReport {
+  attempted: number;
+  /** Answers by grpc-status (string keys), 'reset' for streams closed without a status. */
+  outcomes: Record<string, number>;
+  durationMs: number;
+}
+
+const order = workerData as AbuseOrder;
+const outcomes: Record<string, number> = {};
+const count = (key: string) => {
+  outcomes[key] = (outcomes[key] ?? 0) + 1;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Keeps up to `perConnection` streams in progress on each connection, opening a new one as each settles, until `total`. */
+async function streamFlood(open: (c: MisbehavingClient) => ClientHttp2Stream, perConnection: number) {
+  const clients = await Promise.all(
+    Array.from({ length: order.connections }, () => MisbehavingClient.connect(order.target)),
+  );
+  const start = Date.now();
+  let attempted = 0;
+  let pending = 0;
+  const over = () => attempted >= order.total || Date.now() - start >= order.maxDurationMs;
+  await new Promise<void>((done) => {
+    const maybeDone = () => {
+      if (over() && pending === 0) done();
+    };
+    const openOne = (c: MisbehavingClient): void => {
+      if (over()) return maybeDone();
+      attempted++;
+      pending++;
+      let stream: ClientHttp2Stream;
+      try {
+        stream = open(c);
+      } catch {
+        pending--;
+        count('client could not open');
+        return maybeDone();
+      }
+      let settled = false;
+      const settle = (key: string) => {
+        if (settled) return;
+        settled = true;
+        pending--;
+        count(key);
+        setImmediate(() => openOne(c));
+      };
+      stream.on('response', (h) => {
+        const status = h['grpc-status'];
+        if (typeof status === 'string') {
+          settle(`status ${status}`);
+          stream.close();
+        } else if (order.kind === 'watch') settle('held open'); // a Watch answer: it keeps its slot
+      });
+      stream.on('trailers', (h) => settle(`status ${String(h['grpc-status'])}`));
+      stream.on('close', () => settle('reset'));
+      stream.on('error', () => {});
+      stream.on('data', () => {});
+    };
+    for (const c of clients) for (let i = 0; i < perConnection; i++) openOne(c);
+  });
+  parentPort!.postMessage({ type: 'flooded', attempted, outcomes, durationMs: Date.now() - start });
+  await new Promise((r) => parentPort!.once('message', r));
+  for (const c of clients) c.destroy();
+  return { attempted, durationMs: Date.now() - start };
+}
+
+async function idleConnections() {
+  const start = Date.now();
+  const sockets: Socket[] = [];
+  for (let i = 0; i < order.total && Date.now() - start < order.maxDurationMs; i++) {
+    const s = connectTcp({ host: order.target.split(':')[0], port: Number(order.target.split(':')[1]) });
+    s.on('error', () => {});
+    s.on('close', () => count('closed by server'));
+    sockets.push(s);
+    if (i % 200 === 199) await sleep(5);
+  }
+  await sleep(1_000);
+  parentPort!.postMessage({
+    type: 'flooded',
+    attempted: sockets.length,
+    outcomes,
+    durationMs: Date.now() - start,
+  });
+  await new Promise((r) => parentPort!.once('message', r));
+  outcomes['still open'] = sockets.filter((s) => !s.destroyed && s.readyState === 'open').length;
+  for (const s of sockets) s.destroy();
+  return { attempted: sockets.length, durationMs: Date.now() - start };
+}
+
+async function abandonedSnapshots() {
+  const start = Date.now();
+  const c = await MisbehavingClient.connect(order.target);
+  // GetSnapshotRequest{include_accounts: true}: seven bytes on the wire with the gRPC prefix.
+  const frame = grpcFrame(Buffer.from('0801', 'hex'));
+  for (let i = 0; i < order.total; i++) {
+    const stream = c.open('/ledger.v1.Ledger/GetSnapshot');
+    stream.on('error', () => {});
+    stream.on('response', (h) =>
+      count(typeof h['grpc-status'] === 'string' ? `status ${h['grpc-status']}` : 'answer started'),
+    );
+    stream.on('data', () => {});
+    stream.end(frame);
+  }
+  await sleep(500);
+  c.destroy();
+  parentPort!.postMessage({
+    type: 'flooded',
+    attempted: order.total,
+    outcomes,
+    durationMs: Date.now() - start,
+  });
+  await new Promise((r) => parentPort!.once('message', r));
+  return { attempted: order.total, durationMs: Date.now() - start };
+}
+
+const WATCH_REQUEST = grpcFrame(new Uint8Array(0));
+const run = async () => {
+  switch (order.kind) {
+    case 'header-only':
+      return streamFlood((c) => c.open('/ledger.v1.Ledger/GetBalance'), 1_000);
+    case 'watch':
+      return streamFlood((c) => {
+        const s = c.open('/grpc.health.v1.Health/Watch');
+        s.end(WATCH_REQUEST);
+        return s;
+      }, 1_000);
+    case 'idle':
+      return idleConnections();
+    case 'snapshot':
+      return abandonedSnapshots();
+  }
+};
+const result = await run();
+parentPort!.postMessage({ type: 'done', ...result, outcomes } satisfies AbuseReport & { type: string });
