@@ -24,7 +24,7 @@ const quick = values.quick;
 const kinds = values.only.split(',').map((k) => k.trim()) as AbuseKind[];
 
 const ORDERS: Record<AbuseKind, Omit<AbuseOrder, 'target' | 'kind'>> = {
-  'header-only': { total: quick ? 60_000 : 600_000, connections: 20, maxDurationMs: quick ? 8_000 : 40_000 },
+  'header-only': { total: quick ? 60_000 : 600_000, connections: 20, maxDurationMs: quick ? 8_000 : 30_000 },
   watch: { total: quick ? 10_000 : 100_000, connections: 100, maxDurationMs: quick ? 8_000 : 30_000 },
   idle: { total: quick ? 2_000 : 5_000, connections: 0, maxDurationMs: 20_000 },
   snapshot: { total: 1_000, connections: 1, maxDurationMs: 5_000 },

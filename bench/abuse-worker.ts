@@ -43,12 +43,25 @@ async function streamFlood(open: (c: MisbehavingClient) => ClientHttp2Stream, pe
   let attempted = 0;
   let pending = 0;
   const over = () => attempted >= order.total || Date.now() - start >= order.maxDurationMs;
+  const progress = setInterval(
+    () =>
+      console.error(
+        `[abuse] ${order.kind}: ${attempted} attempted, ${pending} in progress, ${JSON.stringify(outcomes)}`,
+      ),
+    5_000,
+  );
   await new Promise<void>((done) => {
+    // Over, or every connection closed by the server (Node's HTTP/2 server ends sessions that reset
+    // streams at a high rate: the flood then has nowhere to go).
     const maybeDone = () => {
-      if (over() && pending === 0) done();
+      const closed = clients.every((c) => c.session.closed || c.session.destroyed);
+      if ((over() || closed) && pending === 0) done();
     };
     const openOne = (c: MisbehavingClient): void => {
-      if (over()) return maybeDone();
+      if (over() || c.session.closed || c.session.destroyed) {
+        maybeDone();
+        return;
+      }
       attempted++;
       pending++;
       let stream: ClientHttp2Stream;
@@ -57,7 +70,8 @@ async function streamFlood(open: (c: MisbehavingClient) => ClientHttp2Stream, pe
       } catch {
         pending--;
         count('client could not open');
-        return maybeDone();
+        maybeDone();
+        return;
       }
       let settled = false;
       const settle = (key: string) => {
@@ -80,7 +94,13 @@ async function streamFlood(open: (c: MisbehavingClient) => ClientHttp2Stream, pe
       stream.on('data', () => {});
     };
     for (const c of clients) for (let i = 0; i < perConnection; i++) openOne(c);
+    // Streams the server never answers (it should answer all within --request-timeout) stop the wait here.
+    setTimeout(() => {
+      count('unanswered at the end');
+      done();
+    }, order.maxDurationMs + 15_000).unref();
   });
+  clearInterval(progress);
   parentPort!.postMessage({ type: 'flooded', attempted, outcomes, durationMs: Date.now() - start });
   await new Promise((r) => parentPort!.once('message', r));
   for (const c of clients) c.destroy();
