@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { INVARIANT_NAMES } from './checkers/expectations.js';
+import { STATUS_NAMES } from './grpc-wire.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import {
   BATCH_ITEM_OPS,
@@ -22,24 +23,11 @@ import { DURATION_PATTERN, parseDurationMs } from './units.js';
 const MAX_BATCH_SIZE = 8_190;
 /** Checked when a scenario lists none: every invariant but durability, which needs a spawned server's kills to mean much. */
 export const DEFAULT_INVARIANTS = INVARIANT_NAMES.filter((n) => n !== 'durability');
-export const GRPC_CODE_NAMES = [
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-] as const;
+/** Every status code but OK: what `allowed_errors` may name. */
+const GRPC_CODE_NAMES = STATUS_NAMES.slice(1) as [
+  Exclude<(typeof STATUS_NAMES)[number], 'OK'>,
+  ...Exclude<(typeof STATUS_NAMES)[number], 'OK'>[],
+];
 
 /** Money: a YAML integer (exact up to 2^53) or a decimal string for anything beyond; always bigint after. */
 const money = z
