@@ -68,3 +68,26 @@ function validateItem(op: BatchOperationInput): BatchItem {
     return { invalid: err, linked: op.linked };
   }
 }
+
+/**
+ * A linked chain failed at `failedAt`: every member from `chainStart` to the chain's end changes
+ * nothing; the failing one answers its own error, the others `Linked operation failed`.
+ * Returns the index of the chain's last member.
+ */
+export function failLinkedChain(
+  items: readonly { readonly linked: boolean }[],
+  chainStart: number,
+  failedAt: number,
+  failure: LedgerError,
+  afters: unknown[],
+  outcomes: (BatchItemOutcome | undefined)[],
+): number {
+  let end = failedAt;
+  while (items[end]!.linked) end++;
+  for (let j = chainStart; j <= end; j++) {
+    afters[j] = undefined;
+    outcomes[j] =
+      j === failedAt ? { ok: false, error: failure } : { ok: false, error: Errors.linkedOperationFailed() };
+  }
+  return end;
+}

@@ -35,6 +35,31 @@ export function applyTransfer(
   ];
 }
 
+/** Any write command over the accounts it touches (in touchedIds order). */
+export function applyCommand(
+  cmd: WriteCommand,
+  before: readonly (AccountState | undefined)[],
+): AccountState[] {
+  switch (cmd.op) {
+    case 'create':
+      return [applyCreate(before[0], cmd)];
+    case 'update':
+      return [applyUpdate(before[0], cmd)];
+    case 'transfer':
+      return applyTransfer(before[0], before[1], cmd);
+  }
+}
+
+/** How much a command's result raises the sum of all balances (negative when it lowers it). */
+export function balanceIncrease(
+  before: readonly (AccountState | undefined)[],
+  after: readonly AccountState[],
+): bigint {
+  let increase = 0n;
+  for (let i = 0; i < after.length; i++) increase += after[i]!.balance - (before[i]?.balance ?? 0n);
+  return increase;
+}
+
 /** Account ids a command touches, in command order (the log's and the response's order). */
 export function touchedIds(cmd: WriteCommand): string[] {
   return cmd.op === 'transfer' ? [cmd.fromId, cmd.toId] : [cmd.accountId];

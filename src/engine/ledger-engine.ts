@@ -2,15 +2,15 @@ import {
   type BatchItem,
   type BatchItemOutcome,
   type BatchOperationInput,
+  failLinkedChain,
   validateBatch,
 } from '../domain/batch.js';
 import { Errors, InvariantViolation, invariant, isRecordedOutcome, LedgerError } from '../domain/errors.js';
 import { LIMITS } from '../domain/limits.js';
 import { INT64_MAX } from '../domain/money.js';
 import {
-  applyCreate,
-  applyTransfer,
-  applyUpdate,
+  applyCommand,
+  balanceIncrease,
   fingerprint,
   loggedAmount,
   touchedIds,
@@ -382,8 +382,8 @@ export class LedgerEngine implements Ledger {
       let after: AccountState[] | undefined;
       let increase = 0n;
       try {
-        after = transition(cmd, before);
-        for (let i = 0; i < after.length; i++) increase += after[i]!.balance - (before[i]?.balance ?? 0n);
+        after = applyCommand(cmd, before);
+        increase = balanceIncrease(before, after);
         if (increase > 0n && this.totalBalance + this.totalReserved + increase > INT64_MAX) {
           throw Errors.totalOverflow(ids[ids.length - 1]!, increase);
         }
@@ -517,9 +517,8 @@ export class LedgerEngine implements Ledger {
         const ids = touchedIds(cmd);
         const before = ids.map((id) => overlay.get(id) ?? this.accounts.get(id));
         try {
-          const after = transition(cmd, before);
-          let increase = 0n;
-          for (let k = 0; k < after.length; k++) increase += after[k]!.balance - (before[k]?.balance ?? 0n);
+          const after = applyCommand(cmd, before);
+          const increase = balanceIncrease(before, after);
           if (increase > 0n && net + increase > headroom)
             throw Errors.totalOverflow(ids[ids.length - 1]!, increase);
           for (const account of after) {
@@ -540,15 +539,8 @@ export class LedgerEngine implements Ledger {
           else overlay.set(id, previous);
         }
         net = chainNet;
-        let end = i;
-        while (items[end]!.linked) end++;
-        for (let j = chainStart; j <= end; j++) {
-          afters[j] = undefined;
-          outcomes[j] =
-            j === i ? { ok: false, error: failure } : { ok: false, error: Errors.linkedOperationFailed() };
-        }
+        i = failLinkedChain(items, chainStart, i, failure, afters, outcomes);
         chainStart = -1;
-        i = end;
         continue;
       }
       if (failure !== undefined) outcomes[i] = { ok: false, error: failure };
@@ -712,17 +704,6 @@ export class LedgerEngine implements Ledger {
   private restoreAccount(account: AccountState): void {
     invariant(!this.accounts.has(account.id), `account ${account.id} recovered twice`);
     this.applyAccount(account);
-  }
-}
-
-function transition(cmd: WriteCommand, before: (AccountState | undefined)[]): AccountState[] {
-  switch (cmd.op) {
-    case 'create':
-      return [applyCreate(before[0], cmd)];
-    case 'update':
-      return [applyUpdate(before[0], cmd)];
-    case 'transfer':
-      return applyTransfer(before[0], before[1], cmd);
   }
 }
 

@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import type { BatchItemOutcome } from '../../domain/batch.js';
+import { type BatchItemOutcome, failLinkedChain } from '../../domain/batch.js';
 import {
   Errors,
   InvariantViolation,
@@ -8,13 +8,7 @@ import {
   LedgerError,
 } from '../../domain/errors.js';
 import { INT64_MAX } from '../../domain/money.js';
-import {
-  applyCreate,
-  applyTransfer,
-  applyUpdate,
-  loggedAmount,
-  touchedIds,
-} from '../../domain/transitions.js';
+import { applyCommand, balanceIncrease, loggedAmount, touchedIds } from '../../domain/transitions.js';
 import type { AccountState, WriteCommand } from '../../domain/types.js';
 import type { Outcome } from '../outcome.js';
 import { generateTransactionId } from '../transaction-ids.js';
@@ -310,9 +304,8 @@ function decide(
         const touched = touchedIds(cmd);
         const before = touched.map((id) => state.get(id));
         try {
-          const after = transition(cmd, before);
-          let increase = 0n;
-          for (let k = 0; k < after.length; k++) increase += after[k]!.balance - (before[k]?.balance ?? 0n);
+          const after = applyCommand(cmd, before);
+          const increase = balanceIncrease(before, after);
           if (total !== undefined && increase > 0n && total + d.increase + increase > INT64_MAX) {
             throw Errors.totalOverflow(touched[touched.length - 1]!, increase);
           }
@@ -331,15 +324,8 @@ function decide(
       if (failure !== undefined && chainStart >= 0) {
         for (let u = undo.length - 1; u >= 0; u--) state.set(undo[u]![0], undo[u]![1]);
         d.increase = chainIncrease;
-        let end = i;
-        while (unit.items[end]!.linked) end++;
-        for (let j = chainStart; j <= end; j++) {
-          afters[j] = undefined;
-          outcomes[j] =
-            j === i ? { ok: false, error: failure } : { ok: false, error: Errors.linkedOperationFailed() };
-        }
+        i = failLinkedChain(unit.items, chainStart, i, failure, afters, outcomes);
         chainStart = -1;
-        i = end;
         continue;
       }
       if (failure !== undefined) outcomes[i] = { ok: false, error: failure };
@@ -408,14 +394,4 @@ function settleUnit(
 function replayed(outcome: Outcome): BatchItemOutcome {
   if (outcome.ok) return { ok: true, result: outcome.result, replayed: true };
   return { ok: false, error: new LedgerError(outcome.code, outcome.message, true) };
-}
-function transition(cmd: WriteCommand, before: (AccountState | undefined)[]): AccountState[] {
-  switch (cmd.op) {
-    case 'create':
-      return [applyCreate(before[0], cmd)];
-    case 'update':
-      return [applyUpdate(before[0], cmd)];
-    case 'transfer':
-      return applyTransfer(before[0], before[1], cmd);
-  }
 }
