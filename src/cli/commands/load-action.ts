@@ -1,20 +1,11 @@
-import { flagScenario } from '../../harness/flag-scenario.js';
+import { type FlagScenarioOptions, flagScenario } from '../../harness/flag-scenario.js';
 import { renderHumanReport } from '../../harness/human-report.js';
 import { attachComparison, readBaseline, runExitCode } from '../run-comparison.js';
 import type { RunFlags } from '../run-options.js';
 import { reportStream, runLoaded, writeOutputs } from './stress-action.js';
 
-export interface LoadFlags extends RunFlags {
-  op?: string;
-  mix?: string;
-  rate?: number;
-  callers?: number;
-  arrivals?: string;
-  duration: string;
-  warmup?: string;
-  accounts: number;
-  balance: string;
-  amount?: string;
+/** The scenario flags (commander names the repeatable ones in the singular) and the run flags. */
+export interface LoadFlags extends RunFlags, Omit<FlagScenarioOptions, 'thresholds' | 'allowErrors'> {
   threshold: string[];
   allowError: string[];
   history?: string;
