@@ -51,6 +51,9 @@ export const HARNESS_LIMITS = {
   targetConnectTimeoutMs: 5_000,
   /** How often the live status line and the resource sampler tick. */
   statusIntervalMs: 1_000,
+  /** The over-time series (--html, JSON `intervals`): one sample per op this often, at most this many. */
+  intervalSampleMs: 1_000,
+  maxIntervalSamples: 3_600,
   /** Histogram range in microseconds: 1 us .. 10 min, 3 significant digits. */
   histogramLowestUs: 1,
   histogramHighestUs: 600_000_000,

@@ -2,6 +2,7 @@ import type { InstrumentFloor } from './calibrate.js';
 import type { Comparison } from './compare-baseline.js';
 import type { FaultReport } from './fault-injector.js';
 import type { InvariantVerdict } from './history.js';
+import type { IntervalSeries } from './interval-series.js';
 import type { ProcessMemory } from './process-rss.js';
 import type { GroupResult } from './run-group.js';
 import type { RunVerdict } from './run-verdict.js';
@@ -102,6 +103,8 @@ export interface RunResult {
   thresholds: ThresholdResult[];
   resources: ResourceReport | undefined;
   stuckPhases: StuckPhaseReport[];
+  /** Load runs: each op's calls, errors and latency per second (measured calls only; not warm-up). */
+  intervals?: IntervalSeries[];
   /** The instrument's own floor at the run's rate (load runs): latency against a null responder. */
   floor?: InstrumentFloor;
   /** Fault injection (spawned server): kills, restarts and what the retries found. */

@@ -5,6 +5,7 @@ import { CommandFaultTarget, type FaultTarget } from './command-fault-target.js'
 import { runConformanceKit } from './conformance-entry.js';
 import { FaultInjector } from './fault-injector.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
+import { IntervalSampler } from './interval-series.js';
 import { runLoad } from './load-engine.js';
 import { planLoad } from './load-plan.js';
 import { ResourceMeter } from './resource-meter.js';
@@ -136,8 +137,11 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
   await resources.begin();
   const status = new StatusLine(recorder, process.stderr, ctx.options.status ?? false);
   status.start();
+  const sampler = new IntervalSampler(recorder.stats, () => recorder.nowNs());
+  sampler.start();
   injector?.start();
   let load: Awaited<ReturnType<typeof runLoad>>;
+  let intervals: ReturnType<IntervalSampler['stop']>;
   try {
     load = await runLoad(ctx, plan, {
       recorder,
@@ -153,7 +157,13 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
     // The server is up again and every write a kill left open is resent before the final checks.
     await injector?.stop();
     status.stop();
+    intervals = sampler.stop();
     await recorder.close();
+  }
+  if (sampler.capped) {
+    notes.push(
+      `over-time series capped at ${HARNESS_LIMITS.maxIntervalSamples} samples: it covers the start of the run`,
+    );
   }
   const serviceMsOfWrites = recorder.records
     .filter((r) => WRITE_OPS.has(r.op) && r.completeNs >= 0n)
@@ -183,6 +193,7 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
     floor,
     faults,
     ops: summariseOps(recorder),
+    intervals,
     groups: load.groups,
     verdicts,
     thresholds,
