@@ -207,7 +207,7 @@ describe('robustness', () => {
       expect(err, method).not.toBeNull();
       expect([grpc.status.INTERNAL, grpc.status.INVALID_ARGUMENT]).toContain(err!.code);
     }
-    const tooBig = await send('GetBalance', Buffer.alloc(LIMITS.maxRequestBytes + 1, 0x0a));
+    const tooBig = await send('GetBalance', Buffer.alloc(LIMITS.maxBatchRequestBytes + 1, 0x0a));
     expect(tooBig?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect((await t.client.getBalance('still-here')).value.balance).toBe(3n);
     expect((await t.client.getSnapshot(false)).value.accountCount).toBe(1n);

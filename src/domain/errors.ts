@@ -98,6 +98,12 @@ export const Errors = {
       'Ledger storage failed; writes are refused and this one was not acknowledged (retry it with the same transaction_id once the server is back)',
     ),
   storageUnavailable: () => new LedgerError('UNAVAILABLE', 'Ledger storage is unavailable; retry later'),
+  /** The request is larger than its method accepts (LIMITS.maxRequestBytes, maxBatchRequestBytes). */
+  requestTooLarge: (method: string, bytes: number, max: number) =>
+    new LedgerError(
+      'RESOURCE_EXHAUSTED',
+      `Request of ${bytes} bytes is larger than ${method} accepts (${max} bytes)`,
+    ),
   tooManyCalls: (max: number) =>
     new LedgerError('RESOURCE_EXHAUSTED', `Too many calls in flight (limit ${max}); retry later`),
   // The two refusals name no account and no token: they tell a caller only what it sent wrong.

@@ -12,10 +12,12 @@ export const LIMITS = {
   /** Most operations in one ExecuteBatch request (TigerBeetle's batch size). */
   maxBatchOperations: 8_190,
   /**
-   * Largest request the server accepts, in bytes: a full batch of transfers with 128-byte ids
-   * (every unary request is tiny; strict decoding keeps them so).
+   * Largest request of every method but ExecuteBatch (unary ledger calls, health, reflection), in
+   * bytes: the largest well-formed unary request is well under 1 KiB.
    */
-  maxRequestBytes: 4 * 1024 * 1024,
+  maxRequestBytes: 64 * 1024,
+  /** Largest ExecuteBatch request, in bytes: a full batch of transfers with 128-byte ids (~3.4 MB) fits. */
+  maxBatchRequestBytes: 4 * 1024 * 1024,
   /** Largest response a client accepts, in bytes (a full snapshot fits well inside). */
   maxClientResponseBytes: 64 * 1024 * 1024,
   /** Calls served at once by one server; further calls get RESOURCE_EXHAUSTED. */

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { Errors, type LedgerError } from '../domain/errors.js';
 import { LEDGER_SERVICE_NAME, SERVER_TIME_METADATA_KEY } from '../wire/ledger-proto.js';
-import { MalformedRequest } from '../wire/strict-service.js';
+import { MalformedRequest, OversizeRequest } from '../wire/strict-service.js';
 import type { InFlightLimiter } from './in-flight-limiter.js';
 import type { Logger } from './logger.js';
 import { GRPC_STATUS_OF } from './status-codes.js';
@@ -123,6 +123,10 @@ export function callGate(options: CallGateOptions): CallGate {
             if (over) return;
             if (pending.has(key) && !admit()) return;
             if (message instanceof MalformedRequest) return refuse(Errors.malformedRequest(message.reason));
+            if (message instanceof OversizeRequest)
+              return refuse(
+                Errors.requestTooLarge(methodName(method.path), message.bytes, message.limitBytes),
+              );
             nextMessage(message);
           },
           onReceiveHalfClose: (nextHalfClose) => {

@@ -21,6 +21,7 @@ import { buildFileDescriptorProtos } from './file-descriptors.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
 import { ledgerHandlers } from './ledger-handlers.js';
 import type { Logger } from './logger.js';
+import { requestSizeLimit, SERVER_MAX_RECEIVE_BYTES } from './request-size.js';
 import { DEFAULT_SNAPSHOT_READ_LIMITS, SnapshotReads } from './snapshot-reads.js';
 import { StreamTracker } from './stream-tracker.js';
 import { ReloadableServerCredentials, type TlsFiles } from './tls-credentials.js';
@@ -193,12 +194,12 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     requestMessageTimeoutMs: options.requestMessageTimeoutMs ?? LIMITS.requestMessageTimeoutMs,
   });
   const server = new grpc.Server({
-    'grpc.max_receive_message_length': LIMITS.maxRequestBytes,
+    'grpc.max_receive_message_length': SERVER_MAX_RECEIVE_BYTES,
     ...grpcTransportOptions(transport),
     interceptors: [gate.interceptor],
   });
   // Every service decodes strictly: malformed requests never reach a handler.
-  const strict = strictServices(server);
+  const strict = strictServices(server, requestSizeLimit);
   strict.addService(
     withBatchCodec(ledgerServiceDefinition()),
     ledgerHandlers(

@@ -16,6 +16,21 @@ export class MalformedRequest {
 }
 
 /**
+ * What a strict deserializer hands to grpc-js instead of a request above its method's size limit
+ * (grpc-js's own limit is server-wide, so it is set to the largest method's and each method is
+ * held to its own here); the call gate answers RESOURCE_EXHAUSTED before any handler runs.
+ */
+export class OversizeRequest {
+  constructor(
+    readonly bytes: number,
+    readonly limitBytes: number,
+  ) {}
+}
+
+/** The largest request a method accepts, in bytes, by its path (`/package.Service/Method`). */
+export type RequestSizeLimit = (path: string) => number;
+
+/**
  * A response already encoded (e.g. a large snapshot encoded in slices between other calls):
  * the service's response serializer passes its bytes through.
  */
@@ -61,7 +76,10 @@ function requestRule(
  * of them. Driven by the descriptors, so it covers every method, nested messages included.
  * Responses may be handed over already encoded (EncodedResponse).
  */
-export function strictService(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+export function strictService(
+  service: grpc.ServiceDefinition,
+  maxRequestBytes?: RequestSizeLimit,
+): grpc.ServiceDefinition {
   const cache = new Map<protobuf.Type, MessageRule>();
   const strict: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const [name, method] of Object.entries(service)) {
@@ -70,9 +88,12 @@ export function strictService(service: grpc.ServiceDefinition): grpc.ServiceDefi
     if (rule === undefined) throw new Error(`no descriptor for the request of ${method.path}`);
     const lenient = method.requestDeserialize;
     const serialize = method.responseSerialize;
+    const limitBytes = maxRequestBytes?.(method.path) ?? Number.POSITIVE_INFINITY;
     strict[name] = {
       ...method,
       requestDeserialize: (bytes: Buffer) => {
+        // Size first: an oversize request is not worth the wire check.
+        if (bytes.length > limitBytes) return new OversizeRequest(bytes.length, limitBytes);
         const problem = wireProblem(bytes, rule);
         return problem === undefined ? lenient(bytes) : new MalformedRequest(problem);
       },
@@ -83,9 +104,16 @@ export function strictService(service: grpc.ServiceDefinition): grpc.ServiceDefi
   return strict as grpc.ServiceDefinition;
 }
 
-/** A stand-in for a server's addService that makes every service it registers strict. */
-export function strictServices(server: Pick<grpc.Server, 'addService'>): Pick<grpc.Server, 'addService'> {
+/**
+ * A stand-in for a server's addService that makes every service it registers strict, each method
+ * held to its own request size limit.
+ */
+export function strictServices(
+  server: Pick<grpc.Server, 'addService'>,
+  maxRequestBytes?: RequestSizeLimit,
+): Pick<grpc.Server, 'addService'> {
   return {
-    addService: (service, implementation) => server.addService(strictService(service), implementation),
+    addService: (service, implementation) =>
+      server.addService(strictService(service, maxRequestBytes), implementation),
   };
 }
