@@ -6,6 +6,7 @@ import { h2CallOp } from './h2-call-op.js';
 import { H2Channel } from './h2-channel.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import { RunSetupError } from './run-setup-error.js';
+import { diagnoseTls } from './tls-diagnosis.js';
 
 /** Which client sends the load: the lean HTTP/2 caller (default) or grpc-js (for comparison). */
 export type LoadClient = 'lean' | 'grpc-js';
@@ -81,13 +82,18 @@ export class ClientPool {
   /** Waits until every connection is up; an unreachable target is the user's to fix. */
   async ready(clients: readonly LedgerClient[] = this.clients): Promise<void> {
     const timeoutMs = HARNESS_LIMITS.targetConnectTimeoutMs;
-    const fail = (err: Error) => {
-      throw new RunSetupError(err.message);
-    };
-    await Promise.all([
-      ...clients.map((c) => c.waitForReady(timeoutMs).catch(fail)),
-      ...(clients === this.clients ? this.channels.map((ch) => ch.connect(timeoutMs).catch(fail)) : []),
-    ]);
+    try {
+      await Promise.all([
+        ...clients.map((c) => c.waitForReady(timeoutMs)),
+        ...(clients === this.clients ? this.channels.map((ch) => ch.connect(timeoutMs)) : []),
+      ]);
+    } catch (err) {
+      // Both clients say only "failed to connect"; a TLS mismatch is worth naming.
+      const targets = [...new Set(clients.map((c) => c.target))];
+      const reasons = await Promise.all(targets.map((t) => diagnoseTls(t, this.security)));
+      const tls = reasons.find((r) => r !== undefined);
+      throw new RunSetupError(`${(err as Error).message}${tls === undefined ? '' : `: ${tls}`}`);
+    }
   }
 
   /**

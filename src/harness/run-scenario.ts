@@ -39,6 +39,8 @@ export async function runScenario(scenario: Scenario, options: RunOptions): Prom
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
   const server = await acquireServer(scenario, options.targets);
+  // A server the run started with TLS is reached with the run's own CA (and client certificate).
+  if (server.security !== undefined) options = { ...options, security: server.security };
   const pool = new ClientPool(
     server.targets,
     scenario.connections ?? HARNESS_LIMITS.defaultConnectionsPerTarget,

@@ -177,6 +177,11 @@ const server = z.strictObject({
   txid_cache: positiveInt.optional(),
   log_window_entries: positiveInt.optional(),
   max_in_flight_calls: positiveInt.optional(),
+  /**
+   * spawned only: serve TLS with a throwaway CA the harness makes for the run (openssl CLI);
+   * `mutual` also requires a client certificate (mTLS). The run's clients trust that CA.
+   */
+  tls: z.union([z.boolean(), z.literal('mutual')]).optional(),
   /** Simulated storage: every commit awaits a delay drawn uniformly from [min, max] ms. */
   commit_delay_ms: z
     .tuple([z.number().min(0), z.number().min(0)])
@@ -333,7 +338,7 @@ function checkServerMode(s: z.output<typeof scenarioObject>, ctx: z.RefinementCt
     if (s.kind === 'conformance')
       issue('a conformance scenario runs against an in-process server or --target', ['server', 'mode']);
   } else {
-    for (const key of ['data_dir', 'in_memory', 'txid_cache', 'storage', 'instances'] as const) {
+    for (const key of ['data_dir', 'in_memory', 'txid_cache', 'storage', 'instances', 'tls'] as const) {
       if (s.server[key] !== undefined) issue(`"${key}" needs server mode spawned`, ['server', key]);
     }
     if (s.faults.some((f) => f.command === undefined))

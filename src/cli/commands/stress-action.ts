@@ -59,7 +59,9 @@ export async function runLoaded(
 ): Promise<RunResult> {
   const given = [flags.tlsCa, flags.tlsCert, flags.tlsKey, flags.tokenFile].some((f) => f !== undefined);
   if (given && flags.target === undefined) {
-    throw new CliError('--tls-ca, --tls-cert, --tls-key and --token-file apply to --target servers only');
+    throw new CliError(
+      '--tls-ca, --tls-cert, --tls-key and --token-file apply to --target servers only (a server the run starts speaks TLS with its own throwaway CA: server: { mode: spawned, tls: true }, or --set server.tls=true)',
+    );
   }
   // LEDGER_TOKEN alone does not make a run against the in-process server fail.
   const security = flags.target === undefined ? undefined : clientSecurityFrom(flags);
