@@ -1,7 +1,7 @@
 import type { CallOutcome } from './call-op.js';
 import { INDETERMINATE_CODES } from './call-op.js';
 import { Status, statusName } from './grpc-wire.js';
-import type { H2Channel } from './h2-channel.js';
+import type { H2Channel, UnaryAnswer } from './h2-channel.js';
 import type { OpArgs, OpKind } from './history.js';
 import {
   decodeAccount,
@@ -12,14 +12,21 @@ import {
   METHOD_PATHS,
 } from './ledger-messages.js';
 
-/** callOp's twin on the lean HTTP/2 caller: the same outcome for the same answer; never throws. */
-export async function h2CallOp(
+/** callOp's twin on the lean HTTP/2 caller: the same outcome for the same answer; never rejects. */
+export function h2CallOp(
   channel: H2Channel,
   op: OpKind,
   args: OpArgs,
   deadlineMs: number,
 ): Promise<CallOutcome> {
-  const answer = await channel.call(METHOD_PATHS[op], encodeRequest(op, args), deadlineMs);
+  return new Promise((resolve) =>
+    channel.start(METHOD_PATHS[op], encodeRequest(op, args), deadlineMs, (answer) =>
+      resolve(outcomeOf(op, answer)),
+    ),
+  );
+}
+
+function outcomeOf(op: OpKind, answer: UnaryAnswer): CallOutcome {
   const serverTimeUs = answer.serverTimeUs >= 0 ? answer.serverTimeUs : undefined;
   if (answer.code !== Status.OK) {
     const code = statusName(answer.code);
