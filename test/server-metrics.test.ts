@@ -1,10 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LedgerClient } from '../src/client/ledger-client.js';
 import type { LedgerEngine } from '../src/engine/ledger-engine.js';
+import { grpcFrame, MisbehavingClient, outcomeOf } from '../src/harness/misbehaving-client.js';
 import { LedgerMetrics } from '../src/server/ledger-metrics.js';
 import type { Logger } from '../src/server/logger.js';
 import { type MetricsServer, startMetricsServer } from '../src/server/metrics-server.js';
@@ -150,6 +153,72 @@ describe('ledgerctl serve --metrics-addr', () => {
     } finally {
       serve.child.kill('SIGTERM');
       expect((await serve.result).code).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('counts calls refused before any handler (strict decoding, call gate, access control) by status', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ledger-metrics-'));
+    const tokens = join(dir, 'tokens');
+    writeFileSync(tokens, `token sha256:${createHash('sha256').update('t-admin').digest('hex')} ops admin\n`);
+    const port = await closedPort();
+    const serve = new CliProcess([
+      'serve',
+      '--port',
+      '0',
+      '--in-memory',
+      '--auth-tokens',
+      tokens,
+      '--max-pending',
+      '1',
+      '--max-streams',
+      '1',
+      '--request-timeout',
+      '300ms',
+      '--metrics-addr',
+      `127.0.0.1:${port}`,
+      '--log-level',
+      'silent',
+    ]);
+    let raw: MisbehavingClient | undefined;
+    try {
+      const target = /listening on (\S+)/.exec(await serve.firstLine())![1]!;
+      raw = await MisbehavingClient.connect(target);
+      const auth = { authorization: 'Bearer t-admin' };
+      // Strict decoding: field 1 (account_id) sent as a varint.
+      const malformed = await raw.call('/ledger.v1.Ledger/CreateAccount', Buffer.from('0803', 'hex'), auth);
+      expect(malformed.grpcStatus).toBe(status.INVALID_ARGUMENT);
+      // Access control: no token.
+      const anonymous = await raw.call('/ledger.v1.Ledger/GetBalance', Buffer.from('0a0161', 'hex'));
+      expect(anonymous.grpcStatus).toBe(status.UNAUTHENTICATED);
+      // Pending bound of 1: the second header-only call pushes the first out; the second times out.
+      const first = outcomeOf(raw.open('/ledger.v1.Ledger/GetBalance', auth));
+      await new Promise((r) => setTimeout(r, 50));
+      const second = outcomeOf(raw.open('/ledger.v1.Ledger/GetBalance', auth));
+      expect((await first).grpcStatus).toBe(status.RESOURCE_EXHAUSTED);
+      expect((await second).grpcStatus).toBe(status.DEADLINE_EXCEEDED);
+      // Stream bound of 1: a second health Watch is refused.
+      const watch = raw.open('/grpc.health.v1.Health/Watch');
+      watch.on('data', () => {});
+      watch.end(grpcFrame(new Uint8Array(0)));
+      await new Promise((r) => watch.once('response', r));
+      const refusedWatch = await raw.call('/grpc.health.v1.Health/Watch', new Uint8Array(0));
+      expect(refusedWatch.grpcStatus).toBe(status.RESOURCE_EXHAUSTED);
+
+      const { samples } = await scrape(`127.0.0.1:${port}`);
+      const calls = (method: string, code: string) =>
+        value(samples, 'ledger_rpc_calls_total', { method, code });
+      expect(calls('CreateAccount', 'INVALID_ARGUMENT')).toBe(1);
+      expect(calls('GetBalance', 'UNAUTHENTICATED')).toBe(1);
+      expect(calls('GetBalance', 'RESOURCE_EXHAUSTED')).toBe(1);
+      expect(calls('GetBalance', 'DEADLINE_EXCEEDED')).toBe(1);
+      expect(calls('grpc.health.v1.Health/Watch', 'RESOURCE_EXHAUSTED')).toBe(1);
+      // Refusals are timed too: one duration sample per refused ledger call.
+      expect(value(samples, 'ledger_rpc_duration_seconds_count', { method: 'GetBalance' })).toBe(3);
+    } finally {
+      raw?.destroy();
+      serve.child.kill('SIGTERM');
+      await serve.result;
       rmSync(dir, { recursive: true, force: true });
     }
   });

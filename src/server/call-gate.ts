@@ -5,6 +5,7 @@ import { MalformedRequest, OversizeRequest } from '../wire/strict-service.js';
 import type { InFlightLimiter } from './in-flight-limiter.js';
 import type { Logger } from './logger.js';
 import { GRPC_STATUS_OF } from './status-codes.js';
+import type { CallObserver } from './unary-handler.js';
 
 export interface CallGateOptions {
   logger: Logger;
@@ -16,6 +17,8 @@ export interface CallGateOptions {
   maxPendingCalls: number;
   /** A call that sent headers but no request message for this long is ended. */
   requestMessageTimeoutMs: number;
+  /** Sees every call refused here (metrics), under the same method names as answered calls. */
+  observer?: CallObserver | undefined;
 }
 
 export interface CallGate {
@@ -28,6 +31,13 @@ export interface CallGate {
 
 const methodName = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
 const LEDGER_PREFIX = `/${LEDGER_SERVICE_NAME}/`;
+/**
+ * The metrics label of a refused call: a ledger RPC by its name (as the handlers count answered
+ * ones), another service's by `service/method` (health Watch floods are refused here too). Only
+ * registered methods reach an interceptor, so the label set stays bounded.
+ */
+const metricsMethod = (path: string): string =>
+  path.startsWith(LEDGER_PREFIX) ? path.slice(LEDGER_PREFIX.length) : path.slice(1);
 /** How often calls waiting too long for their request are looked for. */
 const SWEEP_EVERY_MS = 250;
 
@@ -51,7 +61,7 @@ interface PendingCall {
  * A refused call's later messages and half-close are dropped: it is already over.
  */
 export function callGate(options: CallGateOptions): CallGate {
-  const { logger, calls, streams, maxPendingCalls, requestMessageTimeoutMs } = options;
+  const { logger, calls, streams, maxPendingCalls, requestMessageTimeoutMs, observer } = options;
   // Insertion order is age order: the first entry has waited longest.
   const pending = new Map<object, PendingCall>();
 
@@ -67,6 +77,7 @@ export function callGate(options: CallGateOptions): CallGate {
 
   const interceptor: grpc.ServerInterceptor = (method, call) => {
     const startedMs = performance.now();
+    const startedNs = observer === undefined ? 0n : process.hrtime.bigint();
     const key = {};
     const streaming = method.requestStream || method.responseStream;
     let countedCall = false;
@@ -103,7 +114,9 @@ export function callGate(options: CallGateOptions): CallGate {
         },
         err.message,
       );
-      call.sendStatus({ code: GRPC_STATUS_OF[err.code], details: err.message, metadata: trailer() });
+      const code = GRPC_STATUS_OF[err.code];
+      observer?.callEnded(metricsMethod(method.path), code, startedNs);
+      call.sendStatus({ code, details: err.message, metadata: trailer() });
     };
     /** The request is here (or the call streams requests): it takes an in-flight slot or is refused. */
     const admit = (): boolean => {

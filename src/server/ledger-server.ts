@@ -192,6 +192,7 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     streams: openStreams,
     maxPendingCalls: options.maxPendingCalls ?? LIMITS.defaultMaxPendingCalls,
     requestMessageTimeoutMs: options.requestMessageTimeoutMs ?? LIMITS.requestMessageTimeoutMs,
+    observer: options.observer,
   });
   const server = new grpc.Server({
     'grpc.max_receive_message_length': SERVER_MAX_RECEIVE_BYTES,
