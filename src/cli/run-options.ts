@@ -11,6 +11,7 @@ export interface RunFlags extends ClientSecurityFlags, CompareFlags {
   json?: string;
   junit?: string;
   hdrLog?: string;
+  html?: string;
   status: boolean;
   verbose?: boolean;
   generatorThreads?: number;
@@ -32,6 +33,10 @@ export function addRunOptions(
     .option(
       '--hdr-log <file>',
       'write every op\'s full latency distribution as an HdrHistogram log ("-": stdout)',
+    )
+    .option(
+      '--html <file>',
+      'write a self-contained HTML report with plots: latency by percentile, latency and throughput over time ("-": stdout)',
     )
     .option(
       '--generator-threads <n>',

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { isScenarioName, resolveScenario } from '../../harness/builtin-scenarios.js';
 import { renderHdrLog } from '../../harness/hdr-log.js';
+import { renderHtmlReport } from '../../harness/html-report.js';
 import { renderHumanReport } from '../../harness/human-report.js';
 import { renderJunit } from '../../harness/junit-report.js';
 import { loadScenarioFile, ScenarioError } from '../../harness/load-scenario.js';
@@ -95,17 +96,22 @@ export const STDOUT = '-';
  * (`--json -`), which must then be the only thing there. Checked before the run, so a conflict
  * costs nothing.
  */
-export function reportStream(flags: Pick<RunFlags, 'json' | 'junit' | 'hdrLog'>): NodeJS.WritableStream {
-  const onStdout = [flags.json, flags.junit, flags.hdrLog].filter((f) => f === STDOUT).length;
+export function reportStream(
+  flags: Pick<RunFlags, 'json' | 'junit' | 'hdrLog' | 'html'>,
+): NodeJS.WritableStream {
+  const onStdout = [flags.json, flags.junit, flags.hdrLog, flags.html].filter((f) => f === STDOUT).length;
   if (onStdout > 1) {
-    throw new CliError('--json, --junit and --hdr-log: only one of them can go to stdout (-)', EXIT.usage);
+    throw new CliError(
+      '--json, --junit, --hdr-log and --html: only one of them can go to stdout (-)',
+      EXIT.usage,
+    );
   }
   return onStdout === 1 ? process.stderr : process.stdout;
 }
 
 export async function writeOutputs(
   results: RunResult[],
-  flags: Pick<RunFlags, 'json' | 'junit' | 'hdrLog'>,
+  flags: Pick<RunFlags, 'json' | 'junit' | 'hdrLog' | 'html'>,
   asArray: boolean,
 ): Promise<void> {
   // The JSON report carries the exit code each run maps to, beside the harness's verdict.
@@ -114,6 +120,14 @@ export async function writeOutputs(
     [flags.json, () => `${JSON.stringify(asArray ? withCodes : withCodes[0], jsonReplacer, 2)}\n`],
     [flags.junit, () => renderJunit(results)],
     [flags.hdrLog, () => renderHdrLog(results)],
+    [
+      flags.html,
+      () =>
+        renderHtmlReport(
+          results,
+          withCodes.map((r) => r.exitCode),
+        ),
+    ],
   ];
   for (const [file, render] of outputs) {
     if (file === undefined) continue;
