@@ -1,11 +1,11 @@
 import type { LockingMode } from '../src/engine/account-locks.js';
 import { LedgerEngine } from '../src/engine/ledger-engine.js';
 import { type LedgerStorage, MemoryStorage } from '../src/engine/storage.js';
+import { PreciseTimer } from '../src/harness/precise-timer.js';
 import { runClosedLoop } from './closed-loop.js';
 import { type HotFunction, profileInProcess, summarizeProfiles } from './cpu-profile.js';
 import { forceGc } from './force-gc.js';
 import { summarizeUs } from './histogram.js';
-import { PreciseTimer } from './precise-timer.js';
 import { type BenchResult, result } from './report.js';
 import { PreciseGroupCommitStorage } from './simulated-disk.js';
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { LedgerClient } from '../src/client/ledger-client.js';
+import { absoluteNowMs } from '../src/harness/precise-timer.js';
 import type { BenchClientKind } from './bench-client.js';
 import { type HotFunction, summarizeCpuProfiles } from './cpu-profile.js';
 import { type LatencySummaryUs, mergeEncoded, newHistogramUs, summarizeUs } from './histogram.js';
@@ -15,7 +16,6 @@ import {
   type ParentMessage,
   type WorkerMessage,
 } from './load-spec.js';
-import { absoluteNowMs } from './precise-timer.js';
 import { type BenchResult, result } from './report.js';
 import type { CpuSample, ServerKind } from './server-child.js';
 import { ServerProcess } from './server-process.js';

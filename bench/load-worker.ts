@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { status } from '@grpc/grpc-js';
+import { absoluteNowMs, PreciseTimer } from '../src/harness/precise-timer.js';
 import { BenchCallError, type BenchClient, createBenchClient } from './bench-client.js';
 import { encodeHistogram, type Histogram, newHistogramUs } from './histogram.js';
 import {
@@ -10,7 +11,6 @@ import {
   type ParentMessage,
   type WorkerMessage,
 } from './load-spec.js';
-import { absoluteNowMs, PreciseTimer } from './precise-timer.js';
 
 /**
  * One load-generator thread with its own event loop and grpc-js instance (so its own

@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
 import postgres from 'postgres';
+import { absoluteNowMs } from '../src/harness/precise-timer.js';
 import { mergeEncoded, newHistogramUs, summarizeUs } from './histogram.js';
 import type { LoadReport, LoadSpec, ParentMessage, WorkerMessage } from './load-spec.js';
-import { absoluteNowMs } from './precise-timer.js';
 
 /**
  * PostgreSQL side by side, in one run (results in BENCHMARKS.md, "PostgreSQL"):

@@ -1,6 +1,6 @@
 import { MemoryStorage } from '../src/engine/storage.js';
+import { absoluteNowMs, type PreciseTimer } from '../src/harness/precise-timer.js';
 import { newHistogramUs } from './histogram.js';
-import { absoluteNowMs, type PreciseTimer } from './precise-timer.js';
 
 interface Group {
   readonly promise: Promise<void>;

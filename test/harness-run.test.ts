@@ -134,6 +134,7 @@ describe('ledgerctl stress CLI', () => {
     expect(floor).toMatchObject({ ratePerS: 200, rateSource: 'flag', durationMs: 500 });
     expect(floor.calls).toBeGreaterThan(50);
     expect(floor.latencyUs.p99).toBeGreaterThan(0);
+    expect(floor.sendLatenessUs.p99).toBeGreaterThan(0);
     const bad = await cli('calibrate', '--rate', '0');
     expect(bad.code).toBe(EXIT.usage);
     expect(bad.stderr).toMatch(/^ledgerctl: .*--rate.*/);

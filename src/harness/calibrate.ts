@@ -25,6 +25,8 @@ export interface InstrumentFloor {
   latencyUs: LatencySummary;
   /** From the actual send: the part of the floor that is not the generator's own lateness. */
   serviceUs: LatencySummary;
+  /** How late each send left after its scheduled time (the generator's timer and loop). */
+  sendLatenessUs?: LatencySummary;
   /**
    * Measured continuously while the load ran: a probe sending `ratePerS` calls/s to another null
    * responder through the generator's own event loop (absent for `ledgerctl calibrate`).
@@ -122,6 +124,7 @@ export async function calibrate(options: CalibrateOptions): Promise<InstrumentFl
       durationMs,
       latencyUs: latencySummary(stats.latencyUs),
       serviceUs: latencySummary(stats.serviceUs),
+      sendLatenessUs: latencySummary(stats.sendLateUs),
     };
   } finally {
     for (const ch of channels) ch.close();

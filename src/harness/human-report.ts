@@ -29,7 +29,9 @@ export function floorLine(f: InstrumentFloor): string {
     f.rateSource === 'default'
       ? `${f.ratePerS}/s (default: the run has no open-loop rate)`
       : `${f.ratePerS}/s`;
-  const before = `instrument floor at ${rate}: p50 ${us(l.p50)}, p99 ${us(l.p99)}, p99.9 ${us(l.p999)}, max ${us(l.max)} (null responder, ${f.calls} calls in ${(f.durationMs / 1000).toFixed(1)}s`;
+  const late = f.sendLatenessUs;
+  const lateness = late === undefined ? '' : `, send lateness p50 ${us(late.p50)}, p99 ${us(late.p99)}`;
+  const before = `instrument floor at ${rate}: p50 ${us(l.p50)}, p99 ${us(l.p99)}, p99.9 ${us(l.p999)}, max ${us(l.max)} (null responder, ${f.calls} calls in ${(f.durationMs / 1000).toFixed(1)}s${lateness}`;
   const d = f.during;
   const during =
     d === undefined
@@ -80,7 +82,16 @@ export function renderHumanReport(r: RunResult, verbose = false, exitCode?: numb
   if (r.floor !== undefined) out.push(`\n${floorLine(r.floor)}`);
   const open = r.groups.filter((g) => g.model === 'open');
   if (open.length > 0) {
-    const t = table(['group', 'offered/s', 'achieved/s', 'dropped', 'service p50', 'service p99']);
+    const t = table([
+      'group',
+      'offered/s',
+      'achieved/s',
+      'dropped',
+      'service p50',
+      'service p99',
+      'send late p50',
+      'send late p99',
+    ]);
     const all = r.ops.find((o) => o.op === '*');
     for (const g of open) {
       t.push([
@@ -90,9 +101,14 @@ export function renderHumanReport(r: RunResult, verbose = false, exitCode?: numb
         g.dropped ?? 0,
         all ? us(all.serviceUs.p50) : '-',
         all ? us(all.serviceUs.p99) : '-',
+        all?.sendLatenessUs ? us(all.sendLatenessUs.p50) : '-',
+        all?.sendLatenessUs ? us(all.sendLatenessUs.p99) : '-',
       ]);
     }
-    out.push('\nopen loop (service time: from the actual send, all ops)', t.toString());
+    out.push(
+      "\nopen loop (service time: from the actual send, all ops; send late: actual send after the scheduled one, the instrument's own part of the latency)",
+      t.toString(),
+    );
   }
   if (r.faults !== undefined) out.push(...faultLines(r.faults));
   if (r.verdicts.length > 0) {

@@ -21,6 +21,11 @@ export class OpStats {
   readonly serviceUs = buildLatencyHistogram();
   /** The server's own handling time (its trailer), for the calls that carried one. */
   readonly serverUs = buildLatencyHistogram();
+  /**
+   * Open loop: how late each send left after its scheduled time. The instrument's own figure:
+   * it is inside every latency above and is not the server's.
+   */
+  readonly sendLateUs = buildLatencyHistogram();
   count = 0;
   ok = 0;
   /** Replayed answers among ok and errors. */
@@ -43,6 +48,7 @@ export class OpStats {
     code: string | undefined,
     replayed: boolean,
     serverUs?: number,
+    sendLateUs?: number,
   ): void {
     this.count++;
     if (this.firstInvokeNs === undefined || invokeNs < this.firstInvokeNs) this.firstInvokeNs = invokeNs;
@@ -54,6 +60,7 @@ export class OpStats {
     this.latencyUs.recordValue(clampUs(latencyUs));
     this.serviceUs.recordValue(clampUs(serviceUs));
     if (serverUs !== undefined) this.serverUs.recordValue(clampUs(serverUs));
+    if (sendLateUs !== undefined) this.sendLateUs.recordValue(clampUs(sendLateUs));
   }
 
   /** Measured calls per second over the measured window. */

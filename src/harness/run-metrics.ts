@@ -30,6 +30,7 @@ export function summariseOps(recorder: RunRecorder): OpSummary[] {
       latencyHistogram: encodeIntoCompressedBase64(s.latencyUs),
       serviceUs: latencySummary(s.serviceUs),
       ...(s.serverUs.totalCount > 0 ? { serverUs: latencySummary(s.serverUs) } : {}),
+      ...(s.sendLateUs.totalCount > 0 ? { sendLatenessUs: latencySummary(s.sendLateUs) } : {}),
       offered: s.offered,
       dropped: s.dropped,
       warmup: s.warmup,

@@ -183,6 +183,7 @@ export class RunRecorder implements CallRecorder {
         outcome.type === 'ok' ? undefined : (outcome.code ?? 'UNKNOWN'),
         outcome.replayed === true,
         outcome.serverTimeUs,
+        record.scheduledNs === undefined ? undefined : Number(record.invokeNs - record.scheduledNs) / 1_000,
       );
     }
   }

@@ -35,6 +35,11 @@ export interface OpSummary {
   serviceUs: LatencySummary;
   /** The server's own handling time (its `ledger-server-time-us` trailer); absent when no answer carried it. */
   serverUs?: LatencySummary;
+  /**
+   * Open loop: the actual send's lateness after its scheduled time. The instrument's own figure
+   * (its timer and its busy event loop), included in latencyUs; absent in closed loop.
+   */
+  sendLatenessUs?: LatencySummary;
   offered: number;
   dropped: number;
   warmup: number;

@@ -1,4 +1,13 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+
+function workerUrl(): URL {
+  const beside = new URL('./precise-timer-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(beside))) return beside;
+  // Tests run the TypeScript sources: the worker is the built one.
+  return new URL('../../dist/src/harness/precise-timer-worker.js', import.meta.url);
+}
 
 export const absoluteNowMs = (): number => performance.timeOrigin + performance.now();
 
@@ -19,7 +28,7 @@ export class PreciseTimer {
     this.flag = new Int32Array(signal);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    this.worker = new Worker(new URL('./precise-timer-worker.js', import.meta.url), {
+    this.worker = new Worker(workerUrl(), {
       workerData: { signal, port: port2 },
       transferList: [port2],
     });
