@@ -1,3 +1,4 @@
+import { constants as http2constants } from 'node:http2';
 import { connect as connectTcp } from 'node:net';
 import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -147,6 +148,76 @@ describe('connection-level bounds', () => {
   });
 });
 
+describe('per-connection policing', () => {
+  test('a connection whose calls are refused too fast is sent GOAWAY (ENHANCE_YOUR_CALM) and closed; others are served', async () => {
+    t = await startTestServer({
+      server: { maxPendingCalls: 10, connectionPolicy: { maxRefusalsPerSecond: 20 } },
+    });
+    await t.client.createAccount('a', 1n);
+    const c = await misbehaving(t);
+    const goaway = new Promise<number>((resolve) => c.session.once('goaway', (code) => resolve(code)));
+    c.session.on('error', () => {});
+    // Headers only: past 10 pending, each new stream pushes the oldest out (a refusal of this connection).
+    const streams = Array.from({ length: 200 }, () => c.open(`${LEDGER}/GetBalance`));
+    for (const s of streams) s.on('error', () => {});
+    expect(await goaway).toBe(http2constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    await until(() => c.session.destroyed || c.session.closed);
+    expect(t.server.connections.expelled).toBe(1);
+    // Everything it held is gone with it; a well-behaved client on its own connection is served.
+    await until(() => t!.server.pendingCalls === 0);
+    expect((await t.client.getBalance('a')).value.balance).toBe(1n);
+  });
+
+  test('refusals below the rate leave the connection open', async () => {
+    t = await startTestServer({ server: { connectionPolicy: { maxRefusalsPerSecond: 20 } } });
+    await t.client.createAccount('a', 1n);
+    const c = await misbehaving(t);
+    // 20 malformed requests (field 1 sent as a varint) in well under a second: refused, not expelled.
+    for (let i = 0; i < 20; i++) {
+      expect((await c.call(`${LEDGER}/GetBalance`, Buffer.from('0801', 'hex'))).grpcStatus).toBe(
+        status.INVALID_ARGUMENT,
+      );
+    }
+    expect((await c.call(`${LEDGER}/GetBalance`, GET_A)).grpcStatus).toBe(status.OK);
+    expect(t.server.connections.expelled).toBe(0);
+    expect(c.session.closed).toBe(false);
+  });
+
+  test('streaming calls are bounded per connection too', async () => {
+    t = await startTestServer({ server: { connectionPolicy: { maxWatchesPerConnection: 2 } } });
+    const [c, d] = [await misbehaving(t), await misbehaving(t)];
+    for (const w of [c.open(WATCH), c.open(WATCH)]) {
+      w.end(Buffer.from('0000000000', 'hex'));
+      w.on('data', () => {});
+    }
+    await until(() => t!.server.openStreams === 2);
+    expect(await c.call(WATCH, Buffer.alloc(0))).toEqual({
+      grpcStatus: status.RESOURCE_EXHAUSTED,
+      grpcMessage: 'Too many streaming calls open on this connection (limit 2); retry later',
+    });
+    // Another connection has its own two.
+    const other = d.open(WATCH);
+    other.end(Buffer.from('0000000000', 'hex'));
+    other.on('data', () => {});
+    await until(() => t!.server.openStreams === 3);
+  });
+
+  test('a connection that never starts HTTP/2 is closed after the preface timeout; an idle HTTP/2 one is not', async () => {
+    t = await startTestServer({ server: { connectionPolicy: { prefaceTimeoutMs: 300 } } });
+    const h2 = await misbehaving(t);
+    const silent = await new Promise<import('node:net').Socket>((resolve) => {
+      const s = connectTcp(t!.server.port, '127.0.0.1', () => resolve(s));
+      s.on('error', () => {});
+    });
+    const start = Date.now();
+    await new Promise((r) => silent.once('close', r));
+    expect(Date.now() - start).toBeLessThan(3_000);
+    expect(t.server.connections.silent).toBe(1);
+    expect(h2.session.closed).toBe(false);
+    expect((await h2.call(WATCH.replace('Watch', 'Check'), Buffer.alloc(0))).grpcStatus).toBe(status.OK);
+  });
+});
+
 describe('durations past what timers hold', () => {
   test.each([
     ['serve', '--shutdown-grace', '30d'],
@@ -206,6 +277,27 @@ describe('snapshot reads with accounts have their own limit', () => {
     expect(t.logs.some((l) => l.level === PINO_ERROR && l.code === 'RESOURCE_EXHAUSTED')).toBe(true);
     // Small ledgers' snapshots (one slice) are never refused.
     expect(t.server.inFlightCalls).toBe(0);
+  });
+
+  test('a connection flooding snapshot reads past their bound is sent GOAWAY and closed', async () => {
+    t = await startTestServer({
+      server: { maxSnapshotReads: 1, connectionPolicy: { maxRefusalsPerSecond: 5 } },
+    });
+    const operations = Array.from({ length: 1_100 }, (_, i) => ({
+      create_account: { account_id: `s${i}`, initial_balance: '1' },
+    }));
+    await t.client.raw('ExecuteBatch', { operations });
+    const c = await misbehaving(t);
+    c.session.on('error', () => {});
+    const goaway = new Promise<number>((resolve) => c.session.once('goaway', (code) => resolve(code)));
+    // GetSnapshotRequest{include_accounts: true}, 30 at once on one connection.
+    const outcomes = Array.from({ length: 30 }, () =>
+      c.call(`${LEDGER}/GetSnapshot`, Buffer.from('0801', 'hex')),
+    );
+    expect(await goaway).toBe(http2constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    await Promise.all(outcomes);
+    expect(t.server.connections.expelled).toBe(1);
+    expect((await t.client.getSnapshot(false)).value.totalBalance).toBe(1_100n);
   });
 
   test('an abandoned read is dropped before it copies anything', async () => {

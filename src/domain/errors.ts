@@ -117,6 +117,11 @@ export const Errors = {
     new LedgerError('PERMISSION_DENIED', `Principal ${principal} (role ${role}) may not ${action}`),
   tooManyStreams: (max: number) =>
     new LedgerError('RESOURCE_EXHAUSTED', `Too many streaming calls open (limit ${max}); retry later`),
+  tooManyConnectionStreams: (max: number) =>
+    new LedgerError(
+      'RESOURCE_EXHAUSTED',
+      `Too many streaming calls open on this connection (limit ${max}); retry later`,
+    ),
   tooManySnapshotReads: (max: number, budgetAccounts: number) =>
     new LedgerError(
       'RESOURCE_EXHAUSTED',

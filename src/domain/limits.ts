@@ -113,6 +113,15 @@ export const LIMITS = {
    * ended (a real request follows its headers within microseconds; header-only streams are old).
    */
   defaultMaxPendingCalls: 1_000,
+  /**
+   * Calls of one connection refused for its own fault (headers only, malformed, past a stream cap)
+   * in one second; one more and the connection is sent GOAWAY and closed.
+   */
+  defaultMaxRefusalsPerConnectionPerSecond: 100,
+  /** Streaming calls (health Watch, reflection) one connection may hold open; more get RESOURCE_EXHAUSTED. */
+  defaultMaxWatchesPerConnection: 16,
+  /** A connection that has not sent its HTTP/2 preface this long after opening is closed. */
+  defaultPrefaceTimeoutMs: 5_000,
   /** A call whose request message has not arrived this long after its headers is ended (a client that sends headers only). */
   requestMessageTimeoutMs: 10_000,
   /** GetSnapshot calls with include_accounts on a ledger above one slice (snapshotSliceAccounts) served at once; more get RESOURCE_EXHAUSTED. */

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Errors, type LedgerError } from '../domain/errors.js';
 import { LEDGER_SERVICE_NAME, SERVER_TIME_METADATA_KEY } from '../wire/ledger-proto.js';
 import { MalformedRequest, OversizeRequest } from '../wire/strict-service.js';
+import type { ConnectionPolice } from './connection-police.js';
 import type { InFlightLimiter } from './in-flight-limiter.js';
 import type { Logger } from './logger.js';
 import { GRPC_STATUS_OF } from './status-codes.js';
@@ -19,6 +20,8 @@ export interface CallGateOptions {
   requestMessageTimeoutMs: number;
   /** Sees every call refused here (metrics), under the same method names as answered calls. */
   observer?: CallObserver | undefined;
+  /** Told of refusals that are the caller's fault, and holds the per-connection watch cap. */
+  police?: ConnectionPolice | undefined;
 }
 
 export interface CallGate {
@@ -38,12 +41,14 @@ const LEDGER_PREFIX = `/${LEDGER_SERVICE_NAME}/`;
  */
 const metricsMethod = (path: string): string =>
   path.startsWith(LEDGER_PREFIX) ? path.slice(LEDGER_PREFIX.length) : path.slice(1);
+/** The start of the snapshot-read bound's refusal (SnapshotReads answers it from the handler). */
+const SNAPSHOT_READS_REFUSED = Errors.tooManySnapshotReads(0, 0).message.split(' (')[0]!;
 /** How often calls waiting too long for their request are looked for. */
 const SWEEP_EVERY_MS = 250;
 
 interface PendingCall {
   sinceMs: number;
-  end: (err: LedgerError) => void;
+  end: (err: LedgerError, callersFault: boolean) => void;
 }
 
 /**
@@ -61,7 +66,7 @@ interface PendingCall {
  * A refused call's later messages and half-close are dropped: it is already over.
  */
 export function callGate(options: CallGateOptions): CallGate {
-  const { logger, calls, streams, maxPendingCalls, requestMessageTimeoutMs, observer } = options;
+  const { logger, calls, streams, maxPendingCalls, requestMessageTimeoutMs, observer, police } = options;
   // Insertion order is age order: the first entry has waited longest.
   const pending = new Map<object, PendingCall>();
 
@@ -70,7 +75,7 @@ export function callGate(options: CallGateOptions): CallGate {
     for (const [key, p] of pending) {
       if (p.sinceMs > expiredBefore) break;
       pending.delete(key);
-      p.end(Errors.requestNotReceived(requestMessageTimeoutMs));
+      p.end(Errors.requestNotReceived(requestMessageTimeoutMs), true);
     }
   }, SWEEP_EVERY_MS);
   sweep.unref();
@@ -82,14 +87,17 @@ export function callGate(options: CallGateOptions): CallGate {
     const streaming = method.requestStream || method.responseStream;
     let countedCall = false;
     let countedStream = false;
+    let countedWatch = false;
     let over = false;
 
     const release = () => {
       pending.delete(key);
       if (countedCall) calls.release();
       if (countedStream) streams.release();
+      if (countedWatch) police?.releaseWatch(call.getConnectionInfo());
       countedCall = false;
       countedStream = false;
+      countedWatch = false;
     };
     // Ledger answers carry the server-time trailer (docs/contract.md), refusals made here too.
     const trailer = (): grpc.Metadata => {
@@ -99,11 +107,16 @@ export function callGate(options: CallGateOptions): CallGate {
       }
       return metadata;
     };
-    /** Ends the call here with a status of ours (the handler never sees it). */
-    const refuse = (err: LedgerError) => {
+    /**
+     * Ends the call here with a status of ours (the handler never sees it). `callersFault`: the
+     * caller could have avoided it (no request, a malformed one, a stream past a cap), unlike a
+     * full server; such refusals count against its connection.
+     */
+    const refuse = (err: LedgerError, callersFault: boolean) => {
       if (over) return;
       over = true;
       release();
+      if (callersFault) police?.refused(call.getConnectionInfo());
       logger.error(
         {
           operation: methodName(method.path),
@@ -122,7 +135,7 @@ export function callGate(options: CallGateOptions): CallGate {
     const admit = (): boolean => {
       pending.delete(key);
       if (!calls.tryAcquire()) {
-        refuse(Errors.tooManyCalls(calls.max));
+        refuse(Errors.tooManyCalls(calls.max), false);
         return false;
       }
       countedCall = true;
@@ -135,10 +148,12 @@ export function callGate(options: CallGateOptions): CallGate {
           onReceiveMessage: (message, nextMessage) => {
             if (over) return;
             if (pending.has(key) && !admit()) return;
-            if (message instanceof MalformedRequest) return refuse(Errors.malformedRequest(message.reason));
+            if (message instanceof MalformedRequest)
+              return refuse(Errors.malformedRequest(message.reason), true);
             if (message instanceof OversizeRequest)
               return refuse(
                 Errors.requestTooLarge(methodName(method.path), message.bytes, message.limitBytes),
+                true,
               );
             nextMessage(message);
           },
@@ -149,8 +164,13 @@ export function callGate(options: CallGateOptions): CallGate {
           onCancel: release,
         });
         if (streaming) {
-          if (!streams.tryAcquire()) return refuse(Errors.tooManyStreams(streams.max));
+          if (!streams.tryAcquire()) return refuse(Errors.tooManyStreams(streams.max), true);
           countedStream = true;
+          if (police !== undefined) {
+            if (!police.acquireWatch(call.getConnectionInfo()))
+              return refuse(Errors.tooManyConnectionStreams(police.maxWatchesPerConnection), true);
+            countedWatch = true;
+          }
         }
         if (method.requestStream) {
           admit();
@@ -159,12 +179,19 @@ export function callGate(options: CallGateOptions): CallGate {
         if (pending.size >= maxPendingCalls) {
           const [oldestKey, oldest] = pending.entries().next().value as [object, PendingCall];
           pending.delete(oldestKey);
-          oldest.end(Errors.tooManyPendingCalls(maxPendingCalls));
+          oldest.end(Errors.tooManyPendingCalls(maxPendingCalls), true);
         }
         pending.set(key, { sinceMs: startedMs, end: refuse });
       },
       sendStatus: (status, next) => {
         release();
+        // A flood of expensive reads refused by their own bound is the caller's doing too.
+        if (
+          police !== undefined &&
+          status.code === grpc.status.RESOURCE_EXHAUSTED &&
+          status.details?.startsWith(SNAPSHOT_READS_REFUSED) === true
+        )
+          police.refused(call.getConnectionInfo());
         next(status);
       },
     });

@@ -22,7 +22,14 @@ export interface MetricsSources {
   /** In-process engines only (not PostgreSQL). */
   engineStats?: (() => EngineStats) | undefined;
   /** Client connections open, and refused so far at the connection limit. */
-  connections?: (() => { readonly open: number; readonly refused: number }) | undefined;
+  connections?:
+    | (() => {
+        readonly open: number;
+        readonly refused: number;
+        readonly expelled?: number;
+        readonly silent?: number;
+      })
+    | undefined;
   /** Streaming calls (health watches, reflection) open. */
   openStreams?: (() => number) | undefined;
   /** Bytes the ledger's files take on disk (durable mode). */
@@ -122,6 +129,16 @@ export class LedgerMetrics implements CallObserver, CommitObserver {
       'ledger_connections_refused_total',
       'Connections closed on arrival at the connection limit',
       () => read((s) => s.connections?.().refused),
+    );
+    this.counter(
+      'ledger_connections_expelled_total',
+      'Connections sent GOAWAY and closed for too many refused calls in a second',
+      () => read((s) => s.connections?.().expelled),
+    );
+    this.counter(
+      'ledger_connections_silent_closed_total',
+      'Connections closed for not starting HTTP/2 within the preface timeout',
+      () => read((s) => s.connections?.().silent),
     );
     this.gauge('ledger_streams', 'Streaming calls open (health watches, reflection)', () =>
       read((s) => s.openStreams?.()),

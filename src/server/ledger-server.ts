@@ -17,6 +17,7 @@ import { strictServices } from '../wire/strict-service.js';
 import { AccessControl, readAccessTable } from './access-control.js';
 import { withBatchCodec } from './batch-handler.js';
 import { callGate } from './call-gate.js';
+import { ConnectionPolice, type ConnectionPolicy } from './connection-police.js';
 import { buildFileDescriptorProtos } from './file-descriptors.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
 import { ledgerHandlers } from './ledger-handlers.js';
@@ -70,6 +71,8 @@ export interface LedgerServerOptions {
   authTokensFile?: string | undefined;
   /** Sees every answered ledger call (metrics). */
   observer?: CallObserver | undefined;
+  /** Per-connection policing (defaults: LIMITS.defaultMaxRefusalsPerConnectionPerSecond and neighbours). */
+  connectionPolicy?: Partial<ConnectionPolicy> | undefined;
 }
 
 export interface RunningServer {
@@ -91,8 +94,16 @@ export interface RunningServer {
   readonly openStreams: number;
   /** Calls whose headers came but whose request message has not, now. */
   readonly pendingCalls: number;
-  /** Client connections open now (and refused so far at the connection limit). */
-  readonly connections: { readonly open: number; readonly refused: number };
+  /**
+   * Client connections open now, refused so far at the connection limit, closed for too many
+   * refused calls (`expelled`) and for never starting HTTP/2 (`silent`).
+   */
+  readonly connections: {
+    readonly open: number;
+    readonly refused: number;
+    readonly expelled: number;
+    readonly silent: number;
+  };
   /** Health NOT_SERVING, drain in-flight calls (forced after the grace period), close the engine. */
   shutdown(): Promise<void>;
   /**
@@ -186,6 +197,15 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
   const openStreams = new InFlightLimiter(options.maxOpenStreams ?? LIMITS.defaultMaxOpenStreams);
   const transport = { ...DEFAULT_TRANSPORT_LIMITS, ...options.transport };
 
+  const police = new ConnectionPolice(
+    {
+      maxRefusalsPerSecond: LIMITS.defaultMaxRefusalsPerConnectionPerSecond,
+      maxWatchesPerConnection: LIMITS.defaultMaxWatchesPerConnection,
+      prefaceTimeoutMs: LIMITS.defaultPrefaceTimeoutMs,
+      ...options.connectionPolicy,
+    },
+    logger,
+  );
   const gate = callGate({
     logger,
     calls: limiter,
@@ -193,6 +213,7 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     maxPendingCalls: options.maxPendingCalls ?? LIMITS.defaultMaxPendingCalls,
     requestMessageTimeoutMs: options.requestMessageTimeoutMs ?? LIMITS.requestMessageTimeoutMs,
     observer: options.observer,
+    police,
   });
   const server = new grpc.Server({
     'grpc.max_receive_message_length': SERVER_MAX_RECEIVE_BYTES,
@@ -235,7 +256,21 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
       },
     );
   });
-  const connections = applyListenerLimits(server, transport, logger);
+  const listenerStats = applyListenerLimits(server, transport, logger, police);
+  const connections = {
+    get open() {
+      return listenerStats.open;
+    },
+    get refused() {
+      return listenerStats.refused;
+    },
+    get expelled() {
+      return police.stats.expelled;
+    },
+    get silent() {
+      return police.stats.silent;
+    },
+  };
   let draining = false;
   let serving = true;
   const setServing = (now: boolean): void => {

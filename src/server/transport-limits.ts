@@ -1,6 +1,7 @@
 import { constants, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type * as grpc from '@grpc/grpc-js';
 import { LIMITS } from '../domain/limits.js';
+import type { ConnectionPolice } from './connection-police.js';
 import type { Logger } from './logger.js';
 
 /** The connection-level bounds of a server; LIMITS has the defaults and README the reasons. */
@@ -103,6 +104,7 @@ export function applyListenerLimits(
   server: grpc.Server,
   limits: TransportLimits,
   logger: Logger,
+  police?: ConnectionPolice,
 ): ConnectionStats {
   const listeners = (server as unknown as { http2Servers?: unknown }).http2Servers;
   if (!(listeners instanceof Map) || listeners.size === 0) {
@@ -112,6 +114,7 @@ export function applyListenerLimits(
   let lastDropLogMs = 0;
   for (const listener of listeners.keys() as IterableIterator<Http2Server>) {
     listener.maxConnections = limits.maxConnections;
+    police?.watch(listener);
     listener.updateSettings({ maxHeaderListSize: limits.maxHeaderListBytes });
     listener.prependListener('stream', (stream, headers) => {
       capDeadline(headers);

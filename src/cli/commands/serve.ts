@@ -69,6 +69,9 @@ interface ServeOptions {
   requestTimeout: number;
   maxPending: number;
   maxSnapshotReads: number;
+  maxRefusalsPerConnection: number;
+  maxWatchesPerConnection: number;
+  prefaceTimeout: number;
   metricsAddr?: ListenAddress;
 }
 
@@ -257,6 +260,27 @@ export function registerServe(program: Command): void {
         '--max-pending <n>',
         'calls waiting for their request message at once; beyond it the one waiting longest is ended',
         LIMITS.defaultMaxPendingCalls,
+      ),
+    )
+    .addOption(
+      countOption(
+        '--max-refusals-per-connection <n>',
+        'calls of one connection refused in a second for its own fault (no request, malformed, past a cap) before it is sent GOAWAY and closed',
+        LIMITS.defaultMaxRefusalsPerConnectionPerSecond,
+      ),
+    )
+    .addOption(
+      countOption(
+        '--max-watches-per-connection <n>',
+        'streaming calls (health Watch, reflection) one connection may hold open',
+        LIMITS.defaultMaxWatchesPerConnection,
+      ),
+    )
+    .addOption(
+      timerOption(
+        '--preface-timeout <duration>',
+        'close a connection that has not started HTTP/2 this long after it opened',
+        LIMITS.defaultPrefaceTimeoutMs,
       ),
     )
     .addOption(
@@ -503,6 +527,11 @@ async function start(
         maxConnectionAgeGraceMs: options.maxConnectionAgeGrace,
       },
       observer: metrics,
+      connectionPolicy: {
+        maxRefusalsPerSecond: options.maxRefusalsPerConnection,
+        maxWatchesPerConnection: options.maxWatchesPerConnection,
+        prefaceTimeoutMs: options.prefaceTimeout,
+      },
     });
   } catch (err) {
     await engine.close();

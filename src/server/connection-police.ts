@@ -1,0 +1,177 @@
+import { constants, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Logger } from './logger.js';
+
+/** Per-connection bounds: what one connection may cost before it is closed (LIMITS has the defaults). */
+export interface ConnectionPolicy {
+  /** Calls of one connection refused at the gate within one second; one more and it is sent GOAWAY and closed. */
+  maxRefusalsPerSecond: number;
+  /** Streaming calls (health Watch, reflection) one connection may hold open; more are refused. */
+  maxWatchesPerConnection: number;
+  /** A connection that has not sent its HTTP/2 preface (SETTINGS) this long after it opened is closed. */
+  prefaceTimeoutMs: number;
+}
+
+/** Where a call came from, as grpc-js's `getConnectionInfo()` and the session's socket both say it. */
+export interface ConnectionAddress {
+  remoteAddress?: string | undefined;
+  remotePort?: number | undefined;
+  localAddress?: string | undefined;
+  localPort?: number | undefined;
+}
+
+export const connectionKey = (a: ConnectionAddress): string =>
+  `${a.remoteAddress}|${a.remotePort}|${a.localAddress}|${a.localPort}`;
+
+interface Connection {
+  key: string;
+  session: ServerHttp2Session;
+  /** Its HTTP/2 preface (SETTINGS) has arrived. */
+  started: boolean;
+  windowStartMs: number;
+  refusals: number;
+  watches: number;
+  expelled: boolean;
+}
+
+export interface PoliceStats {
+  /** Connections closed for too many refused calls. */
+  readonly expelled: number;
+  /** Connections closed for sending no HTTP/2 preface in time. */
+  readonly silent: number;
+}
+
+/** A refused-call rate is judged over windows of this length. */
+const WINDOW_MS = 1_000;
+/** At most one log line per this long for each kind of closing: a flood must not flood the log. */
+const LOG_EVERY_MS = 1_000;
+
+/**
+ * Connection-level policing. The call gate bounds what *all* callers may hold; without this, one
+ * connection that floods the gate with calls it knows will be refused (headers only, watches past
+ * the cap) still costs the server a call object, a refusal and a status per stream, all on the one
+ * event loop the other clients need. Here a connection whose calls are refused more than
+ * `maxRefusalsPerSecond` times in a second is sent GOAWAY (ENHANCE_YOUR_CALM) and closed, with
+ * every stream it held: a flood costs about that many refusals per connection, then a connect.
+ * A well-behaved client is refused only when the server is full, and then rarely this fast on
+ * one connection. Also here: a cap on the streaming calls of one connection (so one connection
+ * cannot take every watch slot), and closing connections that never start HTTP/2.
+ */
+export class ConnectionPolice {
+  private readonly connections = new Map<string, Connection>();
+  private readonly counts = { expelled: 0, silent: 0 };
+  private readonly lastLogMs = { expelled: 0, silent: 0 };
+
+  constructor(
+    private readonly policy: ConnectionPolicy,
+    private readonly logger: Logger,
+  ) {}
+
+  get maxWatchesPerConnection(): number {
+    return this.policy.maxWatchesPerConnection;
+  }
+
+  get stats(): PoliceStats {
+    return this.counts;
+  }
+
+  /** Follows the sessions of an HTTP/2 listener (grpc-js's, once bound). */
+  watch(listener: Http2Server): void {
+    // Node creates a plaintext session inside its own 'connection' listener, synchronously, so
+    // ours (added later) sees the session of the same socket as the newest one.
+    let newest: Connection | undefined;
+    listener.on('session', (session: ServerHttp2Session) => {
+      const key = connectionKey(session.socket);
+      const connection: Connection = {
+        key,
+        session,
+        windowStartMs: 0,
+        refusals: 0,
+        watches: 0,
+        expelled: false,
+        started: false,
+      };
+      this.connections.set(key, connection);
+      newest = connection;
+      session.once('remoteSettings', () => {
+        connection.started = true;
+      });
+      session.once('close', () => {
+        if (this.connections.get(key) === connection) this.connections.delete(key);
+      });
+    });
+    listener.on('connection', (socket: Socket) => {
+      const connection = newest;
+      newest = undefined;
+      // A TLS session only comes after the handshake (Node's handshake timeout bounds that part).
+      if (connection === undefined || connection.key !== connectionKey(socket)) return;
+      const silence = setTimeout(() => {
+        if (connection.started) return;
+        this.counts.silent++;
+        this.note(
+          'silent',
+          { prefaceTimeoutMs: this.policy.prefaceTimeoutMs },
+          'connection closed: no HTTP/2 preface',
+        );
+        // Neither session.destroy() nor socket.destroy() closes a socket whose HTTP/2 session never
+        // started (Node 20 keeps the handle: no FIN, the fd stays); a reset does.
+        socket.resetAndDestroy();
+      }, this.policy.prefaceTimeoutMs);
+      silence.unref();
+      socket.once('close', () => clearTimeout(silence));
+    });
+  }
+
+  /**
+   * A call of this connection was refused at the gate (its fault: headers only, malformed, past a
+   * stream cap). Past the rate, the connection goes; true when it is gone (or going).
+   */
+  refused(address: ConnectionAddress): boolean {
+    const c = this.connections.get(connectionKey(address));
+    if (c === undefined) return false;
+    if (c.expelled) return true;
+    const now = performance.now();
+    if (now - c.windowStartMs >= WINDOW_MS) {
+      c.windowStartMs = now;
+      c.refusals = 0;
+    }
+    if (++c.refusals <= this.policy.maxRefusalsPerSecond) return false;
+    c.expelled = true;
+    this.counts.expelled++;
+    this.note(
+      'expelled',
+      { maxRefusalsPerSecond: this.policy.maxRefusalsPerSecond, expelled: this.counts.expelled },
+      'connection closed: too many refused calls (GOAWAY ENHANCE_YOUR_CALM)',
+    );
+    // After the refusal on hand has been answered: destroying the session inside grpc-js's call
+    // handling would pull the stream out from under it.
+    // (session.destroy(err, code) sends GOAWAY NO_ERROR on Node 20: goaway() first says why.)
+    setImmediate(() => {
+      if (c.session.destroyed) return;
+      c.session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      setImmediate(() => c.session.destroy());
+    });
+    return true;
+  }
+
+  /** A streaming call of this connection wants a slot; false past the per-connection cap. */
+  acquireWatch(address: ConnectionAddress): boolean {
+    const c = this.connections.get(connectionKey(address));
+    if (c === undefined) return true;
+    if (c.watches >= this.policy.maxWatchesPerConnection) return false;
+    c.watches++;
+    return true;
+  }
+
+  releaseWatch(address: ConnectionAddress): void {
+    const c = this.connections.get(connectionKey(address));
+    if (c !== undefined && c.watches > 0) c.watches--;
+  }
+
+  private note(kind: 'expelled' | 'silent', fields: Record<string, unknown>, message: string): void {
+    const now = Date.now();
+    if (now - this.lastLogMs[kind] < LOG_EVERY_MS) return;
+    this.lastLogMs[kind] = now;
+    this.logger.warn(fields, message);
+  }
+}
