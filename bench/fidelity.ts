@@ -149,6 +149,11 @@ interface StressRun {
   achievedPerS: number;
   dropped: number;
   floorP99Ms: number;
+  /** The continuous probe's p99 while the load ran (the figure latency limits are judged against). */
+  floorDuringP99Ms?: number;
+  /** How late stress's sends left after their scheduled time (all ops). */
+  sendLateP50Ms?: number;
+  sendLateP99Ms?: number;
   generatorCpuUsPerCall: number;
   processCpuS: number;
 }
@@ -191,6 +196,9 @@ async function stress(target: string, open: boolean): Promise<StressRun> {
     achievedPerS: open ? g.achievedRatePerS : all.throughputPerS,
     dropped: g.dropped ?? 0,
     floorP99Ms: r.floor.latencyUs.p99 / 1000,
+    floorDuringP99Ms: r.floor.during === undefined ? undefined : r.floor.during.latencyUs.p99 / 1000,
+    sendLateP50Ms: all.sendLatenessUs === undefined ? undefined : all.sendLatenessUs.p50 / 1000,
+    sendLateP99Ms: all.sendLatenessUs === undefined ? undefined : all.sendLatenessUs.p99 / 1000,
     generatorCpuUsPerCall:
       ((res.generatorCpuCores ?? Number.NaN) * res.wallMs * 1000) / (all.count + all.warmup),
     processCpuS: cpuOf(stderr),

@@ -87,6 +87,40 @@ describe('judging latency against the instrument floor', () => {
     expect(evaluateThreshold(p50, observedUs(700), floorFor(p50, floor)).status).toBe('pass');
   });
 
+  const summary = (p99: number) => ({
+    p50: p99 / 4,
+    p90: p99 / 2,
+    p99,
+    p999: p99 * 2,
+    max: p99 * 3,
+    mean: p99 / 4,
+  });
+
+  it('a slow instrument during the load makes a limit "cannot judge", though the calibration before was quiet', () => {
+    const t = parsed('p99(get) < 10ms');
+    // Too few probe calls to stand alone: the worse of the two floors.
+    const short = { ...floor, during: { ratePerS: 50, calls: 100, latencyUs: summary(8_000) } };
+    const r = evaluateThreshold(t, observedUs(4_000), floorFor(t, short));
+    expect(r.status).toBe('cannot-judge');
+    expect(r.note).toContain('p99 at 500/s (before and during the load) 8.00ms');
+    const long = { ...floor, during: { ratePerS: 50, calls: 1_000, latencyUs: summary(8_000) } };
+    const l = evaluateThreshold(t, observedUs(4_000), floorFor(t, long));
+    expect(l.status).toBe('cannot-judge');
+    expect(l.note).toContain('p99 during the load (50/s probe, 1000 calls) 8.00ms');
+  });
+
+  it('a probe with enough calls is the floor alone: a burst during the calibration before the load does not decide', () => {
+    const t = parsed('p99(get) < 5ms');
+    const noisyBefore = { ...floor, latencyUs: summary(300_000) };
+    expect(evaluateThreshold(t, observedUs(4_000), floorFor(t, noisyBefore)).status).toBe('cannot-judge');
+    const quietDuring = { ...noisyBefore, during: { ratePerS: 50, calls: 1_000, latencyUs: summary(1_000) } };
+    expect(evaluateThreshold(t, observedUs(4_000), floorFor(t, quietDuring)).status).toBe('pass');
+    expect(evaluateThreshold(t, observedUs(6_000), floorFor(t, quietDuring)).status).toBe('fail');
+    // Too few probe calls: the noisy calibration still counts.
+    const fewCalls = { ...noisyBefore, during: { ratePerS: 50, calls: 40, latencyUs: summary(1_000) } };
+    expect(evaluateThreshold(t, observedUs(4_000), floorFor(t, fewCalls)).status).toBe('cannot-judge');
+  });
+
   it('only upper latency limits are subject to the floor', () => {
     for (const text of ['error_rate(*) < 0.1%', 'rate(*) >= 475/s', 'max_rss < 1MB']) {
       expect(floorFor(parsed(text), floor)).toBeUndefined();

@@ -145,17 +145,30 @@ export function floorRateOf(scenario: Scenario): { ratePerS: number; rateSource:
     : { ratePerS: HARNESS_LIMITS.defaultCalibrationRatePerS, rateSource: 'default' };
 }
 
-/** The floor a latency threshold is judged against: the floor's value at the same percentile. */
+/**
+ * The floor latency limits are judged against. The continuous probe, when it made enough calls,
+ * alone: it measured the instrument in the same seconds as the load, through the same event loop,
+ * so a burst on the machine during the 2 s calibration before the load (or a quiet moment then)
+ * does not decide the verdict of a load it did not overlap. Otherwise the worse of the two.
+ */
+export function judgedFloor(floor: InstrumentFloor): { latencyUs: LatencySummary; what: string } {
+  const d = floor.during;
+  if (d !== undefined && d.calls >= HARNESS_LIMITS.floorProbeMinCalls) {
+    return { latencyUs: d.latencyUs, what: `during the load (${d.ratePerS}/s probe, ${d.calls} calls)` };
+  }
+  return {
+    latencyUs: worse(floor.latencyUs, d?.latencyUs),
+    what: d === undefined ? `at ${floor.ratePerS}/s` : `at ${floor.ratePerS}/s (before and during the load)`,
+  };
+}
+
+/** The floor a latency threshold is judged against: the judged floor's value at the same percentile. */
 export function floorFor(
   threshold: Threshold,
   floor: InstrumentFloor,
 ): { us: number; factor: number; what: string } | undefined {
   if (threshold.kind !== 'time' || threshold.op === undefined) return undefined;
-  const l = worse(floor.latencyUs, floor.during?.latencyUs);
-  const at =
-    floor.during === undefined
-      ? `at ${floor.ratePerS}/s`
-      : `at ${floor.ratePerS}/s (before and during the load)`;
+  const { latencyUs: l, what: at } = judgedFloor(floor);
   const factor = HARNESS_LIMITS.floorJudgeFactor;
   if (threshold.metric === 'max') return { us: l.max, factor, what: `max ${at}` };
   if (threshold.metric === 'mean') return { us: l.mean, factor, what: `mean ${at}` };

@@ -37,6 +37,12 @@ export const HARNESS_LIMITS = {
   calibrationWarmupMs: 500,
   /** The continuous floor probe: calls per second to its own null responder while the load runs. */
   floorProbeRatePerS: 50,
+  /**
+   * With at least this many probe calls (10 s at 50/s), limits are judged against the probe's
+   * floor alone: it was measured in the same seconds as the load. Fewer: against the worse of
+   * the probe and the calibration before the load.
+   */
+  floorProbeMinCalls: 500,
   /** The probe stops with the load; this only bounds a run that never ends. */
   floorProbeMaxMs: 24 * 3_600_000,
   /** The floor's rate for a run with no open-loop group (closed loop has no rate of its own). */

@@ -37,7 +37,13 @@ export function floorLine(f: InstrumentFloor): string {
     d === undefined
       ? ''
       : `; during the load, ${d.ratePerS}/s probe: p50 ${us(d.latencyUs.p50)}, p99 ${us(d.latencyUs.p99)}, p99.9 ${us(d.latencyUs.p999)}, ${d.calls} calls`;
-  return `${before}${during}; latency thresholds under ${HARNESS_LIMITS.floorJudgeFactor}x the worse of them cannot be judged)`;
+  const judged =
+    d !== undefined && d.calls >= HARNESS_LIMITS.floorProbeMinCalls
+      ? 'the probe during the load'
+      : d === undefined
+        ? 'it'
+        : 'the worse of them';
+  return `${before}${during}; latency thresholds under ${HARNESS_LIMITS.floorJudgeFactor}x ${judged} cannot be judged)`;
 }
 
 /** The report a person reads on stdout. */
