@@ -78,3 +78,10 @@ export function generatorThreadsArg(value: string): number {
   }
   return n;
 }
+
+/** A rate or other quantity that may be 0 or fractional; the scenario schema checks its range. */
+export function nonNegativeArg(value: string): number {
+  const n = /^\d+(?:\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isFinite(n)) throw new InvalidArgumentError('Expected a number >= 0.');
+  return n;
+}

@@ -11,7 +11,11 @@ export interface FlagScenarioOptions {
   rate?: number;
   callers?: number;
   arrivals?: string;
-  duration: string;
+  /** Default 10s; a ramp (`stages`) lasts as long as its stages instead. */
+  duration?: string;
+  /** `--stage 60s:5000` (repeatable): a rate ramp, open loop. */
+  stage?: string[];
+  startRate?: number;
   warmup?: string;
   accounts: number;
   balance: string;
@@ -21,6 +25,7 @@ export interface FlagScenarioOptions {
 }
 
 const DEFAULT_CALLERS = 8;
+const DEFAULT_DURATION = '10s';
 
 /** Which flag an input path came from, so a refusal names the flag the user typed. */
 const FLAG_OF: [string, string][] = [
@@ -28,6 +33,8 @@ const FLAG_OF: [string, string][] = [
   ['phases.0.groups.0.load.rate_per_s', '--rate'],
   ['phases.0.groups.0.load.callers', '--callers'],
   ['phases.0.groups.0.load.arrivals', '--arrivals'],
+  ['phases.0.groups.0.load.stages', '--stage'],
+  ['phases.0.groups.0.load.start_rate', '--start-rate'],
   ['phases.0.groups.0.duration', '--duration'],
   ['phases.0.groups.0.warmup', '--warmup'],
   ['phases.0.groups.0.amount', '--amount'],
@@ -36,6 +43,14 @@ const FLAG_OF: [string, string][] = [
   ['expect.thresholds', '--threshold'],
   ['expect.allowed_errors', '--allow-error'],
 ];
+
+/** `60s:5000`: a stage's duration (left for the schema to check) and target rate. */
+function parseStage(text: string): { duration: string; target: unknown } | string {
+  const match = /^\s*([^:]+?)\s*:\s*([^:]+?)\s*$/.exec(text);
+  if (match === null) return `--stage: cannot read "${text}": expected duration:rate, e.g. 60s:5000`;
+  const target = Number(match[2]);
+  return { duration: match[1]!, target: Number.isNaN(target) ? match[2] : target };
+}
 
 function parseMix(text: string): Record<string, unknown> | string {
   const mix: Record<string, unknown> = {};
@@ -56,7 +71,16 @@ export function flagScenario(o: FlagScenarioOptions): Scenario {
   if (o.op !== undefined && o.mix !== undefined) problems.push('use --op or --mix, not both');
   if (o.rate !== undefined && o.callers !== undefined)
     problems.push('use --rate (open loop) or --callers (closed loop), not both');
-  if (o.arrivals !== undefined && o.rate === undefined) problems.push('--arrivals needs --rate (open loop)');
+  const ramp = o.stage !== undefined && o.stage.length > 0;
+  if (ramp && o.rate !== undefined) problems.push('use --rate (one rate) or --stage (a ramp), not both');
+  if (ramp && o.callers !== undefined) problems.push('--stage is open loop: it does not take --callers');
+  if (ramp && o.duration !== undefined)
+    problems.push('--stage: the ramp lasts as long as its stages; drop --duration');
+  if (o.startRate !== undefined && !ramp) problems.push('--start-rate needs --stage');
+  if (o.arrivals !== undefined && o.rate === undefined && !ramp)
+    problems.push('--arrivals needs --rate or --stage (open loop)');
+  const stages = (o.stage ?? []).map(parseStage);
+  for (const s of stages) if (typeof s === 'string') problems.push(s);
   const mix = o.mix === undefined ? { [o.op ?? 'transfer']: 1 } : parseMix(o.mix);
   if (typeof mix === 'string') problems.push(mix);
   else {
@@ -78,15 +102,21 @@ export function flagScenario(o: FlagScenarioOptions): Scenario {
           {
             name: 'load',
             mix,
-            load:
-              o.rate === undefined
+            load: ramp
+              ? {
+                  model: 'open',
+                  stages,
+                  ...(o.startRate === undefined ? {} : { start_rate: o.startRate }),
+                  ...(o.arrivals === undefined ? {} : { arrivals: o.arrivals }),
+                }
+              : o.rate === undefined
                 ? { model: 'closed', callers: o.callers ?? DEFAULT_CALLERS }
                 : {
                     model: 'open',
                     rate_per_s: o.rate,
                     ...(o.arrivals === undefined ? {} : { arrivals: o.arrivals }),
                   },
-            duration: o.duration,
+            ...(ramp ? {} : { duration: o.duration ?? DEFAULT_DURATION }),
             ...(o.warmup === undefined ? {} : { warmup: o.warmup }),
             ...(amount === undefined ? {} : { amount: { min: amount[0], max: amount[1] ?? amount[0] } }),
           },

@@ -46,6 +46,12 @@ export function threadShare(spec: GroupSpec, threads: number, k: number): GroupS
     share.load = {
       ...spec.load,
       rate_per_s: spec.load.rate_per_s / threads,
+      ...(spec.load.stages === undefined
+        ? {}
+        : {
+            start_rate: (spec.load.start_rate ?? 0) / threads,
+            stages: spec.load.stages.map((s) => ({ ...s, target: s.target / threads })),
+          }),
       max_in_flight: Math.max(1, splitCount(slots, threads, k)),
     };
   } else {
@@ -144,6 +150,18 @@ function mergeGroupResults(name: string, phase: string, parts: GroupResult[]): G
     merged.offeredRatePerS = parts.reduce((s, p) => s + (p.offeredRatePerS ?? 0), 0);
     merged.achievedRatePerS = parts.reduce((s, p) => s + (p.achievedRatePerS ?? 0), 0);
     merged.dropped = parts.reduce((s, p) => s + (p.dropped ?? 0), 0);
+    // A ramp: each thread ran 1/n of it; the group's stage figures are the sums.
+    const stages = parts[0]?.stages;
+    if (stages !== undefined) {
+      merged.scheduleStarts = parts.flatMap((p) => p.scheduleStarts ?? []);
+      merged.stages = stages.map((st, i) => ({
+        ...st,
+        fromPerS: parts.reduce((s, p) => s + (p.stages?.[i]?.fromPerS ?? 0), 0),
+        toPerS: parts.reduce((s, p) => s + (p.stages?.[i]?.toPerS ?? 0), 0),
+        offered: parts.reduce((s, p) => s + (p.stages?.[i]?.offered ?? 0), 0),
+        dropped: parts.reduce((s, p) => s + (p.stages?.[i]?.dropped ?? 0), 0),
+      }));
+    }
   }
   return merged;
 }

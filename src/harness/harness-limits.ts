@@ -23,6 +23,8 @@ export const HARNESS_LIMITS = {
   /** Open loop: sends allowed in flight before further due sends are dropped (and counted). */
   defaultOpenLoopMaxInFlight: 1_000,
   maxOpenLoopRatePerS: 100_000,
+  /** Stages of one rate ramp. */
+  maxRampStages: 100,
   /** Records kept in memory; a longer run keeps counting and histograms but no full history. */
   maxRecordedOps: 2_000_000,
   /** Acknowledged txids remembered per group for random `query` ops (a ring). */

@@ -7,6 +7,7 @@ import { PAGE_SCRIPT } from './html-page-script.js';
 import type { IntervalSeries } from './interval-series.js';
 import { latencyAtTicks, percentileTicks } from './percentile-distribution.js';
 import type { LatencySummary, RunResult } from './run-result.js';
+import { STAGE_COLUMNS, stageRows } from './stage-report.js';
 import { formatBytes, formatDurationUs } from './units.js';
 
 /** Text from the run (scenario and group names, messages, evidence) made inert in HTML. */
@@ -244,6 +245,16 @@ function renderSection(r: RunResult, i: number, exitCode: number | undefined, pl
             g.dropped ?? 0,
           ].map(text),
         ),
+        'num',
+      ),
+    );
+  }
+  for (const g of open.filter((x) => x.stages !== undefined)) {
+    out.push(
+      `<h3>Ramp ${text(g.name)} by stage</h3><p class="note">latency from the scheduled send; calls binned by when they were due.</p>`,
+      table(
+        [...STAGE_COLUMNS],
+        stageRows(g).map((row) => row.map(text)),
         'num',
       ),
     );

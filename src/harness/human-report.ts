@@ -5,6 +5,7 @@ import type { FaultReport } from './fault-injector.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { ProcessMemory } from './process-rss.js';
 import type { LatencySummary, RunResult } from './run-result.js';
+import { STAGE_COLUMNS, stageRows } from './stage-report.js';
 import { tableStyle } from './table-style.js';
 import { formatBytes, formatDurationUs } from './units.js';
 
@@ -115,6 +116,14 @@ export function renderHumanReport(r: RunResult, verbose = false, exitCode?: numb
       "\nopen loop (service time: from the actual send, all ops; send late: actual send after the scheduled one, the instrument's own part of the latency)",
       t.toString(),
     );
+    for (const g of open.filter((x) => x.stages !== undefined)) {
+      const st = table([...STAGE_COLUMNS]);
+      for (const row of stageRows(g)) st.push(row);
+      out.push(
+        `\nramp ${g.name} by stage (latency from the scheduled send; calls binned by when they were due)`,
+        st.toString(),
+      );
+    }
   }
   if (r.faults !== undefined) out.push(...faultLines(r.faults));
   if (r.verdicts.length > 0) {

@@ -69,7 +69,9 @@ export function parseScenario(text: string, file: string, overrideTexts: readonl
   }
   for (const o of overrides) {
     try {
-      doc.setIn(o.path, doc.createNode(o.value));
+      // `key=null` removes a key (e.g. rate_per_s and duration when stages replace them).
+      if (o.value === null) doc.deleteIn(o.path);
+      else doc.setIn(o.path, doc.createNode(o.value));
     } catch (err) {
       throw new ScenarioError([
         `--set ${o.text}: cannot set ${o.path.join('.')} (${(err as Error).message})`,

@@ -1,4 +1,4 @@
-import { ArrivalSchedule } from './arrival-schedule.js';
+import { ArrivalSchedule, type StageCounts, scheduleRate } from './arrival-schedule.js';
 import type { BatchCaller, Caller } from './call-op.js';
 import {
   type CallSource,
@@ -47,6 +47,24 @@ export interface GroupResult {
   offeredRatePerS?: number;
   achievedRatePerS?: number;
   dropped?: number;
+  /** A rate ramp's stages: offered and dropped sends each (run-scenario adds each stage's latency). */
+  stages?: StageReport[];
+  /**
+   * A ramp: where each schedule began (one per generator thread, told apart by their caller ids),
+   * in seconds since the run started, so calls can be binned into stages after the run.
+   */
+  scheduleStarts?: ScheduleStart[];
+}
+
+export interface ScheduleStart {
+  callerBase: number;
+  startedAtS: number;
+  offsetMs: number;
+}
+
+export interface StageReport extends StageCounts {
+  /** Per op, the calls due in this stage that were sent (warm-up excluded from latency). */
+  ops?: { op: string; count: number; errors: number; p50Us: number; p99Us: number }[];
 }
 
 /** The number of caller ids a group needs (closed: its callers; open: its in-flight slots). */
@@ -169,7 +187,7 @@ async function runOpen(ctx: GroupContext): Promise<GroupResult> {
   const { spec } = ctx;
   if (spec.load.model !== 'open') throw new Error('unreachable');
   const maxInFlight = callerSlots(spec);
-  const schedule = new ArrivalSchedule(spec.load.rate_per_s, spec.load.arrivals, ctx.random.fork());
+  const schedule = new ArrivalSchedule(scheduleRate(spec.load), spec.load.arrivals, ctx.random.fork());
   const random = ctx.random.fork();
   // Each in-flight slot is one sequential caller, so per-caller checks stay meaningful.
   const freeSlots: number[] = [];
@@ -199,6 +217,7 @@ async function runOpen(ctx: GroupContext): Promise<GroupResult> {
       if (slot === undefined && slotsUsed < maxInFlight) slot = slotsUsed++;
       if (slot === undefined) {
         dropped++;
+        schedule.dropped();
         ctx.recorder.dropped(call.op, warmup);
       } else {
         const taken = slot;
@@ -227,6 +246,12 @@ async function runOpen(ctx: GroupContext): Promise<GroupResult> {
     offeredRatePerS: (offered / sendingMs) * 1000,
     achievedRatePerS: (sent / elapsedMs) * 1000,
     dropped,
+    ...(spec.load.stages === undefined
+      ? {}
+      : {
+          stages: schedule.stageCounts(),
+          scheduleStarts: [{ callerBase: ctx.callerBase, startedAtS: Number(startNs) / 1e9, offsetMs }],
+        }),
   };
 }
 

@@ -21,6 +21,7 @@ import { runVerdict } from './run-verdict.js';
 import type { FaultSpec, Scenario } from './scenario-schema.js';
 import { SeededRandom } from './seeded-random.js';
 import { acquireServer } from './server-source.js';
+import { addStageFigures } from './stage-report.js';
 import { StatusLine } from './status-line.js';
 import { evaluateThreshold } from './thresholds.js';
 
@@ -179,8 +180,11 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
     r.completeNs = recorder.nowNs();
   }
   if (recorder.truncated)
-    notes.push(`history capped at ${HARNESS_LIMITS.maxRecordedOps} calls: checks see a prefix`);
+    notes.push(
+      `history capped at ${HARNESS_LIMITS.maxRecordedOps} calls: checks and per-stage figures see a prefix`,
+    );
 
+  addStageFigures(load.groups, recorder.records);
   const verdicts = await checkRun(ctx, initial, recorder, load.stuckPhases, injector);
   const faults = injector?.report(recorder.records.filter((r) => r.type === 'info').length);
   const source = metricSource(recorder, resourceReport, faults);

@@ -96,15 +96,48 @@ const pick = z.discriminatedUnion('dist', [
   z.strictObject({ dist: z.literal('hot'), hot_accounts: positiveInt, hot_share: z.number().min(0).max(1) }),
 ]);
 
-const load = z.discriminatedUnion('model', [
-  z.strictObject({ model: z.literal('closed'), callers: positiveInt.max(HARNESS_LIMITS.maxCallers) }),
-  z.strictObject({
-    model: z.literal('open'),
-    rate_per_s: z.number().positive().max(HARNESS_LIMITS.maxOpenLoopRatePerS),
-    arrivals: z.enum(['uniform', 'poisson']).default('uniform'),
-    max_in_flight: positiveInt.optional(),
-  }),
-]);
+const ratePerS = z.number().min(0).max(HARNESS_LIMITS.maxOpenLoopRatePerS);
+
+/** A ramp stage (k6's ramping-arrival-rate): the rate moves linearly to `target` over `duration`. */
+const stage = z.strictObject({ duration, target: ratePerS });
+
+const load = z
+  .discriminatedUnion('model', [
+    z.strictObject({ model: z.literal('closed'), callers: positiveInt.max(HARNESS_LIMITS.maxCallers) }),
+    z
+      .strictObject({
+        model: z.literal('open'),
+        rate_per_s: ratePerS.positive().optional(),
+        /** A ramp instead of one rate: from `start_rate` (default 0), each stage in turn. */
+        start_rate: ratePerS.optional(),
+        stages: z.array(stage).min(1).max(HARNESS_LIMITS.maxRampStages).optional(),
+        arrivals: z.enum(['uniform', 'poisson']).default('uniform'),
+        max_in_flight: positiveInt.optional(),
+      })
+      .superRefine((l, ctx) => {
+        const issue = (message: string, key: string) =>
+          ctx.addIssue({ code: 'custom', message, path: [key] });
+        if ((l.rate_per_s === undefined) === (l.stages === undefined)) {
+          issue('an open load needs exactly one of "rate_per_s" or "stages"', 'rate_per_s');
+        }
+        if (l.start_rate !== undefined && l.stages === undefined)
+          issue('"start_rate" needs "stages"', 'start_rate');
+        if (l.stages !== undefined) {
+          if (l.stages.every((s) => s.duration === 0)) issue('the stages last 0s in all', 'stages');
+          else if (Math.max(l.start_rate ?? 0, ...l.stages.map((s) => s.target)) === 0)
+            issue('the stages never rise above 0/s', 'stages');
+        }
+      }),
+  ])
+  // Everything that needs one rate (the floor's calibration, the report) sees a ramp's peak.
+  .transform((l) =>
+    l.model === 'open'
+      ? {
+          ...l,
+          rate_per_s: l.rate_per_s ?? Math.max(l.start_rate ?? 0, ...(l.stages ?? []).map((s) => s.target)),
+        }
+      : l,
+  );
 
 const group = z
   .strictObject({
@@ -130,7 +163,11 @@ const group = z
       ctx.addIssue({ code: 'custom', message, path: key === undefined ? [] : [key] });
     if ((g.script === undefined) === (g.mix === undefined))
       issue('a group needs exactly one of "script" or "mix"');
-    if ((g.ops === undefined) === (g.duration === undefined))
+    const stages = g.load.model === 'open' ? g.load.stages : undefined;
+    if (stages !== undefined) {
+      if (g.duration !== undefined) issue('"duration" comes from the stages: leave it out', 'duration');
+      if (g.ops !== undefined) issue('a ramp ends with its stages: "ops" does not apply', 'ops');
+    } else if ((g.ops === undefined) === (g.duration === undefined))
       issue('a group needs exactly one of "ops" or "duration"');
     if (g.mix !== undefined && !Object.values(g.mix).some((w) => (w ?? 0) > 0)) {
       issue('the mix needs at least one op with a weight above 0', 'mix');
@@ -143,7 +180,15 @@ const group = z
       issue('"rounds" needs "ops", not "duration"', 'rounds');
     if (g.warmup !== undefined && g.warmup_ops !== undefined)
       issue('use "warmup" or "warmup_ops", not both', 'warmup');
-  });
+  })
+  // A ramp's group lasts as long as its stages.
+  .transform((g) => ({
+    ...g,
+    duration:
+      g.load.model === 'open' && g.load.stages !== undefined
+        ? g.load.stages.reduce((sum, s) => sum + s.duration, 0)
+        : g.duration,
+  }));
 
 const phase = z.strictObject({
   name,

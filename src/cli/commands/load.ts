@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { withExamples } from '../help-examples.js';
-import { positiveIntArg } from '../option-parsers.js';
+import { nonNegativeArg, positiveIntArg } from '../option-parsers.js';
 import { addRunOptions } from '../run-options.js';
 import type { LoadFlags } from './load-action.js';
 
@@ -32,7 +32,17 @@ export function registerLoad(program: Command): void {
     )
     .option('--arrivals <kind>', 'open loop: uniform or poisson')
     // Kept as text: the scenario schema parses and checks it, so the messages match a file's.
-    .option('--duration <duration>', 'how long the load runs, e.g. 30s', '10s')
+    .option('--duration <duration>', 'how long the load runs, e.g. 30s (default 10s)')
+    .option(
+      '--stage <duration:rate>',
+      'open loop, a rate ramp: the rate moves linearly to rate over duration, e.g. 60s:5000 (repeatable, in order; the run lasts their sum)',
+      collect,
+    )
+    .option(
+      '--start-rate <calls/s>',
+      'with --stage: the rate the ramp starts from (default 0)',
+      nonNegativeArg,
+    )
     .option('--warmup <duration>', 'first part of the load left out of the latency figures')
     .option('--accounts <n>', 'accounts created before the load', positiveIntArg, 100)
     .option('--balance <amount>', 'initial balance of each account, integer minor units', '1000000')
@@ -52,6 +62,6 @@ export function registerLoad(program: Command): void {
   withExamples(command, [
     "ledgerctl load --op transfer --callers 64 --duration 30s --threshold 'p99(transfer) < 20ms'",
     "ledgerctl load --mix transfer=3,get=1 --rate 500 --duration 1m --accounts 1000 --threshold 'rate(*) >= 490/s'",
-    'ledgerctl load --op get --rate 2000 --target 127.0.0.1:50051 --json - | jq .verdict',
+    'ledgerctl load --mix transfer=3,get=1 --start-rate 100 --stage 30s:2000 --stage 30s:2000 --stage 10s:0 --html ramp.html',
   ]).action(async (flags: LoadFlags) => (await import('./load-action.js')).load(flags));
 }
