@@ -95,10 +95,23 @@ interface Server {
   target: string;
 }
 
-async function startServer(url: string): Promise<Server> {
+async function startServer(url: string, commit = 'overlap'): Promise<Server> {
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--port', '0', '--database-url', url, '--log-level', 'warn', '--db-pool-size', '8'],
+    [
+      CLI,
+      'serve',
+      '--port',
+      '0',
+      '--database-url',
+      url,
+      '--log-level',
+      'warn',
+      '--db-pool-size',
+      '8',
+      '--db-commit',
+      commit,
+    ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -126,18 +139,21 @@ interface LoadResult {
   serverCpuMs: number[];
   pgCpuMs: number;
   clientCpuMs: number;
+  /** Group transactions (database commits that are not flush barriers). */
   commits: number;
+  barriers: number;
   writes: number;
   wallMs: number;
 }
 
-async function xactCommits(url: string): Promise<number> {
+/** Transactions committed in the database, and flush barriers run (each one of those commits). */
+async function xactCommits(url: string): Promise<{ commits: number; barriers: number }> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
-  const [row] = await sql<
-    { n: string }[]
-  >`SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()`;
+  const [row] = await sql<{ n: string; b: string }[]>`
+    SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())::text AS n,
+      (SELECT sum(n) FROM ledger_flush_barrier)::text AS b`;
   await sql.end();
-  return Number(row!.n);
+  return { commits: Number(row!.n), barriers: Number(row!.b) };
 }
 
 /** Transfers through gRPC: callers spread over the servers, one load thread per server. */
@@ -215,8 +231,13 @@ async function runTransfers(
     serverCpuMs: to.servers.map((v, i) => v - from.servers[i]!),
     pgCpuMs: to.pg - from.pg,
     clientCpuMs: to.client - from.client,
-    // The sampling's own statement commits once per sample: subtract it.
-    commits: to.commits - from.commits - 1,
+    // --db-commit overlap: every group runs exactly one barrier (this bench reads nothing), an exact
+    // count. per-group: pg_stat_database's commit counter (the sampling's own statement subtracted).
+    commits:
+      to.commits.barriers > from.commits.barriers
+        ? to.commits.barriers - from.commits.barriers
+        : to.commits.commits - from.commits.commits - 1,
+    barriers: to.commits.barriers - from.commits.barriers,
     writes: count,
     wallMs: to.at - from.at,
   };
@@ -334,8 +355,9 @@ function describe(label: string, r: LoadResult): void {
   );
   console.log(
     `  per write: server ${r.serverCpuMs.map(perWrite).join(' + ')} us CPU, PostgreSQL ${perWrite(r.pgCpuMs)} us CPU; ` +
-      `${groups} database transactions = ${(r.writes / Math.max(1, groups)).toFixed(1)} writes per group, ` +
-      `${((2 * groups) / r.writes).toFixed(2)} round trips per write (2 per group)`,
+      `${groups} group transactions = ${(r.writes / Math.max(1, groups)).toFixed(1)} writes per group, ` +
+      `${r.barriers} flush barriers (${(r.writes / Math.max(1, r.barriers)).toFixed(1)} writes per flush), ` +
+      `${((2 * groups + r.barriers) / r.writes).toFixed(2)} round trips per write (2 per group, 1 per barrier)`,
   );
 }
 
@@ -352,17 +374,25 @@ console.log(
 
 const url = await freshDatabase('ledgerctl_bench');
 await seedAccounts(url);
-const one = await startServer(url);
-const single = await runTransfers(url, [one], 'closed');
-describe('ledgerctl, 1 instance, 16 callers', single);
-console.log(`  vs pgbench: ${(single.transfersPerSec / pgb.tps).toFixed(2)}x`);
-const two = await startServer(url);
-const pair = await runTransfers(url, [one, two], 'closed');
-describe('ledgerctl, 2 instances, 8 callers each', pair);
-await stopServer(two);
-const open = await runTransfers(url, [one], 'open', 500);
-describe('ledgerctl, 1 instance, open loop 500/s', open);
-await stopServer(one);
+// Both commit modes in the same run (docs/postgres.md, "Decision: when a group's commit is
+// flushed"): per-group (each group waits for its own flush while holding the head row) and overlap.
+let one: Server | undefined;
+for (const mode of ['per-group', 'overlap']) {
+  const first = await startServer(url, mode);
+  const single = await runTransfers(url, [first], 'closed');
+  describe(`ledgerctl, 1 instance, 16 callers, --db-commit ${mode}`, single);
+  console.log(`  vs pgbench: ${(single.transfersPerSec / pgb.tps).toFixed(2)}x`);
+  const second = await startServer(url, mode);
+  const pair = await runTransfers(url, [first, second], 'closed');
+  describe(`ledgerctl, 2 instances, 8 callers each, --db-commit ${mode}`, pair);
+  console.log(`  vs pgbench: ${(pair.transfersPerSec / pgb.tps).toFixed(2)}x`);
+  await stopServer(second);
+  if (mode === 'overlap') one = first;
+  else await stopServer(first);
+}
+const open = await runTransfers(url, [one!], 'open', 500);
+describe('ledgerctl, 1 instance, open loop 500/s, --db-commit overlap', open);
+await stopServer(one!);
 console.log(`ledger after the runs: ${await checkConserved(url)}`);
 
 const libs = await compareClients(await freshDatabase('ledgerctl_bench_clients'));

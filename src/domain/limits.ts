@@ -72,6 +72,8 @@ export const LIMITS = {
   defaultPgConnectTimeoutMs: 5_000,
   /** PostgreSQL: group transactions one process runs at once (each on its own connection). */
   pgGroupsInFlight: 2,
+  /** PostgreSQL: flush barriers (one synchronous commit each) one process runs at once. */
+  pgFlushBarriersInFlight: 2,
   /** PostgreSQL: most writes in one group transaction. */
   pgMaxGroupWrites: 512,
   /** PostgreSQL: tries of one group that meets a deadlock, a serialization failure or a racing create. */

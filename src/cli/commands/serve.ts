@@ -12,7 +12,7 @@ import { STARTUP_CHECKS, type StartupCheck } from '../../engine/lmdb-storage.js'
 import { openStorage } from '../../engine/open-storage.js';
 import { DatabaseError } from '../../engine/postgres/database-error.js';
 import { describeUrl } from '../../engine/postgres/pg-connect.js';
-import { PgLedger } from '../../engine/postgres/pg-ledger.js';
+import { PG_COMMIT_MODES, type PgCommitMode, PgLedger } from '../../engine/postgres/pg-ledger.js';
 import type { LedgerStorage } from '../../engine/storage.js';
 import { AccessFileError, readAccessTable } from '../../server/access-control.js';
 import { LedgerMetrics } from '../../server/ledger-metrics.js';
@@ -52,6 +52,7 @@ interface ServeOptions {
   dbPoolSize: number;
   dbStatementTimeout: number;
   dbConnectTimeout: number;
+  dbCommit: PgCommitMode;
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
@@ -323,6 +324,14 @@ export function registerServe(program: Command): void {
         .argParser(durationArg),
     )
     .addOption(
+      serveOption(
+        '--db-commit <mode>',
+        'with --database-url: overlap (groups commit asynchronously, answers wait for a shared flush) or per-group (each group waits for its own flush)',
+      )
+        .choices(PG_COMMIT_MODES)
+        .default('overlap'),
+    )
+    .addOption(
       serveOption('--tls-cert <file>', 'serve TLS with this certificate chain (PEM); reread on SIGHUP'),
     )
     .addOption(serveOption('--tls-key <file>', 'private key of --tls-cert (PEM); reread on SIGHUP'))
@@ -548,6 +557,7 @@ async function openPg(options: ServeOptions): Promise<Ledger> {
       poolSize: options.dbPoolSize,
       statementTimeoutMs: options.dbStatementTimeout,
       connectTimeoutMs: options.dbConnectTimeout,
+      commitMode: options.dbCommit,
       txidTtlMs: options.txidTtl,
     });
   } catch (err) {

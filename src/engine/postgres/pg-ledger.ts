@@ -20,9 +20,11 @@ import type { Outcome } from '../outcome.js';
 import { Availability } from './pg-availability.js';
 import { type AccountRow, accountOf, type LogRow, logEntryOf } from './pg-codec.js';
 import { type DatabaseOptions, isConnectionFailure, openPool, probeDatabase } from './pg-connect.js';
+import { FlushBarrier } from './pg-flush-barrier.js';
 import { checkSchema, migrate } from './pg-migrations.js';
 import { TxidSweep } from './pg-txid-sweep.js';
 import {
+  CommitUnconfirmed,
   type GroupStats,
   type GroupUnit,
   type ItemAnswer,
@@ -37,10 +39,19 @@ export interface PgLedgerOptions extends DatabaseOptions {
   migrate?: boolean;
   txidTtlMs?: number;
   maxSnapshotAccounts?: number;
-  /** Group transactions in flight at once (default LIMITS.pgGroupsInFlight; at most pool size - 1). */
+  /** Group transactions in flight at once (default LIMITS.pgGroupsInFlight; at most pool size - 2). */
   groupsInFlight?: number;
+  /**
+   * How a group's COMMIT reaches the disk: 'overlap' (default) commits asynchronously and answers
+   * after a shared flush barrier, so consecutive groups' flushes overlap; 'per-group' waits for
+   * each group's own flush while it holds the head row (for databases without synchronous_commit).
+   */
+  commitMode?: PgCommitMode;
   clock?: Clock;
 }
+
+export const PG_COMMIT_MODES = ['overlap', 'per-group'] as const;
+export type PgCommitMode = (typeof PG_COMMIT_MODES)[number];
 
 export interface PgLedgerStats extends GroupStats {
   groups: number;
@@ -88,6 +99,8 @@ export class PgLedger implements Ledger {
     private readonly maxSnapshotAccounts: number,
     private readonly maxGroupsInFlight: number,
     private readonly groupTimeoutMs: number,
+    /** Undefined in 'per-group' mode: every COMMIT answered is already durable. */
+    private readonly barrier: FlushBarrier | undefined,
   ) {
     // A group whose connection died may never settle (see runWriteGroup): losing the database
     // abandons every group in flight, and so does a group older than any statement may run.
@@ -137,8 +150,11 @@ export class PgLedger implements Ledger {
       clock,
       options.txidTtlMs ?? LIMITS.defaultTxidTtlMs,
       options.maxSnapshotAccounts ?? LIMITS.maxSnapshotAccounts,
-      Math.max(1, Math.min(options.groupsInFlight ?? LIMITS.pgGroupsInFlight, options.poolSize - 1)),
+      Math.max(1, Math.min(options.groupsInFlight ?? LIMITS.pgGroupsInFlight, options.poolSize - 2)),
       options.statementTimeoutMs + options.connectTimeoutMs,
+      (options.commitMode ?? 'overlap') === 'overlap'
+        ? new FlushBarrier(sql, LIMITS.pgFlushBarriersInFlight)
+        : undefined,
     );
   }
 
@@ -165,6 +181,7 @@ export class PgLedger implements Ledger {
       SELECT id, balance, version FROM ledger_accounts WHERE id = ${accountId}`,
     );
     if (row === undefined) throw Errors.accountNotFound(accountId);
+    await this.durable();
     return accountOf(row);
   }
 
@@ -174,10 +191,11 @@ export class PgLedger implements Ledger {
       const [head] = await this.query(
         (sql) => sql<HeadRow[]>`SELECT ${sql.unsafe(SNAPSHOT_COLUMNS)} FROM ledger_head`,
       );
+      await this.durable();
       return snapshotOf(head!, undefined);
     }
     // One snapshot of the database: the head row and the accounts at the same log position.
-    return await this.query((sql) =>
+    const snapshot = await this.query((sql) =>
       sql.begin('isolation level repeatable read read only', async (tx) => {
         const [head] = await tx<HeadRow[]>`SELECT ${tx.unsafe(SNAPSHOT_COLUMNS)} FROM ledger_head`;
         const count = Number(head!.account_count);
@@ -189,6 +207,8 @@ export class PgLedger implements Ledger {
         return snapshotOf(head!, accounts);
       }),
     );
+    await this.durable();
+    return snapshot;
   }
 
   async getTransaction(transactionId: string): Promise<LogEntry> {
@@ -198,7 +218,22 @@ export class PgLedger implements Ledger {
       SELECT * FROM ledger_log WHERE transaction_id = ${transactionId} ORDER BY position DESC LIMIT 1`,
     );
     if (row === undefined) throw Errors.transactionNotFound(transactionId);
+    await this.durable();
     return logEntryOf(row);
+  }
+
+  /**
+   * Waits until everything this process may have seen is on disk. A read (or a group) can see
+   * commits of any instance that are not flushed yet (they committed asynchronously): nothing
+   * derived from them is answered before a barrier started after it covers them.
+   */
+  private async durable(): Promise<void> {
+    if (this.barrier === undefined) return;
+    try {
+      await this.watchdog(this.barrier.reached());
+    } catch (err) {
+      throw this.unavailableOr(err);
+    }
   }
 
   async close(): Promise<void> {
@@ -221,6 +256,11 @@ export class PgLedger implements Ledger {
 
   private unavailableOr(err: unknown): unknown {
     if (err instanceof LedgerError || err instanceof InvariantViolation) return err;
+    // Committed, durability unknown: as a lost COMMIT, whatever failed the barrier.
+    if (err instanceof CommitUnconfirmed) {
+      const cause = this.unavailableOr(err.cause);
+      return cause instanceof LedgerError ? cause : Errors.storageUnavailable();
+    }
     if (isConnectionFailure(err)) {
       this.availability.lost();
       return Errors.storageUnavailable();
@@ -328,7 +368,8 @@ export class PgLedger implements Ledger {
       while (this.queue.length > 0 && this.stats.groupsInFlight < this.maxGroupsInFlight) {
         const group = this.queue.splice(0, LIMITS.pgMaxGroupWrites);
         this.stats.groupsInFlight++;
-        void this.runGroup(group).finally(() => {
+        // The slot is free once the transaction is over: waiting for its flush takes no connection.
+        void this.runGroup(group, () => {
           this.stats.groupsInFlight--;
           if (this.queue.length > 0) this.schedule();
         });
@@ -336,7 +377,13 @@ export class PgLedger implements Ledger {
     });
   }
 
-  private async runGroup(group: Queued[]): Promise<void> {
+  private async runGroup(group: Queued[], transactionOver: () => void): Promise<void> {
+    let slotFree = false;
+    const over = () => {
+      if (slotFree) return;
+      slotFree = true;
+      transactionOver();
+    };
     this.stats.groups++;
     this.stats.writes += group.length;
     let careful = false;
@@ -349,7 +396,14 @@ export class PgLedger implements Ledger {
           runWriteGroup(
             this.sql,
             group.map((q) => q.unit),
-            { nowMs: this.clock.nowMs(), nowNs: this.clock.nowNs, careful, stats: this.stats },
+            {
+              nowMs: this.clock.nowMs(),
+              nowNs: this.clock.nowNs,
+              careful,
+              asyncCommit: this.barrier !== undefined,
+              onCommitted: over,
+              stats: this.stats,
+            },
           ),
         );
       } catch (err) {
@@ -361,6 +415,7 @@ export class PgLedger implements Ledger {
         failure = this.unavailableOr(err);
       }
     }
+    over();
     for (const [i, queued] of group.entries()) {
       const unitAnswers = answers?.[i];
       queued.unit.items.forEach((item, k) => {

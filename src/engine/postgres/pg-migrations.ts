@@ -53,6 +53,18 @@ export const MIGRATIONS: readonly { version: number; name: string; statements: r
     name: 'log entries record the principal that wrote them',
     statements: ["ALTER TABLE ledger_log ADD COLUMN principal text NOT NULL DEFAULT ''"],
   },
+  {
+    version: 3,
+    name: 'flush barrier rows (group transactions commit asynchronously, a barrier makes them durable)',
+    statements: [
+      // pg-flush-barrier.ts: a one-row update committed synchronously flushes every earlier commit.
+      `CREATE TABLE ledger_flush_barrier (
+        slot integer PRIMARY KEY,
+        n bigint NOT NULL
+      )`,
+      'INSERT INTO ledger_flush_barrier (slot, n) SELECT g, 0 FROM generate_series(0, 63) AS g',
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
