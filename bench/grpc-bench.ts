@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -34,11 +34,15 @@ export interface GrpcBenchOptions {
   closedLoop: boolean;
   openLoop: boolean;
   client: BenchClientKind;
+  /** Servers compared (default bare and real); 'durable' is the real server on LMDB. */
+  servers?: readonly ServerKind[];
+  /** Open loop: the ops cycled call by call (default one of each: get, update, transfer). */
+  openOps?: readonly GrpcOp[];
 }
 
 const ACCOUNTS = 2_000;
 const INITIAL_BALANCE = 1_000_000_000n;
-const KINDS: readonly ServerKind[] = ['bare', 'real'];
+const DEFAULT_KINDS: readonly ServerKind[] = ['bare', 'real'];
 
 interface CpuWindow {
   serverUs: number;
@@ -219,13 +223,19 @@ export async function runGrpcBench(
   const profiles: Record<string, HotFunction[]> = {};
   const profileRoot = options.profile ? await mkdtemp(join(tmpdir(), 'ledger-bench-prof-')) : undefined;
 
+  const kinds = options.servers ?? DEFAULT_KINDS;
+  const openOps = options.openOps ?? GRPC_OPS;
   const servers = new Map<ServerKind, ServerState>();
   const unavailable = new Map<ServerKind, string>();
-  for (const kind of KINDS) {
+  const dataDirs: string[] = [];
+  for (const kind of kinds) {
     try {
+      const dataDir = kind === 'durable' ? await mkdtemp(join(tmpdir(), 'ledger-bench-lmdb-')) : undefined;
+      if (dataDir !== undefined) dataDirs.push(dataDir);
       const process = await ServerProcess.start(
         kind,
         profileRoot === undefined ? undefined : join(profileRoot, kind),
+        dataDir,
       );
       await createAccounts(process.target);
       servers.set(kind, { process, ackedDelta: 0n, indeterminate: 0 });
@@ -244,7 +254,7 @@ export async function runGrpcBench(
   const best = new Map<string, LoadRun>();
   for (let round = 0; round < rounds; round++) {
     for (const op of GRPC_OPS) {
-      const order = round % 2 === 0 ? KINDS : [...KINDS].reverse();
+      const order = round % 2 === 0 ? kinds : [...kinds].reverse();
       for (const kind of order) {
         const server = servers.get(kind);
         if (server === undefined) continue;
@@ -277,7 +287,7 @@ export async function runGrpcBench(
   details.closedLoop = Object.fromEntries(best);
   const generator = `${options.client} client, ${options.genWorkers} threads x ${options.connections} conns x ${options.concurrency} callers`;
   for (const op of options.closedLoop ? GRPC_OPS : []) {
-    for (const kind of KINDS) {
+    for (const kind of kinds) {
       const run = best.get(`${kind}/${op}`);
       const note =
         run === undefined
@@ -318,12 +328,26 @@ export async function runGrpcBench(
         'calls per server CPU-second; fair even when the client saturates first',
       ),
     );
+    const durable = best.get(`durable/${op}`);
+    if (durable !== undefined && real !== undefined) {
+      results.push(
+        result(
+          'grpc closed loop',
+          `${op} durable / real throughput`,
+          pct(durable.callsPerSec, real.callsPerSec),
+          '%',
+          { comparison: '>=', value: 70 },
+          `same generator: ${generator}`,
+        ),
+      );
+    }
   }
 
   // Open loop at a fixed rate, one generator thread, latency from the scheduled send time.
   const openWarmupMs = quick ? 500 : 1_000;
   const openDurationMs = quick ? 1_500 : 8_000;
-  for (const kind of options.openLoop ? KINDS : []) {
+  const openRuns = new Map<ServerKind, LoadRun>();
+  for (const kind of options.openLoop ? kinds : []) {
     const server = servers.get(kind);
     let run: LoadRun | undefined;
     if (server !== undefined) {
@@ -332,7 +356,7 @@ export async function runGrpcBench(
           client: options.client,
           connections: 4,
           mode: 'open',
-          ops: GRPC_OPS,
+          ops: openOps,
           concurrency: 0,
           ratePerSec: options.openRatePerSec,
           warmupMs: openWarmupMs,
@@ -342,8 +366,10 @@ export async function runGrpcBench(
         },
       ]);
       details[`openLoop-${kind}`] = run;
+      openRuns.set(kind, run);
       log(
         `grpc open ${options.openRatePerSec}/s ${kind}: ${Math.round(run.callsPerSec)} calls/s, ` +
+          `server ${usPerCall(run.cpu.serverUs, run.calls).toFixed(0)} us/call (${pct(run.cpu.serverUs / 1000, run.cpu.wallMs).toFixed(0)}% core), ` +
           GRPC_OPS.map((op) => `${op} p99 ${run?.perOp[op]?.latency.p99} us`).join(', '),
       );
     }
@@ -371,11 +397,27 @@ export async function runGrpcBench(
           run.callsPerSec,
           'calls/s',
           undefined,
-          `server ${pct(run.cpu.serverUs / 1000, run.cpu.wallMs).toFixed(1)}% of a core, ` +
+          `server ${pct(run.cpu.serverUs / 1000, run.cpu.wallMs).toFixed(1)}% of a core, ${usPerCall(run.cpu.serverUs, run.calls).toFixed(0)} us/call, ` +
             `generator send lag p99 ${run.sendLag?.p99 ?? '?'} us, errors ${run.errors}`,
         ),
       );
     }
+  }
+
+  const openReal = openRuns.get('real');
+  const openDurable = openRuns.get('durable');
+  if (openReal !== undefined && openDurable !== undefined) {
+    results.push(
+      result(
+        `grpc open loop ${options.openRatePerSec}/s`,
+        'durable / real server CPU per call',
+        usPerCall(openDurable.cpu.serverUs, openDurable.calls) /
+          usPerCall(openReal.cpu.serverUs, openReal.calls),
+        'x',
+        { comparison: '<=', value: 2 },
+        `ops cycled: ${openOps.join(',')}`,
+      ),
+    );
   }
 
   for (const [kind, server] of servers) {
@@ -385,6 +427,7 @@ export async function runGrpcBench(
     );
     await server.process.stop();
   }
+  for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
   if (profileRoot !== undefined) {
     for (const kind of servers.keys()) profiles[kind] = await summarizeCpuProfiles(join(profileRoot, kind));
   }

@@ -5,12 +5,15 @@ import type { HotFunction } from './cpu-profile.js';
 import { runEngineBench } from './engine-bench.js';
 import { runGrpcBench } from './grpc-bench.js';
 import { runHarnessBench } from './harness-bench.js';
+import { GRPC_OPS, type GrpcOp } from './load-spec.js';
 import { runMemoryBench } from './memory-bench.js';
 import { type BenchResult, machineInfo, renderTable, writeJsonReport } from './report.js';
+import type { ServerKind } from './server-child.js';
 
 const USAGE = `usage: node dist/bench/main.js [--quick] [--json FILE] [--only engine,memory,grpc,grpc-closed,grpc-open,harness]
        [--gen-workers N] [--connections N] [--concurrency N] [--open-rate N] [--client raw|typed] [--profile]
-       [--harness-rates R,R,...] [--harness-connections N]`;
+       [--harness-rates R,R,...] [--harness-connections N] [--servers bare,real,durable]
+       [--open-mix get:60,update:20,transfer:20]`;
 
 const SECTIONS = ['engine', 'memory', 'grpc-closed', 'grpc-open', 'harness'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -18,6 +21,25 @@ type Section = (typeof SECTIONS)[number];
 function clientKind(text: string): BenchClientKind {
   if (text !== 'raw' && text !== 'typed') throw new Error(`--client must be raw or typed, got ${text}`);
   return text;
+}
+
+function serverKind(text: string): ServerKind {
+  if (text !== 'bare' && text !== 'real' && text !== 'durable')
+    throw new Error(`--servers takes bare, real, durable; got ${text}`);
+  return text;
+}
+
+/** `get:60,update:20,transfer:20` -> the shortest cycle with those shares (get x3, update, transfer). */
+function openMix(text: string, int: (name: string, text: string) => number): GrpcOp[] {
+  const parts = text.split(',').map((part) => {
+    const [op, weight] = part.split(':');
+    if (!GRPC_OPS.includes(op as GrpcOp) || weight === undefined)
+      throw new Error(`--open-mix takes op:weight pairs of get, update, transfer; got ${part}`);
+    return { op: op as GrpcOp, weight: int('open-mix', weight) };
+  });
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const divisor = parts.reduce((g, p) => gcd(g, p.weight), 0);
+  return parts.flatMap((p) => Array.from({ length: p.weight / divisor }, () => p.op));
 }
 
 function parse() {
@@ -34,6 +56,8 @@ function parse() {
       client: { type: 'string', default: 'raw' },
       'harness-rates': { type: 'string' },
       'harness-connections': { type: 'string', default: '4' },
+      servers: { type: 'string', default: 'bare,real' },
+      'open-mix': { type: 'string', default: 'get:1,update:1,transfer:1' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -60,6 +84,8 @@ function parse() {
     client: clientKind(values.client),
     harnessRatesPerS: values['harness-rates']?.split(',').map((r) => int('harness-rates', r.trim())),
     harnessConnections: int('harness-connections', values['harness-connections']),
+    servers: values.servers.split(',').map((s) => serverKind(s.trim())),
+    openOps: openMix(values['open-mix'], int),
   };
 }
 

@@ -5,7 +5,7 @@ import Table from 'cli-table3';
 import { colourEnabled } from '../src/harness/table-style.js';
 
 export interface Target {
-  readonly comparison: '>=' | '<';
+  readonly comparison: '>=' | '<=' | '<';
   readonly value: number;
 }
 
@@ -31,7 +31,12 @@ export function result(
 ): BenchResult {
   let pass: boolean | undefined;
   if (target !== undefined && value !== undefined && Number.isFinite(value)) {
-    pass = target.comparison === '>=' ? value >= target.value : value < target.value;
+    pass =
+      target.comparison === '>='
+        ? value >= target.value
+        : target.comparison === '<='
+          ? value <= target.value
+          : value < target.value;
   }
   return {
     section,

@@ -40,7 +40,15 @@ async function start(): Promise<{ target: string; shutdown(): Promise<void> }> {
     return { target: responder.target, shutdown: () => responder.close() };
   }
   // durable: LMDB in the data dir given as the next argument (the bench removes it).
-  const storage = kind === 'durable' ? await LmdbStorage.open(process.argv[3]!) : new MemoryStorage();
+  // BENCH_LMDB_TXNS_IN_FLIGHT: the group-commit bound to compare ('Infinity': no bound, as before).
+  const inFlight = process.env.BENCH_LMDB_TXNS_IN_FLIGHT;
+  const storage =
+    kind === 'durable'
+      ? await LmdbStorage.open(
+          process.argv[3]!,
+          inFlight === undefined ? {} : { transactionsInFlight: Number(inFlight) },
+        )
+      : new MemoryStorage();
   const engine = await LedgerEngine.open({ storage, locking: 'account' });
   return startLedgerServer({ host: '127.0.0.1', port: 0, engine, logger: createLogger('silent') });
 }

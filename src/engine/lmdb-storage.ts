@@ -75,6 +75,8 @@ export interface LmdbStorageOptions {
   startupCheck?: StartupCheck;
   /** Take over a LOCK left by a server on another host (the operator checked it is gone). */
   forceUnlock?: boolean;
+  /** Write transactions in flight (issued, not yet flushed) before commits wait for the next one. */
+  transactionsInFlight?: number;
 }
 
 /** Group-commit counters: mean commits per flush = commits / flushes. */
@@ -107,6 +109,12 @@ export class LmdbStorage implements LedgerStorage {
   private lastCommit: Commit | undefined;
   private lastObserved: Commit | undefined;
   private headPending = false;
+  /** Write transactions issued and not yet durable. */
+  private inFlight = 0;
+  /** Puts were issued in this event turn: lmdb-js's transaction for it is still open. */
+  private turnOpen = false;
+  /** Commits waiting for a transaction in flight to become durable (group commit). */
+  private held: HeldGroup | undefined;
   private lastDurable: Promise<void> | undefined;
   private closed = false;
   private failureHandler: ((failure: StorageFailure) => void) | undefined;
@@ -128,6 +136,7 @@ export class LmdbStorage implements LedgerStorage {
     dbs: SubDatabases,
     readonly txRecords: DurableTxRecords,
     readonly logRetention: DurableLogRetention | undefined,
+    private readonly maxInFlight: number,
   ) {
     ({
       accounts: this.accounts,
@@ -193,7 +202,15 @@ export class LmdbStorage implements LedgerStorage {
               retentionMs: options.logRetentionMs,
               onDamage,
             });
-      storage = new LmdbStorage(dir, lock, root, dbs, txRecords, logRetention);
+      storage = new LmdbStorage(
+        dir,
+        lock,
+        root,
+        dbs,
+        txRecords,
+        logRetention,
+        options.transactionsInFlight ?? LIMITS.lmdbTransactionsInFlight,
+      );
       storage.startupCheckMs = startupCheckMs;
       return storage;
     } catch (err) {
@@ -279,18 +296,8 @@ export class LmdbStorage implements LedgerStorage {
 
   commit(batch: CommitBatch): Promise<void> | undefined {
     if (this.failed !== undefined) throw this.failed;
-    let commit: Commit | undefined;
-    let puts = 0;
-    const put = (db: Database, key: string | number, value: Buffer): void => {
-      commit = this.observed(db.put(key, value) as Commit);
-      puts++;
-    };
-    for (const account of batch.accounts) put(this.accounts, account.id, encodeAccount(account));
-    for (const entry of batch.logEntries) {
-      put(this.log, entry.position, encodeLogEntry(entry));
-      put(this.logIndex, entry.transactionId, encodeIndexEntry(entry.transactionId, entry.position));
-    }
-    for (const txRecord of batch.txRecords) put(this.txids, txRecord.transactionId, encodeTxRecord(txRecord));
+    const puts = batch.accounts.length + 2 * batch.logEntries.length + batch.txRecords.length;
+    if (puts === 0) return undefined;
     const last = batch.logEntries[batch.logEntries.length - 1];
     if (batch.accounts.length > 0 || last !== undefined) {
       this.head = {
@@ -298,9 +305,47 @@ export class LmdbStorage implements LedgerStorage {
         totalBalance: this.head.totalBalance + batch.totalDelta,
         lastPosition: last?.position ?? this.head.lastPosition,
       };
+    }
+    this.flushStats.commits++;
+    // Group commit across event turns: while the transactions in flight are at the limit, a
+    // commit waits for the next one instead of starting a transaction (and an fsync) of its own.
+    // Held commits are written in order, before any later one: an account's newest state wins.
+    if (this.held !== undefined || (this.inFlight >= this.maxInFlight && !this.turnOpen)) {
+      this.held ??= heldGroup();
+      this.held.batches.push(batch);
+      return this.held.durable;
+    }
+    this.write(batch);
+    return this.lastDurable;
+  }
+
+  /** Issues one commit's puts; they land in the write transaction of this event turn. */
+  private write(batch: CommitBatch): void {
+    let commit: Commit | undefined;
+    const put = (db: Database, key: string | number, value: Buffer): void => {
+      commit = this.observed(db.put(key, value) as Commit);
+    };
+    for (const account of batch.accounts) put(this.accounts, account.id, encodeAccount(account));
+    for (const entry of batch.logEntries) {
+      put(this.log, entry.position, encodeLogEntry(entry));
+      put(this.logIndex, entry.transactionId, encodeIndexEntry(entry.transactionId, entry.position));
+    }
+    for (const txRecord of batch.txRecords) put(this.txids, txRecord.transactionId, encodeTxRecord(txRecord));
+    this.flushStats.puts += batch.accounts.length + 2 * batch.logEntries.length + batch.txRecords.length;
+    if (!this.turnOpen) {
+      this.turnOpen = true;
+      // lmdb-js closes the event turn's transaction in a setImmediate queued at its first put;
+      // this one runs after it.
+      setImmediate(() => {
+        this.turnOpen = false;
+      });
+    }
+    if (batch.accounts.length > 0 || batch.logEntries.length > 0) {
       // One head put per task, after its last commit: lmdb-js ends a write transaction only
       // between tasks (event-turn batching), so the microtask's put lands in the same transaction
-      // as every commit of this task, and the head matches what that transaction holds.
+      // as every commit of this task, and the head matches what that transaction holds. `head`
+      // counts every commit issued, held ones too; but while a group is held nothing is written,
+      // and a group is written whole, so whenever puts are issued no commit is left out of them.
       if (!this.headPending) {
         this.headPending = true;
         queueMicrotask(() => {
@@ -312,25 +357,49 @@ export class LmdbStorage implements LedgerStorage {
         });
       }
     }
-    if (commit === undefined) return undefined;
-    this.flushStats.commits++;
-    this.flushStats.puts += puts;
     // Every put of one write transaction returns the same promise: one durable wait per flush.
-    if (commit !== this.lastCommit || this.lastDurable === undefined) {
-      const current = commit;
-      this.lastCommit = current;
-      this.flushStats.flushes++;
-      // With overlappingSync a commit is visible before it is on disk: wait for the flush too.
-      this.lastDurable = current.then(
-        async () => {
-          await current.flushed;
-        },
-        async (err: unknown) => {
-          throw this.commitFailed(await describeCommitFailure(this.dataDir, err));
-        },
-      );
+    if (commit === undefined || (commit === this.lastCommit && this.lastDurable !== undefined)) return;
+    const current = commit;
+    this.lastCommit = current;
+    this.flushStats.flushes++;
+    this.inFlight++;
+    // With overlappingSync a commit is visible before it is on disk: wait for the flush too.
+    const durable = current.then(
+      async () => {
+        await current.flushed;
+      },
+      async (err: unknown) => {
+        throw this.commitFailed(await describeCommitFailure(this.dataDir, err));
+      },
+    );
+    this.lastDurable = durable;
+    durable.then(
+      () => {
+        this.inFlight--;
+        this.releaseHeld();
+      },
+      () => {
+        this.inFlight--;
+      },
+    );
+  }
+
+  /** Writes the held commits as one transaction, once one in flight is durable. */
+  private releaseHeld(): void {
+    const group = this.held;
+    if (group === undefined || this.inFlight >= this.maxInFlight) return;
+    this.held = undefined;
+    if (this.failed !== undefined || this.closed) {
+      group.reject(this.failed ?? new StorageFailure('storage closed with commits pending'));
+      return;
     }
-    return this.lastDurable;
+    try {
+      for (const batch of group.batches) this.write(batch);
+    } catch (err) {
+      group.reject(err);
+      return;
+    }
+    this.lastDurable!.then(group.resolve, group.reject);
   }
 
   /**
@@ -405,11 +474,34 @@ export class LmdbStorage implements LedgerStorage {
   private fail(failure: StorageFailure): StorageFailure {
     if (this.failed !== undefined) return this.failed;
     this.failed = failure;
+    const held = this.held;
+    this.held = undefined;
+    held?.reject(failure);
     this.txRecords.stop();
     this.logRetention?.stop();
     this.failureHandler?.(failure);
     return failure;
   }
+}
+
+interface HeldGroup {
+  batches: CommitBatch[];
+  /** Settles with the transaction the group is written in. */
+  durable: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function heldGroup(): HeldGroup {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const durable = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Observed here: a failure reaches the engine through every commit's own promise.
+  durable.catch(() => {});
+  return { batches: [], durable, resolve, reject };
 }
 
 let observingCommitFailures = false;
