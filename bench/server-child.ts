@@ -1,6 +1,7 @@
 import { LedgerEngine } from '../src/engine/ledger-engine.js';
 import { LmdbStorage } from '../src/engine/lmdb-storage.js';
 import { MemoryStorage } from '../src/engine/storage.js';
+import { startH2NullResponder } from '../src/harness/h2-null-responder.js';
 import { startNullResponder } from '../src/harness/null-responder.js';
 import { startLedgerServer } from '../src/server/ledger-server.js';
 import { createLogger } from '../src/server/logger.js';
@@ -12,7 +13,7 @@ import { startBareServer } from './bare-server.js';
  * Protocol over the fork IPC channel: {type:'ready', target} | {type:'error', message};
  * requests {type:'cpu'} and {type:'stop'}.
  */
-export type ServerKind = 'real' | 'bare' | 'durable' | 'null';
+export type ServerKind = 'real' | 'bare' | 'durable' | 'null' | 'h2-null';
 
 export interface CpuSample {
   type: 'cpu';
@@ -35,6 +36,10 @@ const send = (message: object) => process.send?.(message);
 
 async function start(): Promise<{ target: string; shutdown(): Promise<void> }> {
   if (kind === 'bare') return startBareServer();
+  if (kind === 'h2-null') {
+    const responder = await startH2NullResponder();
+    return { target: responder.target, shutdown: () => responder.close() };
+  }
   if (kind === 'null') {
     const responder = await startNullResponder();
     return { target: responder.target, shutdown: () => responder.close() };

@@ -2,9 +2,11 @@ import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
+import { LedgerClient } from '../src/client/ledger-client.js';
 import { frameMessage } from '../src/harness/grpc-wire.js';
 import { h2CallOp } from '../src/harness/h2-call-op.js';
 import { H2Channel, SERVER_TIME_KEY } from '../src/harness/h2-channel.js';
+import { startH2NullResponder } from '../src/harness/h2-null-responder.js';
 import { HpackDecoder, HpackError } from '../src/harness/hpack.js';
 import {
   HUFFMAN_CODES,
@@ -189,6 +191,20 @@ describe('lean caller framing against node:http2 servers', () => {
       for (let i = 0; i < 5; i++) {
         expect(await get(ch)).toMatchObject({ type: 'ok', serverTimeUs: 7, accounts: [{ accountId: 'z' }] });
       }
+    } finally {
+      ch.close();
+      s.close();
+    }
+  });
+
+  it('thousands of calls started in one turn of the event loop (output over several slabs)', async () => {
+    let n = 0;
+    const s = await h2Server((stream) => answer(stream, { [SERVER_TIME_KEY]: String(++n) }));
+    const ch = channel(s.target);
+    try {
+      const rs = await Promise.all(Array.from({ length: 3_000 }, () => get(ch, 20_000)));
+      expect(rs.filter((r) => r.type !== 'ok')).toEqual([]);
+      expect(new Set(rs.map((r) => r.serverTimeUs)).size).toBe(3_000);
     } finally {
       ch.close();
       s.close();
@@ -494,6 +510,26 @@ describe('lean caller against grpc-js servers', () => {
     } finally {
       ch.close();
       server.forceShutdown();
+    }
+  });
+});
+
+describe('null responder on the same framing', () => {
+  it('answers the lean caller and grpc-js alike, thousands of calls at once', async () => {
+    const r = await startH2NullResponder();
+    const ch = channel(r.target);
+    const client = new LedgerClient(r.target, {});
+    try {
+      const lean = await Promise.all(Array.from({ length: 3_000 }, () => get(ch, 20_000)));
+      expect(lean.filter((x) => x.type !== 'ok')).toEqual([]);
+      expect(lean[0]!.accounts![0]).toEqual({ accountId: 's-123', balance: 1_000_000n, version: 42n });
+      // grpc-js (node:http2 underneath, 64 KiB windows): flow control and HPACK from the other side.
+      const viaGrpcJs = await Promise.all(Array.from({ length: 3_000 }, () => client.getBalance('x')));
+      expect(viaGrpcJs.every((x) => x.value.accountId === 's-123')).toBe(true);
+    } finally {
+      client.close();
+      ch.close();
+      await r.close();
     }
   });
 });

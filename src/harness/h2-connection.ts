@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { decodeGrpcMessage, Status, statusOfHttp, statusOfReset } from './grpc-wire.js';
 import type { H2ChannelOptions } from './h2-channel.js';
+import { CONNECTION_PREFACE, H2, H2FrameReader, H2FrameWriter } from './h2-frames.js';
 import { type H2Endpoint, openH2Socket } from './h2-target.js';
 import { type HeaderSink, HpackDecoder } from './hpack.js';
 
@@ -55,44 +56,41 @@ interface ConnectionOwner {
   headerBlock(path: string, deadlineMs: number): Buffer;
 }
 
-// RFC 9113 frame types, flags, settings and error codes.
-const DATA = 0x0;
-const HEADERS = 0x1;
-const RST_STREAM = 0x3;
-const SETTINGS = 0x4;
-const PUSH_PROMISE = 0x5;
-const PING = 0x6;
-const GOAWAY = 0x7;
-const WINDOW_UPDATE = 0x8;
-const CONTINUATION = 0x9;
-const END_STREAM = 0x1;
-const ACK = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY = 0x20;
-const SETTINGS_ENABLE_PUSH = 0x2;
-const SETTINGS_MAX_CONCURRENT_STREAMS = 0x3;
-const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
-const SETTINGS_MAX_FRAME_SIZE = 0x5;
-const NO_ERROR = 0x0;
-const PROTOCOL_ERROR = 0x1;
-const FLOW_CONTROL_ERROR = 0x3;
-const FRAME_SIZE_ERROR = 0x6;
-const CANCEL = 0x8;
-const COMPRESSION_ERROR = 0x9;
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const MAX_WINDOW = 0x7fffffff;
+const {
+  DATA,
+  HEADERS,
+  RST_STREAM,
+  SETTINGS,
+  PUSH_PROMISE,
+  PING,
+  GOAWAY,
+  WINDOW_UPDATE,
+  CONTINUATION,
+  END_STREAM,
+  ACK,
+  END_HEADERS,
+  PADDED,
+  PRIORITY_FLAG: PRIORITY,
+  SETTINGS_ENABLE_PUSH,
+  SETTINGS_MAX_CONCURRENT_STREAMS,
+  SETTINGS_INITIAL_WINDOW_SIZE,
+  SETTINGS_MAX_FRAME_SIZE,
+  NO_ERROR,
+  PROTOCOL_ERROR,
+  FLOW_CONTROL_ERROR,
+  FRAME_SIZE_ERROR,
+  REFUSED_STREAM,
+  CANCEL,
+  COMPRESSION_ERROR,
+  MAX_WINDOW,
+} = H2;
 /** The frame size we accept (the protocol's default; we never raise it). */
-const MAX_FRAME_IN = 16_384;
+const MAX_FRAME_IN = H2.DEFAULT_MAX_FRAME;
 /** A response header block (HEADERS + CONTINUATION) above this ends the connection. */
 export const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
 /** Our connection window, opened up front; received DATA is acknowledged once half of it has arrived. */
 const CONNECTION_WINDOW = 16 * 1024 * 1024;
 const WINDOW_REFILL = CONNECTION_WINDOW / 2;
-const REFUSED_STREAM = 0x7;
-/** Output is written into slabs of this size; one socket write per batch of frames. */
-const SLAB_BYTES = 64 * 1024;
 
 const IGNORE: HeaderSink = { header() {} };
 
@@ -169,10 +167,6 @@ function answerOf(
   return { code, message, body, replayed: call.replayed, serverTimeUs: call.serverTimeUs };
 }
 
-function flushConnection(conn: H2Connection): void {
-  conn.flush();
-}
-
 /**
  * One HTTP/2 connection of the lean caller (RFC 9113, client side, unary gRPC calls only):
  * preface and SETTINGS, HEADERS (+ CONTINUATION) and DATA out within the server's flow-control
@@ -202,20 +196,24 @@ export class H2Connection {
   private sendWindow = 65_535;
   // Received DATA not yet acknowledged.
   private unacked = 0;
-  // Input: the unparsed tail of the last chunk, and a header block split over CONTINUATION.
-  private rest: Buffer | undefined;
+  // Input: frames cut from the socket's chunks, and a header block split over CONTINUATION.
+  private readonly reader = new H2FrameReader(MAX_FRAME_IN);
+  private readonly onFrame = (
+    buf: Buffer,
+    type: number,
+    flags: number,
+    id: number,
+    start: number,
+    end: number,
+  ) => {
+    this.frame(buf, type, flags, id, start, end);
+    return !this.ended;
+  };
   private blockStream = 0;
   private blockFlags = 0;
   private blockParts: Buffer[] = [];
   private blockBytes = 0;
-  // Output.
-  private out = Buffer.allocUnsafe(SLAB_BYTES);
-  private outStart = 0;
-  private outEnd = 0;
-  private outFull: Buffer[] = [];
-  private flushQueued = false;
-  /** We ended our side of the socket (after our GOAWAY): nothing more is written. */
-  private writeClosed = false;
+  private readonly w: H2FrameWriter;
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -225,6 +223,7 @@ export class H2Connection {
     this.maxStreamId = options.maxStreamId ?? MAX_WINDOW;
     const socket = openH2Socket(endpoint, options.tls);
     this.socket = socket;
+    this.w = new H2FrameWriter(socket);
     socket.setNoDelay(true);
     socket.on(endpoint.secure ? 'secureConnect' : 'connect', () => {
       if (endpoint.secure && (socket as TLSSocket).alpnProtocol !== 'h2') {
@@ -239,16 +238,16 @@ export class H2Connection {
     });
     socket.on('close', () => this.onClose());
     // Preface, our SETTINGS (no push; per-stream windows at the maximum) and the connection window opened wide.
-    this.put(PREFACE, 0, PREFACE.length);
-    let at = this.reserve(9 + 12);
-    this.frameHeader(at, 12, SETTINGS, 0, 0);
-    this.out.writeUInt16BE(SETTINGS_ENABLE_PUSH, at + 9);
-    this.out.writeUInt32BE(0, at + 11);
-    this.out.writeUInt16BE(SETTINGS_INITIAL_WINDOW_SIZE, at + 15);
-    this.out.writeUInt32BE(MAX_WINDOW, at + 17);
-    at = this.reserve(9 + 4);
-    this.frameHeader(at, 4, WINDOW_UPDATE, 0, 0);
-    this.out.writeUInt32BE(CONNECTION_WINDOW - 65_535, at + 9);
+    const w = this.w;
+    const preface = w.reserve(CONNECTION_PREFACE.length);
+    CONNECTION_PREFACE.copy(w.out, preface);
+    let at = w.frame(12, SETTINGS, 0, 0);
+    w.out.writeUInt16BE(SETTINGS_ENABLE_PUSH, at);
+    w.out.writeUInt32BE(0, at + 2);
+    w.out.writeUInt16BE(SETTINGS_INITIAL_WINDOW_SIZE, at + 6);
+    w.out.writeUInt32BE(MAX_WINDOW, at + 8);
+    at = w.frame(4, WINDOW_UPDATE, 0, 0);
+    w.out.writeUInt32BE(CONNECTION_WINDOW - 65_535, at);
   }
 
   /** Takes new calls: not draining (GOAWAY, shut down), not closed, stream ids left. */
@@ -281,8 +280,7 @@ export class H2Connection {
   private closeIfIdle(): void {
     if (!this.draining || this.ended || this.inFlight > 0) return;
     this.goaway(NO_ERROR);
-    this.flush();
-    this.writeClosed = true;
+    this.w.close();
     this.socket.end();
   }
 
@@ -309,16 +307,13 @@ export class H2Connection {
     const block = this.owner.headerBlock(call.path, call.deadlineMs);
     const max = this.peerMaxFrame;
     if (block.length <= max) {
-      const at = this.reserve(9 + block.length);
-      this.frameHeader(at, block.length, HEADERS, END_HEADERS, id);
-      block.copy(this.out, at + 9);
+      this.w.bytesFrame(HEADERS, END_HEADERS, id, block);
     } else {
       for (let from = 0; from < block.length; from += max) {
         const n = Math.min(max, block.length - from);
         const last = from + n === block.length;
-        const at = this.reserve(9 + n);
-        this.frameHeader(at, n, from === 0 ? HEADERS : CONTINUATION, last ? END_HEADERS : 0, id);
-        block.copy(this.out, at + 9, from, from + n);
+        const at = this.w.frame(n, from === 0 ? HEADERS : CONTINUATION, last ? END_HEADERS : 0, id);
+        block.copy(this.w.out, at, from, from + n);
       }
     }
     this.sendData(call);
@@ -337,9 +332,8 @@ export class H2Connection {
         return;
       }
       const last = call.sent + n === framed.length;
-      const at = this.reserve(9 + n);
-      this.frameHeader(at, n, DATA, last ? END_STREAM : 0, call.id);
-      framed.copy(this.out, at + 9, call.sent, call.sent + n);
+      const at = this.w.frame(n, DATA, last ? END_STREAM : 0, call.id);
+      framed.copy(this.w.out, at, call.sent, call.sent + n);
       call.sent += n;
       call.sendWindow -= n;
       this.sendWindow -= n;
@@ -380,94 +374,22 @@ export class H2Connection {
 
   // ---- output ----
 
-  /** Room for n bytes in the output slab; returns where they go. A flush is queued for this tick. */
-  private reserve(n: number): number {
-    if (this.outEnd + n > this.out.length) {
-      if (this.outEnd > this.outStart) this.outFull.push(this.out.subarray(this.outStart, this.outEnd));
-      this.out = Buffer.allocUnsafe(Math.max(SLAB_BYTES, n));
-      this.outStart = 0;
-      this.outEnd = 0;
-    }
-    const at = this.outEnd;
-    this.outEnd += n;
-    if (!this.flushQueued) {
-      this.flushQueued = true;
-      process.nextTick(flushConnection, this);
-    }
-    return at;
-  }
-
-  private put(bytes: Buffer, from: number, to: number): void {
-    const at = this.reserve(to - from);
-    bytes.copy(this.out, at, from, to);
-  }
-
-  private frameHeader(at: number, length: number, type: number, flags: number, streamId: number): void {
-    const o = this.out;
-    o[at] = length >>> 16;
-    o[at + 1] = (length >>> 8) & 0xff;
-    o[at + 2] = length & 0xff;
-    o[at + 3] = type;
-    o[at + 4] = flags;
-    o.writeUInt32BE(streamId, at + 5);
-  }
-
-  /** Writes every frame queued since the last flush: one socket write per batch. */
-  flush(): void {
-    this.flushQueued = false;
-    if (this.ended || this.writeClosed) return;
-    const tail = this.outEnd > this.outStart ? this.out.subarray(this.outStart, this.outEnd) : undefined;
-    this.outStart = this.outEnd;
-    if (this.outFull.length === 0) {
-      if (tail !== undefined) this.socket.write(tail);
-      return;
-    }
-    this.socket.cork();
-    for (const b of this.outFull) this.socket.write(b);
-    this.outFull = [];
-    if (tail !== undefined) this.socket.write(tail);
-    this.socket.uncork();
-  }
-
   private rstStream(id: number, code: number): void {
-    const at = this.reserve(13);
-    this.frameHeader(at, 4, RST_STREAM, 0, id);
-    this.out.writeUInt32BE(code, at + 9);
+    this.w.u32Frame(RST_STREAM, 0, id, code);
   }
 
   private goaway(code: number): void {
-    const at = this.reserve(17);
-    this.frameHeader(at, 8, GOAWAY, 0, 0);
-    this.out.writeUInt32BE(0, at + 9);
-    this.out.writeUInt32BE(code, at + 13);
+    const at = this.w.frame(8, GOAWAY, 0, 0);
+    this.w.out.writeUInt32BE(0, at);
+    this.w.out.writeUInt32BE(code, at + 4);
   }
 
   // ---- input ----
 
   private onData(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.rest !== undefined) {
-      buf = Buffer.concat([this.rest, chunk]);
-      this.rest = undefined;
-    }
-    const end = buf.length;
-    let pos = 0;
-    while (end - pos >= 9) {
-      const length = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
-      if (length > MAX_FRAME_IN) {
-        this.connectionError(FRAME_SIZE_ERROR, `frame of ${length} bytes above the ${MAX_FRAME_IN} we allow`);
-        return;
-      }
-      if (end - pos - 9 < length) break;
-      const type = buf[pos + 3]!;
-      const flags = buf[pos + 4]!;
-      const streamId = buf.readUInt32BE(pos + 5) & 0x7fffffff;
-      pos += 9;
-      this.frame(buf, type, flags, streamId, pos, pos + length);
-      if (this.ended) return;
-      pos += length;
-    }
-    if (pos < end) this.rest = buf.subarray(pos);
+    const tooLong = this.reader.read(chunk, this.onFrame);
+    if (tooLong >= 0)
+      this.connectionError(FRAME_SIZE_ERROR, `frame of ${tooLong} bytes above the ${MAX_FRAME_IN} we allow`);
   }
 
   private frame(
@@ -563,9 +485,7 @@ export class H2Connection {
           return;
         }
         if (flags & ACK) return;
-        const at = this.reserve(17);
-        this.frameHeader(at, 8, PING, ACK, 0);
-        buf.copy(this.out, at + 9, start, end);
+        this.w.bytesFrame(PING, ACK, 0, buf, start, end);
         return;
       }
       case GOAWAY: {
@@ -613,9 +533,7 @@ export class H2Connection {
     // Everything received counts against our connection window, padding included.
     this.unacked += end - start;
     if (this.unacked >= WINDOW_REFILL) {
-      const at = this.reserve(13);
-      this.frameHeader(at, 4, WINDOW_UPDATE, 0, 0);
-      this.out.writeUInt32BE(this.unacked, at + 9);
+      this.w.u32Frame(WINDOW_UPDATE, 0, 0, this.unacked);
       this.unacked = 0;
     }
     let e = end;
@@ -706,8 +624,7 @@ export class H2Connection {
         // HEADER_TABLE_SIZE: our encoder never indexes; the others do not concern a client.
       }
     }
-    const at = this.reserve(9);
-    this.frameHeader(at, 0, SETTINGS, ACK, 0);
+    this.w.frame(0, SETTINGS, ACK, 0);
     if (!this.up) {
       this.up = true;
       for (const w of this.upWaiters.splice(0)) w();
@@ -787,7 +704,7 @@ export class H2Connection {
     if (this.ended) return;
     this.lostMessage = `HTTP/2 protocol error from the server: ${message}`;
     this.goaway(code);
-    this.flush();
+    this.w.close();
     this.socket.destroy();
     this.onClose();
   }
@@ -795,6 +712,7 @@ export class H2Connection {
   private onClose(): void {
     if (this.ended) return;
     this.ended = true;
+    this.w.discard();
     const inFlight = this.inFlight;
     const message = this.lostMessage ?? 'connection lost';
     for (const w of this.upWaiters.splice(0))

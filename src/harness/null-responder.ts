@@ -14,7 +14,7 @@ export interface NullResponder {
  */
 export async function startNullResponder(host = '127.0.0.1'): Promise<NullResponder> {
   // An Account of typical size (id, balance, version), as GetBalance answers.
-  const answer = frameMessage(accountBytes());
+  const answer = frameMessage(nullAnswerBytes());
   const server = http2.createServer({ maxSessionMemory: 64, settings: { initialWindowSize: 1 << 20 } });
   server.on('stream', (stream) => {
     stream.on('error', () => {});
@@ -45,7 +45,7 @@ export async function startNullResponder(host = '127.0.0.1'): Promise<NullRespon
 }
 
 /** Account{account_id: "s-123", balance: 1000000, version: 42}: the GetBalance request's bytes plus two varints. */
-function accountBytes(): Buffer {
+export function nullAnswerBytes(): Buffer {
   const id = encodeRequest('get', { accountId: 's-123' }).subarray(5);
   return Buffer.concat([id, Buffer.from([0x10, 0xc0, 0x84, 0x3d, 0x18, 42])]);
 }
