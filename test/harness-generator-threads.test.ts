@@ -24,6 +24,32 @@ phases:
         ops: 400
 `;
 
+// Threads and a fault together: the fault gate reaches every thread (sends wait while the server
+// is down), every thread moves to the restarted server, and the one history stays whole.
+const CRASH_THREADS = `name: threads-crash-e2e
+generator: { threads: 2 }
+server: SERVER
+faults:
+  - { kill: server, every: 250ms..450ms, signal: SIGKILL, count: 2 }
+accounts:
+  - { count: 6, prefix: c-, balance: 1000 }
+phases:
+  - name: load
+    groups:
+      - name: open
+        mix: { update: 3, transfer: 5, get: 2 }
+        delta: { min: -30, max: 30 }
+        load: { model: open, rate_per_s: 200, arrivals: uniform, max_in_flight: 40 }
+        duration: 3s
+      - name: closed
+        mix: { update: 1, transfer: 1, snapshot: 1 }
+        delta: { min: -30, max: 30 }
+        load: { model: closed, callers: 4 }
+        duration: 3s
+expect:
+  allowed_errors: [FAILED_PRECONDITION]
+`;
+
 describe('generator threads', () => {
   it('split a group exactly: rates, slots, callers and ops add up to the whole', () => {
     for (const [n, parts] of [
@@ -99,4 +125,41 @@ describe('generator threads', () => {
       mean: single.mean,
     });
   }, 60_000);
+
+  it('with a fault: every thread waits out the restarts and moves; durability and the history hold, and a lossy server is caught', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ledgerctl-threads-crash-'));
+    const historyFile = join(dir, 'h.jsonl');
+    const durable = CRASH_THREADS.replace('SERVER', '{ mode: spawned, data_dir: temp }');
+    const result = await runScenario(parseScenario(durable, 'threads-crash.yaml'), {
+      file: 'threads-crash.yaml',
+      seed: 4,
+      historyFile,
+    });
+    expect(result.verdicts.filter((v) => !v.passed)).toEqual([]);
+    expect(result.verdicts.map((v) => v.name)).toContain('durability');
+    expect(result.faults!.kills).toBeGreaterThanOrEqual(2);
+    expect(result.faults!.restartFailures).toEqual([]);
+    const lines = readFileSync(historyFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const invokes = lines.filter((l) => l.type === 'invoke');
+    // Dense indexes over both threads and the main thread's retries, each call ended exactly once.
+    expect(invokes.map((l) => l.index).sort((a, b) => a - b)).toEqual(invokes.map((_, i) => i));
+    expect(new Set(lines.filter((l) => l.type !== 'invoke').map((l) => l.index)).size).toBe(invokes.length);
+    // Both threads' calls are in it (their caller ids are disjoint ranges).
+    expect(new Set(invokes.map((l) => l.process)).size).toBeGreaterThan(4);
+    expect(result.faults!.restarts).toHaveLength(result.faults!.kills);
+    expect(result.ops.find((o) => o.op === '*')!.ok).toBeGreaterThan(100);
+    expect(result.verdict).toBe('pass');
+
+    // The same load against a server that keeps nothing across a kill: the threads' writes are checked too.
+    const lossy = CRASH_THREADS.replace('SERVER', '{ mode: spawned, in_memory: true }');
+    const caught = await runScenario(parseScenario(lossy, 'threads-crash.yaml'), {
+      file: 'threads-crash.yaml',
+      seed: 4,
+    });
+    expect(caught.verdicts.filter((v) => !v.passed).map((v) => v.name)).toContain('durability');
+    expect(caught.verdict).toBe('invariant-failed');
+  }, 120_000);
 });

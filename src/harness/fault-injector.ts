@@ -110,6 +110,11 @@ export class FaultInjector {
     this.retryCallerBase = options.retryCallerBase;
   }
 
+  /** Between a kill and the clients' reconnecting to the restarted server. */
+  get isDown(): boolean {
+    return this.down !== undefined;
+  }
+
   /** Resolves when the server is up; undefined (no wait) while it is. */
   gate: () => Promise<void> | undefined = () => this.down;
 

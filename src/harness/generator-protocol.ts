@@ -17,6 +17,8 @@ export interface GeneratorJob {
   startOffsetMs: number;
   deadlineMs: number;
   targets: string[];
+  /** A fault had the server down when the job was made: wait for the gate's 'up' before connecting. */
+  gateDown: boolean;
   connections: number;
   loadClient: 'lean' | 'grpc-js';
   idsPrefix: string;

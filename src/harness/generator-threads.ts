@@ -98,6 +98,7 @@ export async function runGroupInThreads(ctx: GroupContext, env: ThreadEnv): Prom
         startOffsetMs: spec.load.model === 'open' && spec.load.arrivals === 'uniform' ? gapMs * k : 0,
         deadlineMs: spec.deadline ?? ctx.deadlineMs,
         targets: [...env.pool.targets],
+        gateDown: env.injector?.isDown ?? false,
         connections: env.pool.connections,
         loadClient: env.pool.loadClient,
         idsPrefix: env.idsPrefix,

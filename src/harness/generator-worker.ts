@@ -80,30 +80,69 @@ const channels: H2Channel[] = [];
 /** The address each channel talks to, in step with `channels` (one instance may restart alone). */
 const channelTargets: string[] = [];
 const clients: LedgerClient[] = [];
+/** Where each of the job's targets is now: a restart during start-up moves it before any channel exists. */
+let targetsNow: string[] = [];
+
+/**
+ * Connects to the job's target `t`. A fault may kill the server while this thread starts (a
+ * thread takes a while to load): then the connect fails, the gate is down, and the restarted
+ * server listens elsewhere. Wait for the gate and connect to where it is now.
+ */
+async function connectTo<T>(t: number, open: (target: string) => Promise<T>): Promise<[T, string]> {
+  for (let tries = 1; ; tries++) {
+    if (down !== undefined) await down;
+    const target = targetsNow[t]!;
+    try {
+      return [await open(target), target];
+    } catch (err) {
+      // The gate's message may trail the refused connect by a moment.
+      if (down === undefined) await new Promise((resolve) => setTimeout(resolve, 100));
+      const moved = down !== undefined || targetsNow[t] !== target;
+      if (!moved || tries >= HARNESS_LIMITS.generatorConnectTries) throw err;
+    }
+  }
+}
 
 async function run(job: GeneratorJob): Promise<void> {
   const callers: Caller[] = [];
-  for (const target of job.targets) {
+  targetsNow = [...job.targets];
+  for (const [t] of job.targets.entries()) {
     for (let i = 0; i < job.connections; i++) {
       if (job.loadClient === 'lean') {
         const tls = job.security?.tls;
-        const ch = new H2Channel(`${tls === undefined ? 'http' : 'https'}://${target}`, {
-          maxResponseBytes: job.maxResponseBytes,
-          deadlineTickMs: HARNESS_LIMITS.deadlineTickMs,
-          tls,
-          token: job.security?.token,
+        const [ch, target] = await connectTo(t, async (at) => {
+          const channel = new H2Channel(`${tls === undefined ? 'http' : 'https'}://${at}`, {
+            maxResponseBytes: job.maxResponseBytes,
+            deadlineTickMs: HARNESS_LIMITS.deadlineTickMs,
+            tls,
+            token: job.security?.token,
+          });
+          try {
+            await channel.connect(HARNESS_LIMITS.targetConnectTimeoutMs);
+          } catch (err) {
+            channel.close();
+            throw err;
+          }
+          return channel;
         });
-        await ch.connect(HARNESS_LIMITS.targetConnectTimeoutMs);
         channels.push(ch);
         channelTargets.push(target);
         callers.push((op, args, deadlineMs) => h2CallOp(ch, op, args, deadlineMs));
       } else {
-        const client = new LedgerClient(target, {
-          channelKey: `ledgerctl-gen-${job.thread}-${i}`,
-          maxResponseBytes: job.maxResponseBytes,
-          security: job.security,
+        const [client] = await connectTo(t, async (at) => {
+          const c = new LedgerClient(at, {
+            channelKey: `ledgerctl-gen-${job.thread}-${i}`,
+            maxResponseBytes: job.maxResponseBytes,
+            security: job.security,
+          });
+          try {
+            await c.waitForReady(HARNESS_LIMITS.targetConnectTimeoutMs);
+          } catch (err) {
+            c.close();
+            throw err;
+          }
+          return c;
         });
-        await client.waitForReady(HARNESS_LIMITS.targetConnectTimeoutMs);
         clients.push(client);
         const k = clients.length - 1;
         callers.push((op, args, deadlineMs) => callOp(clients[k]!, op, args, deadlineMs));
@@ -150,6 +189,7 @@ async function run(job: GeneratorJob): Promise<void> {
 port.on('message', (message: ToGenerator) => {
   switch (message.type) {
     case 'run':
+      if (message.job.gateDown && down === undefined) down = new Promise((resolve) => (up = resolve));
       run(message.job).catch((err: unknown) =>
         send({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
       );
@@ -162,6 +202,9 @@ port.on('message', (message: ToGenerator) => {
       }
       break;
     case 'retarget':
+      targetsNow = targetsNow.map((t) =>
+        message.previous === undefined || t === message.previous ? message.target : t,
+      );
       channels.forEach((ch, i) => {
         if (message.previous !== undefined && channelTargets[i] !== message.previous) return;
         ch.retarget(message.target);

@@ -39,6 +39,8 @@ export const HARNESS_LIMITS = {
   calibrationWarmupMs: 500,
   /** The continuous floor probe: calls per second to its own null responder while the load runs. */
   floorProbeRatePerS: 50,
+  /** A generator thread's connect attempts when a fault moves the server while the thread starts. */
+  generatorConnectTries: 5,
   /**
    * With at least this many probe calls (10 s at 50/s), limits are judged against the probe's
    * floor alone: it was measured in the same seconds as the load. Fewer: against the worse of
