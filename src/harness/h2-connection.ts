@@ -4,6 +4,7 @@ import { decodeGrpcMessage, Status, statusOfHttp, statusOfReset } from './grpc-w
 import type { H2ChannelOptions } from './h2-channel.js';
 import { CONNECTION_PREFACE, H2, H2FrameReader, H2FrameWriter } from './h2-frames.js';
 import { type H2Endpoint, openH2Socket } from './h2-target.js';
+import { HARNESS_LIMITS } from './harness-limits.js';
 import { type HeaderSink, HpackDecoder } from './hpack.js';
 
 /** Trailer the ledger server sets on every answer: how long it handled the call, in microseconds. */
@@ -86,10 +87,9 @@ const {
 } = H2;
 /** The frame size we accept (the protocol's default; we never raise it). */
 const MAX_FRAME_IN = H2.DEFAULT_MAX_FRAME;
-/** A response header block (HEADERS + CONTINUATION) above this ends the connection. */
-export const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
+const MAX_HEADER_BLOCK_BYTES = HARNESS_LIMITS.leanMaxHeaderBlockBytes;
 /** Our connection window, opened up front; received DATA is acknowledged once half of it has arrived. */
-const CONNECTION_WINDOW = 16 * 1024 * 1024;
+const CONNECTION_WINDOW = HARNESS_LIMITS.leanConnectionWindowBytes;
 const WINDOW_REFILL = CONNECTION_WINDOW / 2;
 
 const IGNORE: HeaderSink = { header() {} };

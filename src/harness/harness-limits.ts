@@ -31,6 +31,13 @@ export const HARNESS_LIMITS = {
   queryTxidRing: 1_024,
   /** The lean caller checks deadlines on this tick: a call fails DEADLINE_EXCEEDED at most this late. */
   deadlineTickMs: 20,
+  /**
+   * The lean caller's receive window per connection, opened up front and refilled when half has
+   * arrived (each stream's window is 2^31-1: a response is bounded by its size limit instead).
+   */
+  leanConnectionWindowBytes: 16 * 1024 * 1024,
+  /** A response header block (HEADERS + CONTINUATION) above this is a connection error for the lean caller. */
+  leanMaxHeaderBlockBytes: 256 * 1024,
   /** Generator threads send their started and answered calls to the main thread this often. */
   generatorBatchMs: 100,
   maxGeneratorThreads: 16,
