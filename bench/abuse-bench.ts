@@ -7,6 +7,7 @@
  *   npm run build && node dist/bench/abuse-bench.js [--only header-only,watch,idle,snapshot] [--quick]
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -33,6 +34,12 @@ const SNAPSHOT_ACCOUNTS = 22_000;
 const IDLE_MS = quick ? 3_000 : 6_000;
 const AFTER_MS = quick ? 2_000 : 5_000;
 const SENTINEL_PERIOD_MS = 10;
+/** A process's user+system CPU so far, in ms (/proc/<pid>/stat fields utime and stime, 100 ticks/s). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const mib = (bytes: number | undefined) =>
   bytes === undefined ? 'n/a' : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
@@ -142,6 +149,9 @@ async function scenario(kind: AbuseKind): Promise<string> {
     peakRss = Math.max(peakRss, procStatusBytes(pid, ['VmRSS'])?.VmRSS ?? 0);
   }, 100);
   sentinel.phase = 'abuse';
+  const cpuBefore = cpuMs(pid);
+  const abuseStart = performance.now();
+  const loadBefore = loadavg();
   const order: AbuseOrder = { kind, target: server.target, ...ORDERS[kind] };
   const worker = new Worker(fileURLToPath(new URL('./abuse-worker.js', import.meta.url)), {
     workerData: order,
@@ -154,6 +164,8 @@ async function scenario(kind: AbuseKind): Promise<string> {
   });
   // The abuse holds what it holds (idle connections, open watches) a moment longer, then lets go.
   await new Promise((r) => setTimeout(r, 1_000));
+  const abuseCpuMs = cpuMs(pid) - cpuBefore;
+  const abuseMs = performance.now() - abuseStart;
   sentinel.phase = 'after';
   worker.postMessage('release');
   const done = await new Promise<AbuseReport>((resolve) =>
@@ -178,6 +190,7 @@ async function scenario(kind: AbuseKind): Promise<string> {
     `- abuse: ${flooded.attempted} attempted in ${(flooded.durationMs / 1000).toFixed(1)} s over ${order.connections || flooded.attempted} connections; outcomes ${JSON.stringify(done.outcomes)}`,
     `- sentinel GetBalance every ${SENTINEL_PERIOD_MS} ms: idle p50 ${ms(idle.p50Us)} / p99 ${ms(idle.p99Us)} ms (n=${idle.n}); during abuse p50 ${ms(abuse.p50Us)} / p99 ${ms(abuse.p99Us)} / max ${ms(abuse.maxUs)} ms (n=${abuse.n}, failed ${abuse.failed}); p99 ratio ${(abuse.p99Us / idle.p99Us).toFixed(2)}x; after p99 ${ms(after.p99Us)} ms (failed ${after.failed})`,
     `- server RSS: ${mib(rssBefore)} before, peak ${mib(peakRss)} sampled, VmHWM ${mib(hwm)}`,
+    `- server CPU during the abuse: ${(abuseCpuMs / 1000).toFixed(1)} s in ${(abuseMs / 1000).toFixed(1)} s (${((abuseCpuMs / abuseMs) * 100).toFixed(0)}% of a core); load average ${loadBefore} before, ${loadavg()} after`,
   ].join('\n');
 }
 

@@ -34,66 +34,94 @@ const count = (key: string) => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Keeps up to `perConnection` streams in progress on each connection, opening a new one as each settles, until `total`. */
+/**
+ * Keeps up to `perConnection` streams in progress on each of `connections` connections, opening a
+ * new one as each settles, until `total` or the time is up. A connection the server closes (GOAWAY,
+ * or Node's own rapid-reset guard) is replaced by a new one, as a determined attacker would.
+ */
 async function streamFlood(open: (c: MisbehavingClient) => ClientHttp2Stream, perConnection: number) {
-  const clients = await Promise.all(
-    Array.from({ length: order.connections }, () => MisbehavingClient.connect(order.target)),
-  );
   const start = Date.now();
   let attempted = 0;
   let pending = 0;
+  let reconnects = 0;
+  const clients: MisbehavingClient[] = [];
   const over = () => attempted >= order.total || Date.now() - start >= order.maxDurationMs;
   const progress = setInterval(
     () =>
       console.error(
-        `[abuse] ${order.kind}: ${attempted} attempted, ${pending} in progress, ${JSON.stringify(outcomes)}`,
+        `[abuse] ${order.kind}: ${attempted} attempted, ${pending} in progress, ${reconnects} reconnects, ${JSON.stringify(outcomes)}`,
       ),
     5_000,
   );
   await new Promise<void>((done) => {
-    // Over, or every connection closed by the server (Node's HTTP/2 server ends sessions that reset
-    // streams at a high rate: the flood then has nowhere to go).
-    const maybeDone = () => {
-      const closed = clients.every((c) => c.session.closed || c.session.destroyed);
-      if ((over() || closed) && pending === 0) done();
+    let slotsLive = order.connections;
+    const slotDone = () => {
+      if (--slotsLive === 0) done();
     };
-    const openOne = (c: MisbehavingClient): void => {
-      if (over() || c.session.closed || c.session.destroyed) {
-        maybeDone();
-        return;
+    const runSlot = async (): Promise<void> => {
+      while (!over()) {
+        let c: MisbehavingClient;
+        try {
+          c = await MisbehavingClient.connect(order.target);
+        } catch {
+          count('connect failed');
+          await sleep(10);
+          continue;
+        }
+        clients.push(c);
+        c.session.on('error', () => {});
+        let inSlot = 0;
+        await new Promise<void>((slotClosed) => {
+          const gone = () => c.session.closed || c.session.destroyed;
+          c.session.once('close', () => {
+            if (inSlot === 0) slotClosed();
+          });
+          const openOne = (): void => {
+            if (over() || gone()) {
+              if (inSlot === 0) slotClosed();
+              return;
+            }
+            attempted++;
+            pending++;
+            inSlot++;
+            let stream: ClientHttp2Stream;
+            try {
+              stream = open(c);
+            } catch {
+              pending--;
+              inSlot--;
+              count('client could not open');
+              if (inSlot === 0) slotClosed();
+              return;
+            }
+            let settled = false;
+            const settle = (key: string) => {
+              if (settled) return;
+              settled = true;
+              pending--;
+              inSlot--;
+              count(key);
+              setImmediate(openOne);
+            };
+            stream.on('response', (h) => {
+              const status = h['grpc-status'];
+              if (typeof status === 'string') {
+                settle(`status ${status}`);
+                stream.close();
+              } else if (order.kind === 'watch') settle('held open'); // a Watch answer: it keeps its slot
+            });
+            stream.on('trailers', (h) => settle(`status ${String(h['grpc-status'])}`));
+            stream.on('close', () => settle('reset'));
+            stream.on('error', () => {});
+            stream.on('data', () => {});
+          };
+          for (let i = 0; i < perConnection; i++) openOne();
+        });
+        if (!over()) reconnects++;
       }
-      attempted++;
-      pending++;
-      let stream: ClientHttp2Stream;
-      try {
-        stream = open(c);
-      } catch {
-        pending--;
-        count('client could not open');
-        maybeDone();
-        return;
-      }
-      let settled = false;
-      const settle = (key: string) => {
-        if (settled) return;
-        settled = true;
-        pending--;
-        count(key);
-        setImmediate(() => openOne(c));
-      };
-      stream.on('response', (h) => {
-        const status = h['grpc-status'];
-        if (typeof status === 'string') {
-          settle(`status ${status}`);
-          stream.close();
-        } else if (order.kind === 'watch') settle('held open'); // a Watch answer: it keeps its slot
-      });
-      stream.on('trailers', (h) => settle(`status ${String(h['grpc-status'])}`));
-      stream.on('close', () => settle('reset'));
-      stream.on('error', () => {});
-      stream.on('data', () => {});
+      slotDone();
     };
-    for (const c of clients) for (let i = 0; i < perConnection; i++) openOne(c);
+    for (let i = 0; i < order.connections; i++) void runSlot();
     // Streams the server never answers (it should answer all within --request-timeout) stop the wait here.
     setTimeout(() => {
       count('unanswered at the end');
@@ -101,6 +129,7 @@ async function streamFlood(open: (c: MisbehavingClient) => ClientHttp2Stream, pe
     }, order.maxDurationMs + 15_000).unref();
   });
   clearInterval(progress);
+  outcomes.reconnects = reconnects;
   parentPort!.postMessage({ type: 'flooded', attempted, outcomes, durationMs: Date.now() - start });
   await new Promise((r) => parentPort!.once('message', r));
   for (const c of clients) c.destroy();

@@ -23,7 +23,12 @@ export class LedgerError extends Error {
     /** True when this is the recorded outcome of an earlier request with the same transaction id. */
     readonly replayed = false,
   ) {
+    // A value, not a crash: nobody reads its stack, and capturing one was 12% of the server's CPU
+    // under a flood of refused calls (node --cpu-prof, BENCHMARKS.md "Abuse").
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
   }
 
   asReplay(): LedgerError {

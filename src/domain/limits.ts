@@ -123,7 +123,7 @@ export const LIMITS = {
    */
   defaultMaxPendingCalls: 1_000,
   /**
-   * Calls of one connection refused for its own fault (headers only, malformed, past a stream cap)
+   * Calls of one connection refused for holding what others need (headers only, watches or snapshot reads past their bounds)
    * in one second; one more and the connection is sent GOAWAY and closed.
    */
   defaultMaxRefusalsPerConnectionPerSecond: 100,

@@ -109,8 +109,8 @@ export function callGate(options: CallGateOptions): CallGate {
     };
     /**
      * Ends the call here with a status of ours (the handler never sees it). `callersFault`: the
-     * caller could have avoided it (no request, a malformed one, a stream past a cap), unlike a
-     * full server; such refusals count against its connection.
+     * caller holds what others need (no request after its headers, a stream past a cap), unlike
+     * a full server; such refusals count against its connection.
      */
     const refuse = (err: LedgerError, callersFault: boolean) => {
       if (over) return;
@@ -148,12 +148,14 @@ export function callGate(options: CallGateOptions): CallGate {
           onReceiveMessage: (message, nextMessage) => {
             if (over) return;
             if (pending.has(key) && !admit()) return;
+            // Malformed or oversized: no strike. Each costs what a valid request costs, and a
+            // fuzzer (the conformance kit's strict-wire rule) sends thousands on one connection.
             if (message instanceof MalformedRequest)
-              return refuse(Errors.malformedRequest(message.reason), true);
+              return refuse(Errors.malformedRequest(message.reason), false);
             if (message instanceof OversizeRequest)
               return refuse(
                 Errors.requestTooLarge(methodName(method.path), message.bytes, message.limitBytes),
-                true,
+                false,
               );
             nextMessage(message);
           },

@@ -123,8 +123,8 @@ export class ConnectionPolice {
   }
 
   /**
-   * A call of this connection was refused at the gate (its fault: headers only, malformed, past a
-   * stream cap). Past the rate, the connection goes; true when it is gone (or going).
+   * A call of this connection was refused for holding what others need (headers only, a stream
+   * or snapshot read past its bound). Past the rate, the connection goes; true when it is gone.
    */
   refused(address: ConnectionAddress): boolean {
     const c = this.connections.get(connectionKey(address));

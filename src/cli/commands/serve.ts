@@ -266,7 +266,7 @@ export function registerServe(program: Command): void {
     .addOption(
       countOption(
         '--max-refusals-per-connection <n>',
-        'calls of one connection refused in a second for its own fault (no request, malformed, past a cap) before it is sent GOAWAY and closed',
+        'calls of one connection refused in a second for holding what others need (no request after its headers, watches or snapshot reads past their bounds) before it is sent GOAWAY and closed',
         LIMITS.defaultMaxRefusalsPerConnectionPerSecond,
       ),
     )
