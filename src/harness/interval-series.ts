@@ -1,6 +1,5 @@
-import type { Histogram } from 'hdr-histogram-js';
 import { HARNESS_LIMITS } from './harness-limits.js';
-import { buildLatencyHistogram, type OpStats } from './op-stats.js';
+import type { OpStats } from './op-stats.js';
 
 /**
  * One op's figures over time, one column per figure and one entry per interval (about a second),
@@ -24,7 +23,6 @@ export interface IntervalSeries {
 }
 
 interface Previous {
-  latencyUs: Histogram;
   count: number;
   errors: number;
   offered: number;
@@ -33,9 +31,9 @@ interface Previous {
 
 /**
  * Samples the run's cumulative per-op statistics once a second and keeps the difference to the
- * previous sample: a second's calls and their latency distribution (cumulative histogram minus the
- * one at the last tick). Nothing is added to a call's own path; the cost is one histogram copy per
- * op per second, on the main thread's timer.
+ * previous sample: a second's calls and their latency distribution (each op's interval histogram,
+ * read and reset at every tick). A call's own path only records one more value; a tick reads a
+ * few percentiles and allocates no histogram, so it does not hold up the generator's sends.
  */
 export class IntervalSampler {
   private readonly previous = new Map<string, Previous>();
@@ -85,7 +83,7 @@ export class IntervalSampler {
     for (const [op, stats] of this.stats) {
       let prev = this.previous.get(op);
       if (prev === undefined) {
-        prev = { latencyUs: buildLatencyHistogram(), count: 0, errors: 0, offered: 0, dropped: 0 };
+        prev = { count: 0, errors: 0, offered: 0, dropped: 0 };
         this.previous.set(op, prev);
       }
       let s = this.series.get(op);
@@ -109,10 +107,7 @@ export class IntervalSampler {
         }
         this.series.set(op, s);
       }
-      const interval = buildLatencyHistogram();
-      interval.add(stats.latencyUs);
-      interval.subtract(prev.latencyUs);
-      prev.latencyUs.add(interval);
+      const interval = stats.intervalLatencyUs;
       const empty = interval.totalCount === 0;
       s.count.push(stats.count - prev.count);
       s.errors.push(stats.errors - prev.errors);
@@ -121,6 +116,7 @@ export class IntervalSampler {
       s.p50Us.push(empty ? null : interval.getValueAtPercentile(50));
       s.p99Us.push(empty ? null : interval.getValueAtPercentile(99));
       s.maxUs.push(empty ? null : interval.maxValue);
+      interval.reset();
       prev.count = stats.count;
       prev.errors = stats.errors;
       prev.offered = stats.offered;
