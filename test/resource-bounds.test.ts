@@ -65,6 +65,13 @@ describe('calls in flight include calls still waiting for their request and stre
       ),
     );
     await until(() => t!.server.pendingCalls === 0 && t!.server.inFlightCalls === 0);
+    // A flood is logged once a second per message, not once per refused stream.
+    const logged = (prefix: string) =>
+      t!.logs.filter((l) => l.level === PINO_ERROR && String(l.msg).startsWith(prefix)).length;
+    expect(logged('Too many calls waiting')).toBeGreaterThanOrEqual(1);
+    expect(logged('Too many calls waiting')).toBeLessThanOrEqual(2);
+    expect(logged('Request message not received')).toBeGreaterThanOrEqual(1);
+    expect(logged('Request message not received')).toBeLessThanOrEqual(2);
     // The server also resets the streams the client never ended, so they stop holding stream slots.
     await until(() => streams.every((s) => s.closed));
   });

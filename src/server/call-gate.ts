@@ -67,6 +67,7 @@ interface PendingCall {
  */
 export function callGate(options: CallGateOptions): CallGate {
   const { logger, calls, streams, maxPendingCalls, requestMessageTimeoutMs, observer, police } = options;
+  const floodLog = new OncePerSecond();
   // Insertion order is age order: the first entry has waited longest.
   const pending = new Map<object, PendingCall>();
 
@@ -117,16 +118,22 @@ export function callGate(options: CallGateOptions): CallGate {
       over = true;
       release();
       if (callersFault) police?.refused(call.getConnectionInfo());
-      logger.error(
-        {
-          operation: methodName(method.path),
-          code: err.code,
-          inFlight: calls.inFlight,
-          pending: pending.size,
-          streams: streams.inFlight,
-        },
-        err.message,
-      );
+      // Floods (header-only streams, watches past a cap) are logged once a second per message,
+      // with how many were not: one line per refused stream was a log flood of its own.
+      const unlogged = callersFault ? floodLog.take(err.message) : 0;
+      if (unlogged >= 0) {
+        logger.error(
+          {
+            operation: methodName(method.path),
+            code: err.code,
+            inFlight: calls.inFlight,
+            pending: pending.size,
+            streams: streams.inFlight,
+            ...(unlogged > 0 ? { notLoggedSince: unlogged } : {}),
+          },
+          err.message,
+        );
+      }
       const code = GRPC_STATUS_OF[err.code];
       observer?.callEnded(metricsMethod(method.path), code, startedNs);
       call.sendStatus({ code, details: err.message, metadata: trailer() });
@@ -206,4 +213,21 @@ export function callGate(options: CallGateOptions): CallGate {
     },
     close: () => clearInterval(sweep),
   };
+}
+
+/** One log line per key and second; `take` says how many were skipped before it, or -1 to skip this one. */
+class OncePerSecond {
+  private readonly last = new Map<string, { atMs: number; skipped: number }>();
+
+  take(key: string): number {
+    const now = performance.now();
+    const entry = this.last.get(key);
+    if (entry !== undefined && now - entry.atMs < 1_000) {
+      entry.skipped++;
+      return -1;
+    }
+    const skipped = entry?.skipped ?? 0;
+    this.last.set(key, { atMs: now, skipped: 0 });
+    return skipped;
+  }
 }
