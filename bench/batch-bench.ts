@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { LedgerClient } from '../src/client/ledger-client.js';
+import { ACCOUNTS, encodeBatch, INITIAL_BALANCE, ids } from './batch-request.js';
 import { newHistogramUs, summarizeUs } from './histogram.js';
 import { machineInfo } from './report.js';
 import type { CpuSample, ServerKind } from './server-child.js';
@@ -20,61 +21,6 @@ import { ServerProcess } from './server-process.js';
 const USAGE = `usage: node dist/bench/batch-bench.js [--storage memory|durable] [--sizes 1000,8190]
        [--concurrency N] [--seconds S] [--open-rate N] [--open-size N] [--open-seconds S]
        [--linked-share F] [--profile DIR]`;
-
-const ACCOUNTS = 1_000;
-const INITIAL_BALANCE = 1_000_000_000_000n;
-
-// --- a minimal protobuf writer for ExecuteBatchRequest{operations: [BatchOperation{transfer_funds}]}
-
-function varint(out: number[], value: number): void {
-  while (value > 0x7f) {
-    out.push((value & 0x7f) | 0x80);
-    value = Math.floor(value / 128);
-  }
-  out.push(value);
-}
-
-function field(out: number[], tag: number, bytes: Buffer | number[]): void {
-  out.push(tag);
-  varint(out, bytes.length);
-  for (const b of bytes) out.push(b);
-}
-
-/** One TransferFundsRequest wrapped in BatchOperation (field 3), with `linked` (field 4). */
-function transferOp(
-  out: number[],
-  from: Buffer,
-  to: Buffer,
-  amount: number,
-  txid: Buffer,
-  linked: boolean,
-): void {
-  const inner: number[] = [];
-  field(inner, 0x0a, from);
-  field(inner, 0x12, to);
-  inner.push(0x18);
-  varint(inner, amount);
-  field(inner, 0x22, txid);
-  const op: number[] = [];
-  field(op, 0x1a, inner);
-  if (linked) op.push(0x20, 0x01);
-  field(out, 0x0a, op);
-}
-
-const ids = Array.from({ length: ACCOUNTS }, (_, i) => Buffer.from(`acct-${String(i).padStart(5, '0')}`));
-
-/** A batch of `size` transfers between random distinct accounts, each with a fresh id. */
-function encodeBatch(tag: string, batchNo: number, size: number, linkedShare: number): Buffer {
-  const out: number[] = [];
-  for (let i = 0; i < size; i++) {
-    const from = Math.floor(Math.random() * ACCOUNTS);
-    const to = (from + 1 + Math.floor(Math.random() * (ACCOUNTS - 1))) % ACCOUNTS;
-    // A linked operation is never the last one (a chain left open refuses the whole batch).
-    const linked = i < size - 1 && Math.random() < linkedShare;
-    transferOp(out, ids[from]!, ids[to]!, 1 + (i % 100), Buffer.from(`${tag}-${batchNo}-${i}`), linked);
-  }
-  return Buffer.from(out);
-}
 
 type RawCall = (body: Buffer) => Promise<number>;
 
