@@ -58,7 +58,7 @@ export const PAGE_SCRIPT = `
     var latEl = document.getElementById('plot-latency-' + i);
     if (latEl && s.time) {
       plot(latEl, {
-        title: 'Latency over time (calls answered in each second)',
+        title: 'Latency over time (calls answered in each second; warm-up excluded)',
         scales: { x: { time: false } },
         axes: [{ label: 'seconds since the run started' }, { label: 'latency (ms)', size: 70 }],
         xSeries: { label: 's', value: function (u, v) { return v == null ? '-' : v.toFixed(1) + ' s'; } },
@@ -67,7 +67,7 @@ export const PAGE_SCRIPT = `
     var rateEl = document.getElementById('plot-rate-' + i);
     if (rateEl && s.time) {
       plot(rateEl, {
-        title: 'Throughput over time',
+        title: 'Throughput over time (per second; warm-up excluded)',
         scales: { x: { time: false } },
         axes: [{ label: 'seconds since the run started' }, { label: 'calls/s', size: 70 }],
         xSeries: { label: 's', value: function (u, v) { return v == null ? '-' : v.toFixed(1) + ' s'; } },
