@@ -32,7 +32,7 @@ async function reachable(url: string): Promise<boolean> {
   }
 }
 
-function findBinDir(): string | undefined {
+export function findBinDir(): string | undefined {
   const root = '/usr/lib/postgresql';
   if (existsSync(root)) {
     const versions = readdirSync(root)
@@ -45,7 +45,7 @@ function findBinDir(): string | undefined {
   return initdb === '' ? undefined : join(initdb, '..');
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer();
     server.listen(0, '127.0.0.1', () => {
@@ -57,19 +57,34 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** A PostgreSQL cluster of the tests' own, and the shell commands that stop and start it again. */
+export interface ThrowawayCluster {
+  url: string;
+  /** `pg_ctl stop -m fast` (as the postgres user when running as root). */
+  stopCommand: string;
+  /** `pg_ctl start -w` with the cluster's options. */
+  startCommand: string;
+  /** Stops it and removes its directory. */
+  stop(): void;
+}
+
+const shellQuote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+
 /** initdb + pg_ctl start in a temp dir; as the postgres user when running as root (initdb refuses root). */
-function startThrowawayCluster(binDir: string, port: number): { url: string; stop: () => void } {
+export function startThrowawayCluster(binDir: string, port: number): ThrowawayCluster {
   const dir = mkdtempSync(join(tmpdir(), 'ledgerctl-pg-'));
   chmodSync(dir, 0o777);
   const data = join(dir, 'data');
   const asRoot = process.getuid?.() === 0;
-  const run = (file: string, args: string[]) => {
+  const argv = (file: string, args: string[]) => {
     const cmd = join(binDir, file);
-    if (asRoot) execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { stdio: 'pipe' });
-    else execFileSync(cmd, args, { stdio: 'pipe' });
+    return asRoot ? ['runuser', '-u', 'postgres', '--', cmd, ...args] : [cmd, ...args];
   };
-  run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync']);
-  run('pg_ctl', [
+  const run = (file: string, args: string[]) => {
+    const [cmd, ...rest] = argv(file, args);
+    execFileSync(cmd!, rest, { stdio: 'pipe' });
+  };
+  const startArgs = [
     '-D',
     data,
     '-l',
@@ -78,12 +93,17 @@ function startThrowawayCluster(binDir: string, port: number): { url: string; sto
     '-o',
     `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`,
     'start',
-  ]);
+  ];
+  const stopArgs = ['-D', data, '-m', 'fast', '-w', 'stop'];
+  run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync']);
+  run('pg_ctl', startArgs);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stopCommand: argv('pg_ctl', stopArgs).map(shellQuote).join(' '),
+    startCommand: argv('pg_ctl', startArgs).map(shellQuote).join(' '),
     stop: () => {
       try {
-        run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+        run('pg_ctl', stopArgs);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -58,7 +58,7 @@ describe('transaction-id expiry in PostgreSQL', () => {
     const held = await sql.reserve();
     await held`BEGIN`;
     await held`SELECT id FROM ledger_txids WHERE id = 'exp-7' FOR UPDATE`;
-    const sweep = new TxidSweep(sql, clock, new Availability(sql, 1_000));
+    const sweep = new TxidSweep(sql, clock, new Availability(sql, 1_000, 10_000));
     const started = performance.now();
     const removed = await sweep.pass();
     const tookMs = performance.now() - started;

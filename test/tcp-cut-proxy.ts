@@ -35,11 +35,18 @@ export class TcpCutProxy {
     client.pipe(upstream).pipe(client);
   }
 
-  /** Drops every open connection and stops listening until `restore`. */
-  async cut(): Promise<void> {
+  /**
+   * Drops every open connection and stops listening until `restore`. `reset`: with a TCP RST
+   * instead of a FIN (the client sees ECONNRESET, as when a peer host vanishes or a firewall drops
+   * the connection).
+   */
+  async cut(options: { reset?: boolean } = {}): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    for (const s of this.sockets) s.destroy();
+    for (const s of this.sockets) {
+      if (options.reset === true) s.resetAndDestroy();
+      else s.destroy();
+    }
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 

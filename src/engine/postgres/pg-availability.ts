@@ -15,7 +15,20 @@ export class Availability {
   constructor(
     private readonly sql: postgres.Sql,
     private readonly probeIntervalMs: number,
+    /** A probe that has not answered by then counts as failed (a query can hang on a dead connection). */
+    private readonly probeTimeoutMs: number,
   ) {}
+
+  /** `SELECT 1`, failed after probeTimeoutMs whatever postgres.js does with it. */
+  private probe(): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      this.sql`SELECT 1`,
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('probe timed out')), this.probeTimeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
 
   get serving(): boolean {
     return this.servingValue;
@@ -29,7 +42,7 @@ export class Availability {
   /** A connection closed: check at once whether the database is still there. */
   suspect(): void {
     if (this.closed || !this.servingValue) return;
-    this.sql`SELECT 1`.catch(() => this.lost());
+    this.probe().catch(() => this.lost());
   }
 
   lost(): void {
@@ -45,7 +58,7 @@ export class Availability {
 
   private scheduleProbe(): void {
     this.probeTimer = setTimeout(() => {
-      this.sql`SELECT 1`.then(
+      this.probe().then(
         () => {
           if (!this.closed) this.set(true);
         },

@@ -102,3 +102,30 @@ export async function probeDatabase(sql: postgres.Sql, url: string): Promise<voi
     );
   }
 }
+
+/**
+ * Runs `work` on a reserved connection (a transaction's statements pipelined on one connection)
+ * and gives the connection back safely. On a failure it rolls back, unless the connection itself
+ * failed: the database rolls back a transaction whose connection closed. postgres.js 3.4's
+ * release() puts a reserved connection back among the open ones even if it closed meanwhile; the
+ * next query on it is written to a closed socket, which throws an uncaught TypeError from a timer
+ * (the process dies) and never settles. A lost connection is left where its close put it: the
+ * pool opens it again when needed. `failureOf` names the error to judge (a wrapped cause).
+ */
+export async function withReservedConnection<T>(
+  sql: postgres.Sql,
+  work: (tx: postgres.ReservedSql) => Promise<T>,
+  options: { failureOf?: (err: unknown) => unknown; rollBack?: (err: unknown) => boolean } = {},
+): Promise<T> {
+  const tx = await sql.reserve();
+  let lost = false;
+  try {
+    return await work(tx);
+  } catch (err) {
+    lost = isConnectionFailure(options.failureOf?.(err) ?? err);
+    if (!lost && (options.rollBack?.(err) ?? true)) await tx.unsafe('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    if (!lost) tx.release();
+  }
+}

@@ -140,7 +140,11 @@ export class PgLedger implements Ledger {
       throw err;
     }
     const clock = options.clock ?? systemClock();
-    availability = new Availability(sql, LIMITS.pgProbeIntervalMs);
+    availability = new Availability(
+      sql,
+      LIMITS.pgProbeIntervalMs,
+      options.statementTimeoutMs + options.connectTimeoutMs,
+    );
     const sweep = new TxidSweep(sql, clock, availability);
     sweep.start();
     return new PgLedger(

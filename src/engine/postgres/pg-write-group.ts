@@ -13,6 +13,7 @@ import type { AccountState, WriteCommand } from '../../domain/types.js';
 import type { Outcome } from '../outcome.js';
 import { generateTransactionId } from '../transaction-ids.js';
 import { type AccountRow, accountOf, decodeOutcome, encodeOutcome } from './pg-codec.js';
+import { withReservedConnection } from './pg-connect.js';
 import { flushBarrier } from './pg-flush-barrier.js';
 
 /** A transaction id an operation claims: its fingerprint and the expiry of its record. */
@@ -143,17 +144,11 @@ export async function runWriteGroup(
   // A reserved connection, so BEGIN and COMMIT ride in the pipelined round trips (sql.begin
   // would spend one round trip on each). postgres.js 3.4 leaves statements queued on a reserved
   // connection waiting forever when that connection dies: PgLedger's watchdog answers for them.
-  const tx = await sql.reserve();
-  let open = false;
-  try {
-    open = true;
-    const answers = await runInTransaction(tx, units, options);
-    open = false;
-    return answers;
-  } finally {
-    if (open) await tx.unsafe('ROLLBACK').catch(() => {});
-    tx.release();
-  }
+  return await withReservedConnection(sql, (tx) => runInTransaction(tx, units, options), {
+    failureOf: (err) => (err instanceof CommitUnconfirmed ? err.cause : err),
+    // After CommitUnconfirmed the transaction is over.
+    rollBack: (err) => !(err instanceof CommitUnconfirmed),
+  });
 }
 
 async function runInTransaction(

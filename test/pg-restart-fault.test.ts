@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseScenario } from '../src/harness/load-scenario.js';
+import { runScenario } from '../src/harness/run-scenario.js';
+import { findBinDir, freePort, startThrowawayCluster, type ThrowawayCluster } from './pg-global-setup.js';
+
+/**
+ * Command faults against PostgreSQL itself: the database under two `serve` instances is stopped
+ * (`pg_ctl stop -m fast`: every connection is cut) and started again at seeded moments under a
+ * mixed load. On a cluster of this test's own (initdb in a temp dir, its own port), never the
+ * shared one other test files use. Calls in flight get UNAVAILABLE, the servers turn NOT_SERVING
+ * and come back to SERVING on their own (the fault waits for that), writes left indeterminate are
+ * resent with their ids, and every verdict, durability included, must pass.
+ */
+describe('command faults: PostgreSQL restarted under load', () => {
+  let cluster: ThrowawayCluster;
+  const previousUrl = process.env.LEDGER_STRESS_DATABASE_URL;
+
+  beforeAll(async () => {
+    const binDir = findBinDir();
+    if (binDir === undefined) throw new Error('PostgreSQL is not installed: apt-get install -y postgresql');
+    cluster = startThrowawayCluster(binDir, await freePort());
+    // The scenario's database is created on this cluster (src/harness/stress-database.ts).
+    process.env.LEDGER_STRESS_DATABASE_URL = cluster.url;
+  });
+
+  afterAll(() => {
+    if (previousUrl === undefined) delete process.env.LEDGER_STRESS_DATABASE_URL;
+    else process.env.LEDGER_STRESS_DATABASE_URL = previousUrl;
+    cluster?.stop();
+  });
+
+  it('sees UNAVAILABLE, reconnects without a restart of the servers, and loses nothing acknowledged', async () => {
+    const yaml = `name: pg-restart-e2e
+seed: 7
+server: { mode: spawned, storage: postgres, instances: 2 }
+faults:
+  - command:
+      down: ${JSON.stringify(cluster.stopCommand)}
+      up: ${JSON.stringify(cluster.startCommand)}
+    every: 1s..2s
+    count: 2
+    retry_indeterminate: true
+accounts:
+  - { count: 16, prefix: acct-, balance: 10000 }
+phases:
+  - name: restart-load
+    timeout: 120s
+    groups:
+      - name: mixed
+        mix: { transfer: 50, update: 25, get: 15, snapshot: 5, query: 5 }
+        delta: { min: -50, max: 50 }
+        amount: { min: 1, max: 200 }
+        load: { model: closed, callers: 16 }
+        duration: 10s
+expect:
+  allowed_errors: [FAILED_PRECONDITION]
+`;
+    const result = await runScenario(parseScenario(yaml, 'pg-restart-e2e.yaml'), {
+      file: 'pg-restart-e2e.yaml',
+    });
+    const failed = result.verdicts.filter((v) => !v.passed).map((v) => `${v.name}: ${v.evidence.join('; ')}`);
+    expect(failed).toEqual([]);
+    expect(result.verdicts.map((v) => v.name)).toContain('durability');
+    expect(result.faults).toMatchObject({
+      signal: 'command',
+      kills: 2,
+      restartFailures: [],
+      unexpectedExits: [],
+    });
+    // The calls in flight when the database went away were answered UNAVAILABLE (or left
+    // indeterminate by their deadline), and were resent.
+    const all = result.ops.find((o) => o.op === '*')!;
+    expect((all.errorsByCode.UNAVAILABLE ?? 0) + result.faults!.indeterminateCalls).toBeGreaterThan(0);
+    expect(result.faults!.retries!.sent).toBeGreaterThan(0);
+    expect(result.verdict).toBe('pass');
+  });
+});
