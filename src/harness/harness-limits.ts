@@ -63,6 +63,11 @@ export const HARNESS_LIMITS = {
    * the same percentile; closer, the instrument cannot tell the server from itself ("cannot judge").
    */
   floorJudgeFactor: 2,
+  /**
+   * The snapshots the verdicts read (before and after the load) are asked again for this long
+   * while the server answers UNAVAILABLE: one reconnecting after a fault may refuse a moment longer.
+   */
+  snapshotUnavailableRetryMs: 5_000,
   /** Waiting for the in-process server worker to start / a remote target to connect. */
   serverStartTimeoutMs: 15_000,
   targetConnectTimeoutMs: 5_000,

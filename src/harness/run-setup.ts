@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { LedgerCallError, type LedgerClient } from '../client/ledger-client.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import type { SnapshotView } from './history.js';
@@ -84,10 +85,15 @@ export async function snapshotOrUndefined(
   deadlineMs: number,
   includeAccounts = true,
 ): Promise<SnapshotView | undefined> {
-  try {
-    const { value } = await client.getSnapshot(includeAccounts, { deadlineMs });
-    return value;
-  } catch {
-    return undefined;
+  const giveUpAt = Date.now() + HARNESS_LIMITS.snapshotUnavailableRetryMs;
+  for (;;) {
+    try {
+      const { value } = await client.getSnapshot(includeAccounts, { deadlineMs });
+      return value;
+    } catch (err) {
+      const unavailable = err instanceof LedgerCallError && err.code === grpc.status.UNAVAILABLE;
+      if (!unavailable || Date.now() >= giveUpAt) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   }
 }
