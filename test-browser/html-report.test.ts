@@ -113,15 +113,17 @@ async function linePixels(page: Page, selector: string): Promise<number> {
 describe('HTML report in headless Chromium', () => {
   let runJson: RunResult;
 
-  it('a real load run: the three plots draw their lines, no console error, no network request', async () => {
+  it('a real load run (a rate ramp): the three plots draw their lines, no console error, no network request', async () => {
     const html = join(dir, 'load.html');
     const json = join(dir, 'load.json');
     const r = await runCli([
       'load',
-      '--rate',
-      '200',
-      '--duration',
-      '4s',
+      '--start-rate',
+      '100',
+      '--stage',
+      '2s:300',
+      '--stage',
+      '2s:300',
       '--mix',
       'transfer=3,get=1',
       '--threshold',
@@ -142,6 +144,7 @@ describe('HTML report in headless Chromium', () => {
       expect(await linePixels(page, `#${id} canvas`), id).toBeGreaterThan(200);
     }
     await expect(page.locator('#s0 .status').first().textContent()).resolves.toBe('pass');
+    await expect(page.locator('#s0 h3', { hasText: 'by stage' }).count()).resolves.toBe(1);
     await page.screenshot({ path: join(OUT, 'load-report.png'), fullPage: true });
     expect(errors).toEqual([]);
     expect(requests).toEqual([]);

@@ -25,6 +25,27 @@ export const PAGE_SCRIPT = `
     });
   }
 
+  // A ramp's stage boundaries as dashed vertical lines (drawn on uPlot's canvas after the series).
+  function stageLines(marks) {
+    return function (u) {
+      if (!marks || marks.length === 0) return;
+      var ctx = u.ctx;
+      ctx.save();
+      ctx.strokeStyle = '#555';
+      ctx.lineWidth = 1;
+      ctx.setLineDash([4, 4]);
+      marks.forEach(function (m) {
+        if (m < u.scales.x.min || m > u.scales.x.max) return;
+        var x = Math.round(u.valToPos(m, 'x', true));
+        ctx.beginPath();
+        ctx.moveTo(x, u.bbox.top);
+        ctx.lineTo(x, u.bbox.top + u.bbox.height);
+        ctx.stroke();
+      });
+      ctx.restore();
+    };
+  }
+
   function plot(el, opts, xs, list, fmt) {
     var all = [xs].concat(list.map(function (s) { return s.values; }));
     opts.width = width(el);
@@ -61,6 +82,7 @@ export const PAGE_SCRIPT = `
         title: 'Latency over time (calls answered in each second; warm-up excluded)',
         scales: { x: { time: false } },
         axes: [{ label: 'seconds since the run started' }, { label: 'latency (ms)', size: 70 }],
+        hooks: { draw: [stageLines(s.time.marks)] },
         xSeries: { label: 's', value: function (u, v) { return v == null ? '-' : v.toFixed(1) + ' s'; } },
       }, s.time.x, s.time.latency, fmtMs);
     }
@@ -70,6 +92,7 @@ export const PAGE_SCRIPT = `
         title: 'Throughput over time (per second; warm-up excluded)',
         scales: { x: { time: false } },
         axes: [{ label: 'seconds since the run started' }, { label: 'calls/s', size: 70 }],
+        hooks: { draw: [stageLines(s.time.marks)] },
         xSeries: { label: 's', value: function (u, v) { return v == null ? '-' : v.toFixed(1) + ' s'; } },
       }, s.time.x, s.time.rate, fmtRate);
     }

@@ -55,7 +55,20 @@ interface PlotSeries {
 
 interface SectionData {
   pct?: { x: number[]; series: PlotSeries[] };
-  time?: { x: number[]; latency: PlotSeries[]; rate: PlotSeries[] };
+  /** `marks`: where a ramp's stages begin, in seconds since the run started (dashed lines). */
+  time?: { x: number[]; latency: PlotSeries[]; rate: PlotSeries[]; marks: number[] };
+}
+
+/** Stage starts of every ramp in the run (after the first), on the over-time plots' axis. */
+function stageMarks(r: RunResult): number[] {
+  const marks: number[] = [];
+  for (const g of r.groups) {
+    const origin = g.scheduleStarts?.[0]?.startedAtS;
+    if (origin === undefined || g.stages === undefined) continue;
+    for (const st of g.stages.slice(1)) marks.push(origin + st.startMs / 1000);
+    marks.push(origin + (g.stages.at(-1)?.endMs ?? 0) / 1000);
+  }
+  return marks;
 }
 
 const toMs = (v: number | null) => (v === null ? null : v / 1000);
@@ -106,7 +119,7 @@ function sectionData(r: RunResult): SectionData {
         rate.push({ label: 'offered (open loop)', values: perS(all, all.offered) });
       if (all.dropped.some((n) => n > 0)) rate.push({ label: 'dropped', values: perS(all, all.dropped) });
     }
-    out.time = { x: first.endS, latency, rate };
+    out.time = { x: first.endS, latency, rate, marks: stageMarks(r) };
   }
   return out;
 }
