@@ -22,7 +22,7 @@ import { ServerProcess } from './server-process.js';
  * tool goes first; each tool's server CPU is the server process's own clock across that tool's run.
  *
  * node dist/bench/capacity.js [--mode open|closed] [--server null|h2-null|bare|real] [--rate 20000]
- *   [--seconds 5] [--rounds 2] [--callers 64] [--connections 4]
+ *   [--seconds 5] [--rounds 2] [--callers 64] [--connections 4] [--generator-threads 1]
  */
 const { values } = parseArgs({
   options: {
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     callers: { type: 'string', default: '64' },
     connections: { type: 'string', default: '4' },
+    'generator-threads': { type: 'string', default: '1' },
   },
 });
 const open = values.mode === 'open';
@@ -85,9 +86,10 @@ function scenario(): string {
   const load = open
     ? `{ model: open, rate_per_s: ${rate}, arrivals: uniform, max_in_flight: 1000 }`
     : `{ model: closed, callers: ${callers} }`;
+  const threads = values['generator-threads'];
   return `name: capacity
 connections: ${connections}
-accounts:
+${threads === '1' ? '' : `generator: { threads: ${threads} }\n`}accounts:
   - { count: 1000, prefix: s-, balance: 1000000000 }
 phases:
   - name: load

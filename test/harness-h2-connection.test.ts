@@ -364,6 +364,21 @@ describe('lean caller framing against node:http2 servers', () => {
     }
   });
 
+  it('close() with a call in flight: its deadline still ends it, then the socket closes', async () => {
+    const s = await h2Server(() => {}); // never answers
+    const ch = channel(s.target);
+    try {
+      const pending = get(ch, 200);
+      await sleep(50);
+      ch.close();
+      expect(await pending).toMatchObject({ type: 'info', code: 'DEADLINE_EXCEEDED' });
+      for (let i = 0; i < 100 && !s.sessions[0]!.closed && !s.sessions[0]!.destroyed; i++) await sleep(10);
+      expect(s.sessions[0]!.closed || s.sessions[0]!.destroyed).toBe(true);
+    } finally {
+      s.close();
+    }
+  });
+
   it('PING from the server is acknowledged', async () => {
     const s = await h2Server((stream) => answer(stream));
     const ch = channel(s.target);

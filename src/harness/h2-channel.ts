@@ -182,10 +182,11 @@ export class H2Channel {
     return n;
   }
 
-  /** New calls open a fresh connection; calls in flight finish first, then the sockets close. */
+  /**
+   * New calls open a fresh connection; calls in flight finish first (their deadlines still
+   * checked, so a server that never answers cannot hold a socket open), then the sockets close.
+   */
   close(): void {
-    clearInterval(this.ticker);
-    this.ticker = undefined;
     this.current = undefined;
     for (const conn of this.live) conn.shutdown();
   }
