@@ -1,0 +1,63 @@
+import postgres from 'postgres';
+import { type PgCommitMode, PgLedger } from '../src/engine/postgres/pg-ledger.js';
+
+/**
+ * PgLedger without gRPC: N callers in this process send transfers (each with a transaction id)
+ * for a few seconds; writes/s, writes per group and latency. Isolates the write path's database
+ * cost from the gRPC hop that bench/pg-bench.ts includes.
+ * Usage: npm run build && node dist/bench/pg-inprocess.js <overlap|per-group> [callers] [groups in flight] [seconds]
+ * (LEDGER_BENCH_DATABASE_URL: an admin URL, default postgres://postgres:postgres@127.0.0.1:5432/postgres)
+ */
+const ADMIN_URL =
+  process.env.LEDGER_BENCH_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
+const mode = (process.argv[2] ?? 'overlap') as PgCommitMode;
+const callers = Number(process.argv[3] ?? 16);
+const groupsInFlight = Number(process.argv[4] ?? 2);
+const seconds = Number(process.argv[5] ?? 5);
+const ACCOUNTS = 1_000;
+
+const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+await admin.unsafe('DROP DATABASE IF EXISTS ledgerctl_bench_inprocess WITH (FORCE)');
+await admin.unsafe('CREATE DATABASE ledgerctl_bench_inprocess');
+await admin.end();
+const url = new URL(ADMIN_URL);
+url.pathname = '/ledgerctl_bench_inprocess';
+const ledger = await PgLedger.open({
+  url: url.toString(),
+  migrate: true,
+  poolSize: 8,
+  statementTimeoutMs: 5_000,
+  connectTimeoutMs: 5_000,
+  commitMode: mode,
+  groupsInFlight,
+});
+for (let i = 0; i < ACCOUNTS; i++)
+  await ledger.createAccount({ accountId: `a${i}`, initialBalance: 1_000_000n });
+const groupsBefore = ledger.stats.groups;
+let writes = 0;
+const latencyMs: number[] = [];
+const until = performance.now() + seconds * 1000;
+await Promise.all(
+  Array.from({ length: callers }, async (_, c) => {
+    for (let i = 0; performance.now() < until; i++) {
+      const from = (c * 61 + i * 7) % ACCOUNTS;
+      const t0 = performance.now();
+      await ledger.transferFunds({
+        fromId: `a${from}`,
+        toId: `a${(from + 1) % ACCOUNTS}`,
+        amount: 1n,
+        transactionId: `t${c}-${i}-${Date.now()}`,
+      });
+      latencyMs.push(performance.now() - t0);
+      writes++;
+    }
+  }),
+);
+latencyMs.sort((a, b) => a - b);
+const groups = ledger.stats.groups - groupsBefore;
+console.log(
+  `--db-commit ${mode}, ${callers} callers, ${groupsInFlight} groups in flight: ${(writes / seconds).toFixed(0)} writes/s, ` +
+    `${(writes / groups).toFixed(1)} writes per group, p50 ${latencyMs[latencyMs.length >> 1]!.toFixed(1)} ms, ` +
+    `p99 ${latencyMs[Math.floor(latencyMs.length * 0.99)]!.toFixed(1)} ms`,
+);
+await ledger.close();
