@@ -88,7 +88,12 @@ async function withTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
 
 async function transfers(accounts: number, callers: number, total: number) {
   return withTempDir(async (dir) => {
-    const storage = await LmdbStorage.open(dir);
+    // BENCH_LMDB_TXNS_IN_FLIGHT: the group-commit bound to compare ('Infinity': no bound).
+    const inFlight = process.env.BENCH_LMDB_TXNS_IN_FLIGHT;
+    const storage = await LmdbStorage.open(
+      dir,
+      inFlight === undefined ? {} : { transactionsInFlight: Number(inFlight) },
+    );
     const engine = await LedgerEngine.open({ storage });
     const ids = Array.from({ length: accounts }, (_, i) => `acct-${i}`);
     for (let i = 0; i < ids.length; i += 1000) {

@@ -57,9 +57,10 @@ export const LIMITS = {
    * Durable mode: LMDB write transactions issued and not yet flushed at once. Commits that arrive
    * while this many are in flight wait and share the next transaction (and its fsync): at a few
    * thousand writes/s each would otherwise get a transaction of its own, and a transaction costs
-   * ~200-300 us of CPU whatever it holds.
+   * ~200-300 us of CPU whatever it holds. Two keep one transaction's commit overlapping the
+   * previous one's fsync (1 cost closed-loop throughput under lock contention; BENCHMARKS.md).
    */
-  lmdbTransactionsInFlight: 1,
+  lmdbTransactionsInFlight: 2,
   /**
    * Durable mode: how long a starting server waits for another starter that is taking over the
    * same data dir's stale LOCK; a takeover guard older than this is itself stale (its owner died).
