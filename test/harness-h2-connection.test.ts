@@ -484,6 +484,24 @@ describe('lean caller against misbehaving raw servers', () => {
     }
   });
 
+  it('DATA before the response HEADERS fails that call (INTERNAL) with RST_STREAM(PROTOCOL_ERROR)', async () => {
+    const s = await rawServer(() => frame(0, 0x1, 1, ACCOUNT));
+    const ch = channel(s.target);
+    try {
+      expect(await get(ch)).toMatchObject({
+        type: 'info',
+        code: 'INTERNAL',
+        message: 'response DATA before its HEADERS',
+      });
+      const rst = Buffer.from([0, 0, 4, 3, 0, 0, 0, 0, 1, 0, 0, 0, 1]); // RST_STREAM(1, PROTOCOL_ERROR)
+      for (let i = 0; i < 100 && !Buffer.concat(s.seen).includes(rst); i++) await sleep(10);
+      expect(Buffer.concat(s.seen).includes(rst)).toBe(true);
+    } finally {
+      ch.close();
+      s.close();
+    }
+  });
+
   it('a frame above our maximum frame size is a connection error', async () => {
     const s = await rawServer(() => frame(0, 0, 1, Buffer.alloc(20_000)));
     const ch = channel(s.target);

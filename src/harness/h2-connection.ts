@@ -551,6 +551,14 @@ export class H2Connection {
     }
     const call = this.streams.get(streamId);
     if (call === undefined) return; // a call we already ended (deadline, reset)
+    if (call.headerBlocks === 0) {
+      // DATA before the response's HEADERS: a stream error (RFC 9113 8.1); the call's outcome is unknown.
+      this.streams.delete(call.id);
+      this.rstStream(call.id, PROTOCOL_ERROR);
+      call.done(answerOf(call, undefined, Status.INTERNAL, 'response DATA before its HEADERS'));
+      this.streamClosed();
+      return;
+    }
     if (e > s) {
       call.bytes += e - s;
       if (call.bytes > this.options.maxResponseBytes) {
