@@ -17,7 +17,7 @@ phases:
         load: { model: open, rate_per_s: 100, arrivals: uniform }
         duration: 3s
 expect:
-  thresholds: ['p99(get) < 200ms']
+  thresholds: ['p99(get) < 50ms']
 `;
 
 function busyWait(ms: number): void {
@@ -46,7 +46,11 @@ describe('the continuous floor probe', () => {
     expect(during.ratePerS).toBe(HARNESS_LIMITS.floorProbeRatePerS);
     expect(during.calls).toBeGreaterThan(50);
     expect(during.latencyUs.p99).toBeGreaterThanOrEqual(100_000);
-    const threshold = result.thresholds.find((t) => t.threshold === 'p99(get) < 200ms')!;
+    const threshold = result.thresholds.find((t) => t.threshold === 'p99(get) < 50ms')!;
+    // The stalls put p99(get) over 50 ms, but the probe saw the instrument itself stalled that long.
+    const observed = threshold.observed;
+    const scale = observed.endsWith('ms') ? 1 : observed.endsWith('us') ? 1e-3 : 1e3;
+    expect(Number.parseFloat(observed) * scale).toBeGreaterThan(50);
     expect(threshold.status).toBe('cannot-judge');
     expect(threshold.note).toContain('(before and during the load)');
     expect(result.verdict).toBe('pass');

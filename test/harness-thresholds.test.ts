@@ -67,15 +67,17 @@ describe('judging latency against the instrument floor', () => {
   };
   const observedUs = (us: number) => () => us;
 
-  it('a limit within 2x of the floor at its percentile is "cannot judge", whatever was observed', () => {
+  it('a limit within 2x of the floor at its percentile that is missed is "cannot judge"; one that is met passes', () => {
     const t = parsed('p99(get) < 5ms');
-    // Observed 4.9 ms would pass, observed 9 ms would fail: neither verdict is the server's.
-    for (const observed of [4_900, 9_000]) {
-      const r = evaluateThreshold(t, observedUs(observed), floorFor(t, floor));
-      expect(r.status).toBe('cannot-judge');
-      expect(r.note).toContain("2x the instrument's own p99 at 500/s 3.00ms");
-    }
-    expect(runVerdict([], [evaluateThreshold(t, observedUs(9_000), floorFor(t, floor))])).toBe('pass');
+    // Observed 9 ms misses the limit, but the instrument alone could account for that: whose miss is it?
+    const missed = evaluateThreshold(t, observedUs(9_000), floorFor(t, floor));
+    expect(missed.status).toBe('cannot-judge');
+    expect(missed.note).toContain("2x the instrument's own p99 at 500/s 3.00ms");
+    expect(runVerdict([], [missed])).toBe('pass');
+    // Observed 4.9 ms meets it: the instrument only adds to each call, so the server's p99 is at most 4.9 ms.
+    const met = evaluateThreshold(t, observedUs(4_900), floorFor(t, floor));
+    expect(met.status).toBe('pass');
+    expect(met.note).toContain("includes the instrument's own p99 at 500/s 3.00ms");
   });
 
   it('a limit clear of the floor is judged as usual, pass or fail', () => {
@@ -100,11 +102,11 @@ describe('judging latency against the instrument floor', () => {
     const t = parsed('p99(get) < 10ms');
     // Too few probe calls to stand alone: the worse of the two floors.
     const short = { ...floor, during: { ratePerS: 50, calls: 100, latencyUs: summary(8_000) } };
-    const r = evaluateThreshold(t, observedUs(4_000), floorFor(t, short));
+    const r = evaluateThreshold(t, observedUs(12_000), floorFor(t, short));
     expect(r.status).toBe('cannot-judge');
     expect(r.note).toContain('p99 at 500/s (before and during the load) 8.00ms');
     const long = { ...floor, during: { ratePerS: 50, calls: 1_000, latencyUs: summary(8_000) } };
-    const l = evaluateThreshold(t, observedUs(4_000), floorFor(t, long));
+    const l = evaluateThreshold(t, observedUs(12_000), floorFor(t, long));
     expect(l.status).toBe('cannot-judge');
     expect(l.note).toContain('p99 during the load (50/s probe, 1000 calls) 8.00ms');
   });
@@ -112,13 +114,13 @@ describe('judging latency against the instrument floor', () => {
   it('a probe with enough calls is the floor alone: a burst during the calibration before the load does not decide', () => {
     const t = parsed('p99(get) < 5ms');
     const noisyBefore = { ...floor, latencyUs: summary(300_000) };
-    expect(evaluateThreshold(t, observedUs(4_000), floorFor(t, noisyBefore)).status).toBe('cannot-judge');
+    expect(evaluateThreshold(t, observedUs(6_000), floorFor(t, noisyBefore)).status).toBe('cannot-judge');
     const quietDuring = { ...noisyBefore, during: { ratePerS: 50, calls: 1_000, latencyUs: summary(1_000) } };
     expect(evaluateThreshold(t, observedUs(4_000), floorFor(t, quietDuring)).status).toBe('pass');
     expect(evaluateThreshold(t, observedUs(6_000), floorFor(t, quietDuring)).status).toBe('fail');
     // Too few probe calls: the noisy calibration still counts.
     const fewCalls = { ...noisyBefore, during: { ratePerS: 50, calls: 40, latencyUs: summary(1_000) } };
-    expect(evaluateThreshold(t, observedUs(4_000), floorFor(t, fewCalls)).status).toBe('cannot-judge');
+    expect(evaluateThreshold(t, observedUs(6_000), floorFor(t, fewCalls)).status).toBe('cannot-judge');
   });
 
   it('only upper latency limits are subject to the floor', () => {

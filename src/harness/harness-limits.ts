@@ -59,8 +59,9 @@ export const HARNESS_LIMITS = {
   /** The floor's rate for a run with no open-loop group (closed loop has no rate of its own). */
   defaultCalibrationRatePerS: 500,
   /**
-   * A latency threshold is judged only when its limit is at least this many times the floor at
-   * the same percentile; closer, the instrument cannot tell the server from itself ("cannot judge").
+   * A missed latency threshold is the server's fail only when its limit is at least this many times
+   * the floor at the same percentile; closer, the instrument cannot tell the server from itself
+   * ("cannot judge"). A threshold that is met passes whatever the floor.
    */
   floorJudgeFactor: 2,
   /**

@@ -235,7 +235,7 @@ function renderSection(r: RunResult, i: number, exitCode: number | undefined, pl
           ]),
     ] as const;
     out.push(
-      `<h3>Instrument floor</h3><p class="note">latency against a null responder; latency thresholds under ${HARNESS_LIMITS.floorJudgeFactor}x the floor (the probe's during the load once it made ${HARNESS_LIMITS.floorProbeMinCalls} calls, else the worse of the two) cannot be judged.</p>`,
+      `<h3>Instrument floor</h3><p class="note">latency against a null responder; a latency threshold missed under ${HARNESS_LIMITS.floorJudgeFactor}x the floor (the probe's during the load once it made ${HARNESS_LIMITS.floorProbeMinCalls} calls, else the worse of the two) cannot be judged; one that is met passes, since the instrument only adds latency.</p>`,
       table(
         ['measured', 'p50', 'p90', 'p99', 'p99.9', 'max'],
         rows.map(([what, l]) => [text(what), ...latencyCells(l)]),

@@ -44,7 +44,7 @@ export function floorLine(f: InstrumentFloor): string {
       : d === undefined
         ? 'it'
         : 'the worse of them';
-  return `${before}${during}; latency thresholds under ${HARNESS_LIMITS.floorJudgeFactor}x ${judged} cannot be judged)`;
+  return `${before}${during}; a latency threshold missed under ${HARNESS_LIMITS.floorJudgeFactor}x ${judged} cannot be judged)`;
 }
 
 /** The report a person reads on stdout. */

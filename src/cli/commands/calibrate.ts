@@ -28,7 +28,7 @@ export function registerCalibrate(program: Command): void {
     )
     .addHelpText(
       'after',
-      '\nEvery stress report states this floor at its own rate; a latency threshold under 2x the floor is reported as "cannot judge".',
+      '\nEvery stress report states this floor at its own rate; a latency threshold missed while under 2x the floor is reported as "cannot judge" (one that is met passes: the instrument only adds latency).',
     );
   withExamples(command, [
     'ledgerctl calibrate',
