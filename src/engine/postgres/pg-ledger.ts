@@ -19,7 +19,13 @@ import type { Ledger, WriteOutcome } from '../ledger.js';
 import type { Outcome } from '../outcome.js';
 import { Availability } from './pg-availability.js';
 import { type AccountRow, accountOf, type LogRow, logEntryOf } from './pg-codec.js';
-import { type DatabaseOptions, isConnectionFailure, openPool, probeDatabase } from './pg-connect.js';
+import {
+  type DatabaseOptions,
+  isConnectionFailure,
+  openPool,
+  probeDatabase,
+  withReservedConnection,
+} from './pg-connect.js';
 import { FlushBarrier } from './pg-flush-barrier.js';
 import { checkSchema, migrate } from './pg-migrations.js';
 import { TxidSweep } from './pg-txid-sweep.js';
@@ -198,18 +204,29 @@ export class PgLedger implements Ledger {
       await this.durable();
       return snapshotOf(head!, undefined);
     }
-    // One snapshot of the database: the head row and the accounts at the same log position.
+    // One snapshot of the database: the head row and the accounts at the same log position. On a
+    // reserved connection given back safely (postgres.js's sql.begin writes a ROLLBACK to a
+    // connection that closed: an uncaught TypeError that ends the process; pg-connect.ts).
     const snapshot = await this.query((sql) =>
-      sql.begin('isolation level repeatable read read only', async (tx) => {
-        const [head] = await tx<HeadRow[]>`SELECT ${tx.unsafe(SNAPSHOT_COLUMNS)} FROM ledger_head`;
-        const count = Number(head!.account_count);
-        if (count > this.maxSnapshotAccounts) throw Errors.snapshotTooLarge(count, this.maxSnapshotAccounts);
-        const rows = await tx<AccountRow[]>`SELECT id, balance, version FROM ledger_accounts`;
-        const accounts = rows.map(accountOf);
-        // The contract's order is by UTF-16 code units, which no database collation promises.
-        accounts.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-        return snapshotOf(head!, accounts);
-      }),
+      this.watchdog(
+        withReservedConnection(sql, async (tx): Promise<Snapshot> => {
+          const [, [head]] = await Promise.all([
+            tx.unsafe('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'),
+            tx<HeadRow[]>`SELECT ${tx.unsafe(SNAPSHOT_COLUMNS)} FROM ledger_head`,
+          ]);
+          const count = Number(head!.account_count);
+          if (count > this.maxSnapshotAccounts)
+            throw Errors.snapshotTooLarge(count, this.maxSnapshotAccounts);
+          const [rows]: [AccountRow[], unknown] = await Promise.all([
+            tx<AccountRow[]>`SELECT id, balance, version FROM ledger_accounts`,
+            tx.unsafe('COMMIT'),
+          ]);
+          const accounts = rows.map(accountOf);
+          // The contract's order is by UTF-16 code units, which no database collation promises.
+          accounts.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+          return snapshotOf(head!, accounts);
+        }),
+      ),
     );
     await this.durable();
     return snapshot;
