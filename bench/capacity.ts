@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { LedgerClient } from '../src/client/ledger-client.js';
 import { encodeRequest, METHOD_PATHS } from '../src/harness/ledger-messages.js';
 import type { ServerKind } from './server-child.js';
 import { ServerProcess } from './server-process.js';
+import { runTimed } from './timed-child.js';
 
 /**
  * The load engine's capacity (issue 8), `ledgerctl stress` beside h2load against one server in
@@ -43,24 +43,6 @@ const connections = Number(values.connections);
 const callers = Number(values.callers);
 const warmupS = 2;
 const dir = mkdtempSync(join(tmpdir(), 'ledgerctl-capacity-'));
-
-function run(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) =>
-    execFile(cmd, args, { maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      // stress exits 1 on a failed invariant (a null responder's fixed answers fail conservation)
-      // and 3 on a threshold: its JSON report is still written.
-      err && ![1, 3].includes((err as { code?: number }).code ?? -1)
-        ? reject(new Error(`${cmd}: ${stderr || err.message}`))
-        : resolve({ stdout, stderr }),
-    ),
-  );
-}
-
-/** CPU seconds of a child, from GNU time's "%U %S" on the last stderr line. */
-function cpuOf(stderr: string): number {
-  const m = /CPU (\d+\.\d+) (\d+\.\d+)\s*$/.exec(stderr.trim());
-  return m === null ? Number.NaN : Number(m[1]) + Number(m[2]);
-}
 
 interface Row {
   tool: string;
@@ -108,10 +90,7 @@ async function stress(server: ServerProcess): Promise<Row> {
   const json = join(dir, 'stress.json');
   const load = loadavg()[0]!.toFixed(2);
   const before = await serverCpuS(server);
-  const { stderr } = await run('/usr/bin/time', [
-    '-f',
-    'CPU %U %S',
-    'node',
+  const { cpuS } = await runTimed('node', [
     'bin/ledgerctl.js',
     'stress',
     file,
@@ -135,7 +114,7 @@ async function stress(server: ServerProcess): Promise<Row> {
     calls: sent,
     ...(open ? { dropped, droppedPct: (100 * dropped) / (sent + dropped) } : {}),
     p99Ms: all.latencyUs.p99 / 1000,
-    toolCpuUsPerCall: (cpuOf(stderr) * 1e6) / sent,
+    toolCpuUsPerCall: (cpuS * 1e6) / sent,
     generatorCpuUsPerCall: ((res.generatorCpuCores ?? Number.NaN) * res.wallMs * 1000) / sent,
     // Setup (1,000 CreateAccount) and the calibration's own responder are not this server's load
     // at the rate, but setup is: a small share against seconds of load.
@@ -147,10 +126,7 @@ async function h2load(server: ServerProcess): Promise<Row> {
   const load = loadavg()[0]!.toFixed(2);
   const before = await serverCpuS(server);
   const perClient = open ? ['-m', '1000', '--rps', String(Math.round(rate / connections))] : [];
-  const { stdout, stderr } = await run('/usr/bin/time', [
-    '-f',
-    'CPU %U %S',
-    'h2load',
+  const { stdout, cpuS } = await runTimed('h2load', [
     '-c',
     String(connections),
     ...(open ? perClient : ['-m', String(Math.ceil(callers / connections))]),
@@ -177,7 +153,7 @@ async function h2load(server: ServerProcess): Promise<Row> {
     load,
     perS,
     calls: done,
-    toolCpuUsPerCall: (cpuOf(stderr) * 1e6) / calls,
+    toolCpuUsPerCall: (cpuS * 1e6) / calls,
     serverCpuUsPerCall: (serverS * 1e6) / calls,
   };
 }

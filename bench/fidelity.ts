@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import type { OpKind } from '../src/harness/history.js';
 import { encodeRequest, METHOD_PATHS } from '../src/harness/ledger-messages.js';
 import type { ServerKind } from './server-child.js';
 import { ServerProcess } from './server-process.js';
+import { runTimed } from './timed-child.js';
 
 /**
  * Fidelity of `ledgerctl stress` against an independent generator (h2load, nghttp2) on the same
@@ -56,24 +57,6 @@ function percentiles(valuesUs: number[]): Percentiles {
   return { count: v.length, p50Ms: at(0.5), p99Ms: at(0.99), p999Ms: at(0.999) };
 }
 
-function run(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) =>
-    execFile(cmd, args, { maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      // stress exits 3 on a failed threshold and 1 on a failed invariant (a null responder's fixed
-      // answers fail conservation): its JSON report is still written and read.
-      err && ![1, 3].includes((err as { code?: number }).code ?? -1)
-        ? reject(new Error(`${cmd}: ${stderr || err.message}`))
-        : resolve({ stdout, stderr }),
-    ),
-  );
-}
-
-/** CPU seconds of a child, from GNU time's "%U %S" on the last stderr line. */
-function cpuOf(stderr: string): number {
-  const m = /CPU (\d+\.\d+) (\d+\.\d+)\s*$/.exec(stderr.trim());
-  return m === null ? Number.NaN : Number(m[1]) + Number(m[2]);
-}
-
 async function h2loadOpen(
   target: string,
 ): Promise<{ ops: Record<string, Percentiles>; cpuS: number; requests: number }> {
@@ -81,10 +64,7 @@ async function h2loadOpen(
     const body = join(dir, `${op}.bin`);
     const log = join(dir, `${op}.log`);
     writeFileSync(log, '');
-    const { stderr, stdout } = await run('/usr/bin/time', [
-      '-f',
-      'CPU %U %S',
-      'h2load',
+    const { stdout, cpuS } = await runTimed('h2load', [
       '-c',
       '1',
       '-m',
@@ -111,7 +91,7 @@ async function h2loadOpen(
       .split('\n')
       .filter((l) => l !== '')
       .map((l) => Number(l.split('\t')[2]));
-    return { op, p: percentiles(times), cpuS: cpuOf(stderr) };
+    return { op, p: percentiles(times), cpuS };
   });
   const done = await Promise.all(runs);
   return {
@@ -162,10 +142,7 @@ async function stress(target: string, open: boolean): Promise<StressRun> {
   const file = join(dir, 'scenario.yaml');
   writeFileSync(file, scenarioText(open));
   const json = join(dir, 'stress.json');
-  const { stderr } = await run('/usr/bin/time', [
-    '-f',
-    'CPU %U %S',
-    'node',
+  const { cpuS } = await runTimed('node', [
     'bin/ledgerctl.js',
     'stress',
     file,
@@ -201,15 +178,12 @@ async function stress(target: string, open: boolean): Promise<StressRun> {
     sendLateP99Ms: all.sendLatenessUs === undefined ? undefined : all.sendLatenessUs.p99 / 1000,
     generatorCpuUsPerCall:
       ((res.generatorCpuCores ?? Number.NaN) * res.wallMs * 1000) / (all.count + all.warmup),
-    processCpuS: cpuOf(stderr),
+    processCpuS: cpuS,
   };
 }
 
 async function h2loadClosed(target: string): Promise<{ perS: number; cpuS: number }> {
-  const { stdout, stderr } = await run('/usr/bin/time', [
-    '-f',
-    'CPU %U %S',
-    'h2load',
+  const { stdout, cpuS } = await runTimed('h2load', [
     '-c',
     values.connections!,
     '-m',
@@ -227,7 +201,7 @@ async function h2loadClosed(target: string): Promise<{ perS: number; cpuS: numbe
     `http://${target}${METHOD_PATHS.get}`,
   ]);
   const m = /finished in [\d.]+s, ([\d.]+) req\/s/.exec(stdout);
-  return { perS: Number(m?.[1] ?? Number.NaN), cpuS: cpuOf(stderr) };
+  return { perS: Number(m?.[1] ?? Number.NaN), cpuS };
 }
 
 const server = await ServerProcess.start(values.server as ServerKind);
