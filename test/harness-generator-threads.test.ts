@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { splitCount, threadShare } from '../src/harness/generator-threads.js';
+import { generatorThreadsFor, splitCount, threadShare } from '../src/harness/generator-threads.js';
+import { HARNESS_LIMITS } from '../src/harness/harness-limits.js';
 import { parseScenario } from '../src/harness/load-scenario.js';
 import { buildLatencyHistogram } from '../src/harness/op-stats.js';
 import { runScenario } from '../src/harness/run-scenario.js';
@@ -162,4 +163,45 @@ describe('generator threads', () => {
     expect(caught.verdicts.filter((v) => !v.passed).map((v) => v.name)).toContain('durability');
     expect(caught.verdict).toBe('invariant-failed');
   }, 120_000);
+});
+
+describe('the default number of generator threads', () => {
+  const scenario = (groups: string, generator = '') =>
+    parseScenario(
+      `name: threads-default
+${generator}accounts:
+  - { count: 5, prefix: d-, balance: 100 }
+phases:
+  - name: a
+    groups:
+${groups}`,
+      'threads-default.yaml',
+    );
+  const open = (name: string, rate: number) =>
+    `      - { name: ${name}, mix: { get: 1 }, load: { model: open, rate_per_s: ${rate} }, duration: 1s }\n`;
+  const ramp = `      - name: ramp
+        mix: { get: 1 }
+        load: { model: open, start_rate: 10, stages: [{ duration: 1s, target: 1500 }, { duration: 1s, target: 10 }] }
+`;
+
+  it('keeps a slow open loop and closed loops on the main thread', () => {
+    expect(generatorThreadsFor(scenario(open('slow', 999)), undefined)).toBe(1);
+    const closed = '      - { name: c, mix: { get: 1 }, load: { model: closed, callers: 64 }, ops: 10 }\n';
+    expect(generatorThreadsFor(scenario(closed), undefined)).toBe(1);
+  });
+
+  it('moves an open loop of 1,000/s or more off the main thread, summed over a phase, a ramp at its peak', () => {
+    const threads = HARNESS_LIMITS.generatorThreadsAtRate;
+    expect(generatorThreadsFor(scenario(open('fast', 1000)), undefined)).toBe(threads);
+    expect(generatorThreadsFor(scenario(open('a', 600) + open('b', 400)), undefined)).toBe(threads);
+    expect(generatorThreadsFor(scenario(ramp), undefined)).toBe(threads);
+  });
+
+  it('the flag, then the scenario, decide over the rate', () => {
+    expect(generatorThreadsFor(scenario(open('fast', 3000)), 1)).toBe(1);
+    expect(generatorThreadsFor(scenario(open('fast', 3000), 'generator: { threads: 1 }\n'), undefined)).toBe(
+      1,
+    );
+    expect(generatorThreadsFor(scenario(open('slow', 10), 'generator: { threads: 3 }\n'), 4)).toBe(4);
+  });
 });

@@ -8,7 +8,7 @@ import type { FromGenerator, GeneratorJob, ToGenerator } from './generator-proto
 import { HARNESS_LIMITS } from './harness-limits.js';
 import { callerSlots, type GroupContext, type GroupResult } from './run-group.js';
 import type { RunRecorder } from './run-recorder.js';
-import type { GroupSpec } from './scenario-schema.js';
+import type { GroupSpec, Scenario } from './scenario-schema.js';
 
 /** What a group needs to run on generator threads besides its own context. */
 export interface ThreadEnv {
@@ -165,4 +165,21 @@ function mergeGroupResults(name: string, phase: string, parts: GroupResult[]): G
     }
   }
   return merged;
+}
+
+/**
+ * How many generator threads a run uses: the flag, else the scenario's `generator.threads`, else
+ * `generatorThreadsAtRate` when a phase's open-loop groups offer `threadsFromRatePerS` or more
+ * together (a ramp counts at its peak), else 1 (the main thread).
+ */
+export function generatorThreadsFor(scenario: Scenario, flag: number | undefined): number {
+  const chosen = flag ?? scenario.generator?.threads;
+  if (chosen !== undefined) return chosen;
+  const peakPerS = Math.max(
+    0,
+    ...scenario.phases.map((phase) =>
+      phase.groups.reduce((sum, g) => sum + (g.load.model === 'open' ? g.load.rate_per_s : 0), 0),
+    ),
+  );
+  return peakPerS >= HARNESS_LIMITS.threadsFromRatePerS ? HARNESS_LIMITS.generatorThreadsAtRate : 1;
 }

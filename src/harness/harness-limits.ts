@@ -38,6 +38,15 @@ export const HARNESS_LIMITS = {
   leanConnectionWindowBytes: 16 * 1024 * 1024,
   /** A response header block (HEADERS + CONTINUATION) above this is a connection error for the lean caller. */
   leanMaxHeaderBlockBytes: 256 * 1024,
+  /**
+   * An open-loop phase offering at least this many calls/s runs on generator threads by default
+   * (`generatorThreadsAtRate` of them) unless a scenario or flag says how many. On the main thread
+   * the run's history (one record per call, kept for the checkers) fills the heap the sends share,
+   * and each young-generation collection copies it: 5-30 ms pauses at 3,000/s (p99 25 ms against
+   * 8 ms on threads, BENCHMARKS.md). A thread posts its records away and stays small.
+   */
+  threadsFromRatePerS: 1_000,
+  generatorThreadsAtRate: 2,
   /** Generator threads send their started and answered calls to the main thread this often. */
   generatorBatchMs: 100,
   maxGeneratorThreads: 16,

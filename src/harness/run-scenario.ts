@@ -4,6 +4,7 @@ import { ClientPool } from './client-pool.js';
 import { CommandFaultTarget, type FaultTarget } from './command-fault-target.js';
 import { runConformanceKit } from './conformance-entry.js';
 import { FaultInjector } from './fault-injector.js';
+import { generatorThreadsFor } from './generator-threads.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import { IntervalSampler } from './interval-series.js';
 import { runLoad } from './load-engine.js';
@@ -131,6 +132,11 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
           retryCallerBase: plan.callerIdsUsed,
         });
 
+  const threads = generatorThreadsFor(scenario, ctx.options.generatorThreads);
+  if (threads > 1 && ctx.options.generatorThreads === undefined && scenario.generator?.threads === undefined)
+    notes.push(
+      `the load ran on ${threads} generator threads (open loop at ${HARNESS_LIMITS.threadsFromRatePerS}/s or more: the main thread's heap holds the run's history, and its collections would pause the sends); --generator-threads 1 keeps it on the main thread`,
+    );
   // The floor again, continuously: a probe through the same event loop while the load runs.
   const probe = await FloorProbe.start(HARNESS_LIMITS.floorProbeRatePerS).catch((err: Error) => {
     notes.push(`continuous floor probe unavailable: ${err.message}`);
@@ -150,7 +156,7 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
       recorder,
       status,
       gate: injector === undefined ? undefined : () => injector.gate(),
-      threads: ctx.options.generatorThreads ?? scenario.generator?.threads ?? 1,
+      threads,
       injector,
       afterFirstPhase: () => resources.baseline(),
     });
