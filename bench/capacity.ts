@@ -6,7 +6,7 @@ import { LedgerClient } from '../src/client/ledger-client.js';
 import { encodeRequest, METHOD_PATHS } from '../src/harness/ledger-messages.js';
 import type { ServerKind } from './server-child.js';
 import { ServerProcess } from './server-process.js';
-import { runTimed } from './timed-child.js';
+import { runTimed, runTimedH2load } from './timed-child.js';
 
 /**
  * The load engine's capacity (issue 8), `ledgerctl stress` beside h2load against one server in
@@ -126,22 +126,12 @@ async function h2load(server: ServerProcess): Promise<Row> {
   const load = loadavg()[0]!.toFixed(2);
   const before = await serverCpuS(server);
   const perClient = open ? ['-m', '1000', '--rps', String(Math.round(rate / connections))] : [];
-  const { stdout, cpuS } = await runTimed('h2load', [
-    '-c',
-    String(connections),
-    ...(open ? perClient : ['-m', String(Math.ceil(callers / connections))]),
-    '-D',
-    String(seconds),
-    '--warm-up-time',
-    String(warmupS),
-    '-d',
-    join(dir, 'get.bin'),
-    '-H',
-    'content-type: application/grpc',
-    '-H',
-    'te: trailers',
+  const { stdout, cpuS } = await runTimedH2load(
     `http://${server.target}${METHOD_PATHS.get}`,
-  ]);
+    join(dir, 'get.bin'),
+    { seconds, warmupS },
+    ['-c', String(connections), ...(open ? perClient : ['-m', String(Math.ceil(callers / connections))])],
+  );
   const serverS = (await serverCpuS(server)) - before;
   const perS = Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(stdout)?.[1] ?? Number.NaN);
   const done = Number(/requests: \d+ total, \d+ started, (\d+) done/.exec(stdout)?.[1] ?? Number.NaN);

@@ -8,7 +8,7 @@ import type { OpKind } from '../src/harness/history.js';
 import { encodeRequest, METHOD_PATHS } from '../src/harness/ledger-messages.js';
 import type { ServerKind } from './server-child.js';
 import { ServerProcess } from './server-process.js';
-import { runTimed } from './timed-child.js';
+import { runTimed, runTimedH2load } from './timed-child.js';
 
 /**
  * Fidelity of `ledgerctl stress` against an independent generator (h2load, nghttp2) on the same
@@ -64,27 +64,12 @@ async function h2loadOpen(
     const body = join(dir, `${op}.bin`);
     const log = join(dir, `${op}.log`);
     writeFileSync(log, '');
-    const { stdout, cpuS } = await runTimed('h2load', [
-      '-c',
-      '1',
-      '-m',
-      '1000',
-      '--rps',
-      String(Math.round(rate * share)),
-      '-D',
-      String(seconds),
-      '--warm-up-time',
-      String(warmupS),
-      '-d',
-      body,
-      '-H',
-      'content-type: application/grpc',
-      '-H',
-      'te: trailers',
-      '--log-file',
-      log,
+    const { stdout, cpuS } = await runTimedH2load(
       `http://${target}${METHOD_PATHS[op]}`,
-    ]);
+      body,
+      { seconds, warmupS },
+      ['-c', '1', '-m', '1000', '--rps', String(Math.round(rate * share)), '--log-file', log],
+    );
     if (!/succeeded/.test(stdout)) throw new Error(`h2load ${op}: ${stdout}`);
     const times = readFileSync(log, 'utf8')
       .trim()
@@ -183,23 +168,12 @@ async function stress(target: string, open: boolean): Promise<StressRun> {
 }
 
 async function h2loadClosed(target: string): Promise<{ perS: number; cpuS: number }> {
-  const { stdout, cpuS } = await runTimed('h2load', [
-    '-c',
-    values.connections!,
-    '-m',
-    String(Math.ceil(Number(values.callers) / Number(values.connections))),
-    '-D',
-    String(seconds),
-    '--warm-up-time',
-    String(warmupS),
-    '-d',
-    join(dir, 'get.bin'),
-    '-H',
-    'content-type: application/grpc',
-    '-H',
-    'te: trailers',
+  const { stdout, cpuS } = await runTimedH2load(
     `http://${target}${METHOD_PATHS.get}`,
-  ]);
+    join(dir, 'get.bin'),
+    { seconds, warmupS },
+    ['-c', values.connections!, '-m', String(Math.ceil(Number(values.callers) / Number(values.connections)))],
+  );
   const m = /finished in [\d.]+s, ([\d.]+) req\/s/.exec(stdout);
   return { perS: Number(m?.[1] ?? Number.NaN), cpuS };
 }

@@ -31,3 +31,29 @@ function cpuOf(stderr: string): number {
   const m = /CPU (\d+\.\d+) (\d+\.\d+)\s*$/.exec(stderr.trim());
   return m === null ? Number.NaN : Number(m[1]) + Number(m[2]);
 }
+
+/**
+ * h2load replaying one pre-encoded gRPC request (`body`, a length-prefixed message) to `url` for
+ * `seconds` after `warmupS`; `flags` set the clients, streams and rate.
+ */
+export function runTimedH2load(
+  url: string,
+  body: string,
+  timing: { seconds: number; warmupS: number },
+  flags: string[],
+): Promise<TimedChild> {
+  return runTimed('h2load', [
+    ...flags,
+    '-D',
+    String(timing.seconds),
+    '--warm-up-time',
+    String(timing.warmupS),
+    '-d',
+    body,
+    '-H',
+    'content-type: application/grpc',
+    '-H',
+    'te: trailers',
+    url,
+  ]);
+}
