@@ -9,7 +9,7 @@ import { HARNESS_LIMITS } from './harness-limits.js';
 import type { OpKind, OpRecord } from './history.js';
 import { runGroup } from './run-group.js';
 import { RunIds } from './run-ids.js';
-import type { CallBatch, CallRecorder, CallStart } from './run-recorder.js';
+import { type CallBatch, type CallRecorder, type CallStart, openRecord } from './run-recorder.js';
 import { SeededRandom } from './seeded-random.js';
 
 /**
@@ -31,19 +31,7 @@ class ShippingRecorder implements CallRecorder {
   }
 
   begin(start: CallStart): OpRecord {
-    const record: OpRecord = {
-      index: this.next++,
-      phase: start.phase,
-      group: start.group,
-      caller: start.caller,
-      op: start.op,
-      args: start.args,
-      scheduledNs: start.scheduledNs,
-      invokeNs: this.nowNs(),
-      completeNs: -1n,
-      type: 'info',
-      warmup: start.warmup || undefined,
-    };
+    const record = openRecord(this.next++, start, this.nowNs());
     this.batch.begun.push(record);
     return record;
   }

@@ -32,6 +32,23 @@ export function jsonReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
+/** A call that has started and not answered: indeterminate ('info') until it is finished. */
+export function openRecord(index: number, start: CallStart, invokeNs: bigint): OpRecord {
+  return {
+    index,
+    phase: start.phase,
+    group: start.group,
+    caller: start.caller,
+    op: start.op,
+    args: start.args,
+    scheduledNs: start.scheduledNs,
+    invokeNs,
+    completeNs: -1n,
+    type: 'info',
+    warmup: start.warmup || undefined,
+  };
+}
+
 /**
  * Everything observed about the calls of a run: the full history (for the checkers), the calls in
  * flight (for stuck-phase reports), per-op statistics (for the report), and the optional JSONL
@@ -76,19 +93,7 @@ export class RunRecorder implements CallRecorder {
 
   /** `invokeNs`: when a generator thread sent it (default: now). */
   begin(start: CallStart, invokeNs?: bigint): OpRecord {
-    const record: OpRecord = {
-      index: this.started++,
-      phase: start.phase,
-      group: start.group,
-      caller: start.caller,
-      op: start.op,
-      args: start.args,
-      scheduledNs: start.scheduledNs,
-      invokeNs: invokeNs ?? this.nowNs(),
-      completeNs: -1n,
-      type: 'info',
-      warmup: start.warmup || undefined,
-    };
+    const record = openRecord(this.started++, start, invokeNs ?? this.nowNs());
     if (!this.keepHistory) {
       // Statistics only.
     } else if (this.records.length < HARNESS_LIMITS.maxRecordedOps) this.records.push(record);
