@@ -166,6 +166,7 @@ describe('generator threads', () => {
 });
 
 describe('the default number of generator threads', () => {
+  const threadsOf = (...args: Parameters<typeof generatorThreadsFor>) => generatorThreadsFor(...args).threads;
   const scenario = (groups: string, generator = '') =>
     parseScenario(
       `name: threads-default
@@ -185,23 +186,23 @@ ${groups}`,
 `;
 
   it('keeps a slow open loop and closed loops on the main thread', () => {
-    expect(generatorThreadsFor(scenario(open('slow', 999)), undefined)).toBe(1);
+    expect(threadsOf(scenario(open('slow', 999)), undefined)).toBe(1);
     const closed = '      - { name: c, mix: { get: 1 }, load: { model: closed, callers: 64 }, ops: 10 }\n';
-    expect(generatorThreadsFor(scenario(closed), undefined)).toBe(1);
+    expect(threadsOf(scenario(closed), undefined)).toBe(1);
   });
 
   it('moves an open loop of 1,000/s or more off the main thread, summed over a phase, a ramp at its peak', () => {
     const threads = HARNESS_LIMITS.generatorThreadsAtRate;
-    expect(generatorThreadsFor(scenario(open('fast', 1000)), undefined)).toBe(threads);
-    expect(generatorThreadsFor(scenario(open('a', 600) + open('b', 400)), undefined)).toBe(threads);
-    expect(generatorThreadsFor(scenario(ramp), undefined)).toBe(threads);
+    expect(generatorThreadsFor(scenario(open('fast', 1000)), undefined)).toEqual({ threads, byRate: true });
+    expect(threadsOf(scenario(open('fast', 1000)), undefined)).toBe(threads);
+    expect(threadsOf(scenario(open('a', 600) + open('b', 400)), undefined)).toBe(threads);
+    expect(threadsOf(scenario(ramp), undefined)).toBe(threads);
   });
 
   it('the flag, then the scenario, decide over the rate', () => {
-    expect(generatorThreadsFor(scenario(open('fast', 3000)), 1)).toBe(1);
-    expect(generatorThreadsFor(scenario(open('fast', 3000), 'generator: { threads: 1 }\n'), undefined)).toBe(
-      1,
-    );
-    expect(generatorThreadsFor(scenario(open('slow', 10), 'generator: { threads: 3 }\n'), 4)).toBe(4);
+    expect(generatorThreadsFor(scenario(open('fast', 3000)), 2)).toEqual({ threads: 2, byRate: false });
+    expect(threadsOf(scenario(open('fast', 3000)), 1)).toBe(1);
+    expect(threadsOf(scenario(open('fast', 3000), 'generator: { threads: 1 }\n'), undefined)).toBe(1);
+    expect(threadsOf(scenario(open('slow', 10), 'generator: { threads: 3 }\n'), 4)).toBe(4);
   });
 });

@@ -170,16 +170,21 @@ function mergeGroupResults(name: string, phase: string, parts: GroupResult[]): G
 /**
  * How many generator threads a run uses: the flag, else the scenario's `generator.threads`, else
  * `generatorThreadsAtRate` when a phase's open-loop groups offer `threadsFromRatePerS` or more
- * together (a ramp counts at its peak), else 1 (the main thread).
+ * together (a ramp counts at its peak: `byRate`, for the report's note), else 1 (the main thread).
  */
-export function generatorThreadsFor(scenario: Scenario, flag: number | undefined): number {
+export function generatorThreadsFor(
+  scenario: Scenario,
+  flag: number | undefined,
+): { threads: number; byRate: boolean } {
   const chosen = flag ?? scenario.generator?.threads;
-  if (chosen !== undefined) return chosen;
+  if (chosen !== undefined) return { threads: chosen, byRate: false };
   const peakPerS = Math.max(
     0,
     ...scenario.phases.map((phase) =>
       phase.groups.reduce((sum, g) => sum + (g.load.model === 'open' ? g.load.rate_per_s : 0), 0),
     ),
   );
-  return peakPerS >= HARNESS_LIMITS.threadsFromRatePerS ? HARNESS_LIMITS.generatorThreadsAtRate : 1;
+  return peakPerS >= HARNESS_LIMITS.threadsFromRatePerS
+    ? { threads: HARNESS_LIMITS.generatorThreadsAtRate, byRate: true }
+    : { threads: 1, byRate: false };
 }

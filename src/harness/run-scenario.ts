@@ -132,8 +132,8 @@ async function runLoadScenario(ctx: RunContext, base: RunBase): Promise<RunResul
           retryCallerBase: plan.callerIdsUsed,
         });
 
-  const threads = generatorThreadsFor(scenario, ctx.options.generatorThreads);
-  if (threads > 1 && ctx.options.generatorThreads === undefined && scenario.generator?.threads === undefined)
+  const { threads, byRate } = generatorThreadsFor(scenario, ctx.options.generatorThreads);
+  if (byRate)
     notes.push(
       `the load ran on ${threads} generator threads (open loop at ${HARNESS_LIMITS.threadsFromRatePerS}/s or more: the main thread's heap holds the run's history, and its collections would pause the sends); --generator-threads 1 keeps it on the main thread`,
     );
