@@ -11,6 +11,9 @@ export interface Issued {
   key: Buffer;
 }
 
+/** openssl req: a new P-256 key, written unencrypted. */
+const NEW_EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
 /** The openssl CLI is missing or refused a step: a setup problem, named in one line. */
 export class PkiError extends Error {
   override readonly name = 'PkiError';
@@ -70,11 +73,7 @@ export class ThrowawayPki {
     this.openssl([
       'req',
       '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
+      ...NEW_EC_KEY,
       '-keyout',
       out.keyFile,
       '-out',
@@ -98,20 +97,7 @@ export class ThrowawayPki {
         ? 'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n'
         : 'extendedKeyUsage=clientAuth\n',
     );
-    this.openssl([
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      out.keyFile,
-      '-out',
-      csr,
-      '-subj',
-      `/CN=${cn}`,
-    ]);
+    this.openssl(['req', ...NEW_EC_KEY, '-keyout', out.keyFile, '-out', csr, '-subj', `/CN=${cn}`]);
     this.openssl([
       'x509',
       '-req',
