@@ -40,15 +40,8 @@ describe('PostgreSQL: answers wait for the flush barrier', () => {
     (await sql<{ balance: string }[]>`SELECT balance::text FROM ledger_accounts WHERE id = ${id}`)[0]
       ?.balance;
 
-  const until = async (what: () => Promise<boolean>) => {
-    for (let i = 0; i < 400 && !(await what()); i++) await new Promise((r) => setTimeout(r, 25));
-    expect(await what()).toBe(true);
-  };
-
-  it('commits groups past the head row but answers writes and reads only after the barrier', async () => {
-    await ledger.createAccount({ accountId: 'fb-a', initialBalance: 100n });
-    await ledger.createAccount({ accountId: 'fb-b', initialBalance: 0n });
-
+  /** Another transaction holds every barrier row until the returned function is called. */
+  const lockBarrierRows = async (): Promise<() => Promise<void>> => {
     let release!: () => void;
     const released = new Promise<void>((r) => (release = r));
     let locked!: () => void;
@@ -59,13 +52,28 @@ describe('PostgreSQL: answers wait for the flush barrier', () => {
       await released;
     });
     await holding;
+    return async () => {
+      release();
+      await blocker;
+    };
+  };
+
+  const until = async (what: () => Promise<boolean>) => {
+    for (let i = 0; i < 400 && !(await what()); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(await what()).toBe(true);
+  };
+
+  it('commits groups past the head row but answers writes and reads only after the barrier', async () => {
+    await ledger.createAccount({ accountId: 'fb-a', initialBalance: 100n });
+    await ledger.createAccount({ accountId: 'fb-b', initialBalance: 0n });
+
+    const unlock = await lockBarrierRows();
 
     let finished = false;
     const unblock = async () => {
       if (finished) return;
       finished = true;
-      release();
-      await blocker;
+      await unlock();
     };
     try {
       const first = ledger.updateBalance({ accountId: 'fb-a', delta: 5n, transactionId: 'fb-1' });
@@ -106,21 +114,11 @@ describe('PostgreSQL: answers wait for the flush barrier', () => {
     const perGroup = await openTestLedger(db.url, { commitMode: 'per-group' });
     try {
       await perGroup.createAccount({ accountId: 'fb-c', initialBalance: 1n });
-      let release!: () => void;
-      const released = new Promise<void>((r) => (release = r));
-      let locked!: () => void;
-      const holding = new Promise<void>((r) => (locked = r));
-      const blocker = sql.begin(async (tx) => {
-        await tx`SELECT slot FROM ledger_flush_barrier ORDER BY slot FOR UPDATE`;
-        locked();
-        await released;
-      });
-      await holding;
+      const unlock = await lockBarrierRows();
       const answer = await perGroup.updateBalance({ accountId: 'fb-c', delta: 1n, transactionId: 'fb-3' });
       expect(answer.result.accounts.map((a) => a.balance)).toEqual([2n]);
       expect((await perGroup.getBalance('fb-c')).balance).toBe(2n);
-      release();
-      await blocker;
+      await unlock();
     } finally {
       await perGroup.close();
     }
