@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { decodeGrpcMessage, Status, statusOfHttp, statusOfReset } from './grpc-wire.js';
 import type { H2ChannelOptions } from './h2-channel.js';
-import { CONNECTION_PREFACE, H2, H2FrameReader, H2FrameWriter } from './h2-frames.js';
+import { CONNECTION_PREFACE, type FrameHandler, H2, H2FrameReader, H2FrameWriter } from './h2-frames.js';
 import { type H2Endpoint, openH2Socket } from './h2-target.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 import { type HeaderSink, HpackDecoder } from './hpack.js';
@@ -198,14 +198,7 @@ export class H2Connection {
   private unacked = 0;
   // Input: frames cut from the socket's chunks, and a header block split over CONTINUATION.
   private readonly reader = new H2FrameReader(MAX_FRAME_IN);
-  private readonly onFrame = (
-    buf: Buffer,
-    type: number,
-    flags: number,
-    id: number,
-    start: number,
-    end: number,
-  ) => {
+  private readonly onFrame: FrameHandler = (buf, type, flags, id, start, end) => {
     this.frame(buf, type, flags, id, start, end);
     return !this.ended;
   };

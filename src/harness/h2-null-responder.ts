@@ -1,6 +1,6 @@
 import net, { type Socket } from 'node:net';
 import { frameMessage } from './grpc-wire.js';
-import { CONNECTION_PREFACE, H2, H2FrameReader, H2FrameWriter } from './h2-frames.js';
+import { CONNECTION_PREFACE, type FrameHandler, H2, H2FrameReader, H2FrameWriter } from './h2-frames.js';
 import { encodeHeaderBlock } from './hpack.js';
 import { type NullResponder, nullAnswerBytes } from './null-responder.js';
 
@@ -63,14 +63,7 @@ class NullConnection {
   private blockStream = 0;
   private blockEnds = false;
   private blockBytes = 0;
-  private readonly onFrame = (
-    buf: Buffer,
-    type: number,
-    flags: number,
-    id: number,
-    start: number,
-    end: number,
-  ) => {
+  private readonly onFrame: FrameHandler = (buf, type, flags, id, start, end) => {
     this.frame(buf, type, flags, id, start, end);
     return !this.ended;
   };
