@@ -1,13 +1,15 @@
 import { constants as http2constants } from 'node:http2';
-import { connect as connectTcp } from 'node:net';
+import { connect as connectTcp, type Socket } from 'node:net';
+import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { status } from '@grpc/grpc-js';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import type { LedgerCallError } from '../src/client/ledger-client.js';
 import { MisbehavingClient, outcomeOf } from '../src/harness/misbehaving-client.js';
 import { SnapshotReads } from '../src/server/snapshot-reads.js';
 import { grpcTimeoutMs } from '../src/server/transport-limits.js';
 import { oneErrorLine, runCli } from './cli-run.js';
 import { PINO_ERROR, startTestServer, type TestServer } from './server-fixture.js';
+import { TestPki } from './tls-fixture.js';
 
 const LEDGER = '/ledger.v1.Ledger';
 const WATCH = '/grpc.health.v1.Health/Watch';
@@ -222,6 +224,54 @@ describe('per-connection policing', () => {
     expect(t.server.connections.silent).toBe(1);
     expect(h2.session.closed).toBe(false);
     expect((await h2.call(WATCH.replace('Watch', 'Check'), Buffer.alloc(0))).grpcStatus).toBe(status.OK);
+  });
+});
+
+describe('the preface timeout on a TLS listener', () => {
+  const pki = new TestPki('preface-ca');
+  afterAll(() => pki.remove());
+
+  test('a TLS connection that handshakes and sends no preface, or never finishes the handshake, is closed; an idle HTTP/2 one is not', async () => {
+    const cert = pki.issue('server-preface', 'server');
+    t = await startTestServer({
+      tls: { certFile: cert.certFile, keyFile: cert.keyFile },
+      clientSecurity: { tls: { caPem: pki.ca.cert } },
+      server: { connectionPolicy: { prefaceTimeoutMs: 300 } },
+    });
+    await t.client.createAccount('a', 1n);
+    // A real handshake (h2 by ALPN, certificate checked), then silence.
+    const handshaken = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = connectTls(
+        {
+          host: '127.0.0.1',
+          servername: 'localhost',
+          port: t!.server.port,
+          ca: pki.ca.cert,
+          ALPNProtocols: ['h2'],
+        },
+        () => resolve(s),
+      );
+      s.once('error', reject);
+    });
+    expect(handshaken.authorized).toBe(true);
+    expect(handshaken.alpnProtocol).toBe('h2');
+    // TCP only: the ClientHello never comes.
+    const noHandshake = await new Promise<Socket>((resolve) => {
+      const s = connectTcp(t!.server.port, '127.0.0.1', () => resolve(s));
+      s.on('error', () => {});
+    });
+    handshaken.on('error', () => {});
+    const start = Date.now();
+    await Promise.all([
+      new Promise((r) => handshaken.once('close', r)),
+      new Promise((r) => noHandshake.once('close', r)),
+    ]);
+    expect(Date.now() - start).toBeLessThan(3_000);
+    expect(t.server.connections.silent).toBe(2);
+    // The fixture's own TLS client started HTTP/2 and is still served after the timeout.
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await t.client.getBalance('a')).value.balance).toBe(1n);
+    expect(t.server.connections.silent).toBe(2);
   });
 });
 

@@ -1,4 +1,4 @@
-import { constants, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import { constants, type Http2SecureServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from './logger.js';
 
@@ -75,11 +75,8 @@ export class ConnectionPolice {
     return this.counts;
   }
 
-  /** Follows the sessions of an HTTP/2 listener (grpc-js's, once bound). */
-  watch(listener: Http2Server): void {
-    // Node creates a plaintext session inside its own 'connection' listener, synchronously, so
-    // ours (added later) sees the session of the same socket as the newest one.
-    let newest: Connection | undefined;
+  /** Follows the sessions of an HTTP/2 listener (grpc-js's, once bound), plaintext or TLS. */
+  watch(listener: Http2Server | Http2SecureServer): void {
     listener.on('session', (session: ServerHttp2Session) => {
       const key = connectionKey(session.socket);
       const connection: Connection = {
@@ -92,7 +89,6 @@ export class ConnectionPolice {
         started: false,
       };
       this.connections.set(key, connection);
-      newest = connection;
       session.once('remoteSettings', () => {
         connection.started = true;
       });
@@ -100,13 +96,14 @@ export class ConnectionPolice {
         if (this.connections.get(key) === connection) this.connections.delete(key);
       });
     });
+    // 'connection' is the TCP socket as it is accepted: for TLS before the handshake (the session
+    // only comes after it), so one clock covers a handshake never finished and a preface never
+    // sent. Node's own TLS handshake timeout is 120 s, and a plaintext socket has none.
     listener.on('connection', (socket: Socket) => {
-      const connection = newest;
-      newest = undefined;
-      // A TLS session only comes after the handshake (Node's handshake timeout bounds that part).
-      if (connection === undefined || connection.key !== connectionKey(socket)) return;
+      const key = connectionKey(socket);
       const silence = setTimeout(() => {
-        if (connection.started) return;
+        const connection = this.connections.get(key);
+        if (connection?.started === true) return;
         this.counts.silent++;
         this.note(
           'silent',
