@@ -210,6 +210,10 @@ describe('ledgerctl serve --metrics-addr', () => {
         value(samples, 'ledger_rpc_calls_total', { method, code });
       expect(calls('CreateAccount', 'INVALID_ARGUMENT')).toBe(1);
       expect(calls('GetBalance', 'UNAUTHENTICATED')).toBe(1);
+      // ...and in the guessing guard's own counters (guessing-guard.ts): one failure, nothing closed.
+      expect(value(samples, 'ledger_auth_failures_total', {})).toBe(1);
+      expect(value(samples, 'ledger_auth_connections_closed_total', {})).toBe(0);
+      expect(value(samples, 'ledger_auth_refused_unchecked_total', {})).toBe(0);
       expect(calls('GetBalance', 'RESOURCE_EXHAUSTED')).toBe(1);
       expect(calls('GetBalance', 'DEADLINE_EXCEEDED')).toBe(1);
       expect(calls('grpc.health.v1.Health/Watch', 'RESOURCE_EXHAUSTED')).toBe(1);

@@ -118,6 +118,12 @@ export const Errors = {
       'Missing credentials: send authorization: Bearer <token> or a client certificate this server accepts',
     ),
   unknownCredentials: () => new LedgerError('UNAUTHENTICATED', 'Unknown bearer token or client certificate'),
+  /** The connection failed authentication too often (server/guessing-guard.ts): its calls are no longer checked. */
+  tooManyAuthFailures: () =>
+    new LedgerError(
+      'RESOURCE_EXHAUSTED',
+      'Too many failed authentications on this connection; it is being closed',
+    ),
   permissionDenied: (principal: string, role: string, action: string) =>
     new LedgerError('PERMISSION_DENIED', `Principal ${principal} (role ${role}) may not ${action}`),
   tooManyStreams: (max: number) =>

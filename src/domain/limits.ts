@@ -140,6 +140,17 @@ export const LIMITS = {
   snapshotReadBudgetAccounts: 500_000,
   /** A snapshot with accounts is encoded this many accounts at a time, yielding in between, so other calls are not held up. */
   snapshotSliceAccounts: 1_000,
+  /**
+   * Calls of one connection answered UNAUTHENTICATED in one second; one more and the connection is
+   * sent GOAWAY and closed (credential guessing; a client with a stale token fails every call, and
+   * retrying faster than this does not help it).
+   */
+  maxAuthFailuresPerConnectionPerSecond: 10,
+  /**
+   * Calls of all connections answered UNAUTHENTICATED in one second; past it, a connection is closed
+   * at its first failure, so guessing from many connections costs a connection per guess.
+   */
+  maxAuthFailuresPerSecond: 100,
   /** Longest principal name in an access file (it is written into every log entry of its writes). */
   maxPrincipalChars: 128,
   /** Longest bearer token a ledgerctl client sends (it travels in an HTTP/2 header). */

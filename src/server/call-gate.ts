@@ -39,7 +39,7 @@ const LEDGER_PREFIX = `/${LEDGER_SERVICE_NAME}/`;
  * ones), another service's by `service/method` (health Watch floods are refused here too). Only
  * registered methods reach an interceptor, so the label set stays bounded.
  */
-const metricsMethod = (path: string): string =>
+export const metricsMethod = (path: string): string =>
   path.startsWith(LEDGER_PREFIX) ? path.slice(LEDGER_PREFIX.length) : path.slice(1);
 /** The start of the snapshot-read bound's refusal (SnapshotReads answers it from the handler). */
 const SNAPSHOT_READS_REFUSED = Errors.tooManySnapshotReads(0, 0).message.split(' (')[0]!;

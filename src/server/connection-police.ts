@@ -140,6 +140,25 @@ export class ConnectionPolice {
       { maxRefusalsPerSecond: this.policy.maxRefusalsPerSecond, expelled: this.counts.expelled },
       'connection closed: too many refused calls (GOAWAY ENHANCE_YOUR_CALM)',
     );
+    this.close(c);
+    return true;
+  }
+
+  /**
+   * Closes a connection another guard judged (guessing-guard.ts: too many failed authentications),
+   * the same way; counted and logged by that guard. False if the connection is not known (gone).
+   */
+  expel(address: ConnectionAddress): boolean {
+    const c = this.connections.get(connectionKey(address));
+    if (c === undefined) return false;
+    if (!c.expelled) {
+      c.expelled = true;
+      this.close(c);
+    }
+    return true;
+  }
+
+  private close(c: Connection): void {
     // After the refusal on hand has been answered: destroying the session inside grpc-js's call
     // handling would pull the stream out from under it.
     // (session.destroy(err, code) sends GOAWAY NO_ERROR on Node 20: goaway() first says why.)
@@ -148,7 +167,6 @@ export class ConnectionPolice {
       c.session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
       setImmediate(() => c.session.destroy());
     });
-    return true;
   }
 
   /** A streaming call of this connection wants a slot; false past the per-connection cap. */

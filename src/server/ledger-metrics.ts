@@ -30,6 +30,10 @@ export interface MetricsSources {
         readonly silent?: number;
       })
     | undefined;
+  /** Failed authentications (guessing-guard.ts), when access control is on. */
+  authFailures?:
+    | (() => { readonly failures: number; readonly expelled: number; readonly unchecked: number })
+    | undefined;
   /** Streaming calls (health watches, reflection) open. */
   openStreams?: (() => number) | undefined;
   /** Bytes the ledger's files take on disk (durable mode). */
@@ -139,6 +143,21 @@ export class LedgerMetrics implements CallObserver, CommitObserver {
       'ledger_connections_silent_closed_total',
       'Connections closed for not starting HTTP/2 within the preface timeout',
       () => read((s) => s.connections?.().silent),
+    );
+    this.counter(
+      'ledger_auth_failures_total',
+      'Ledger calls answered UNAUTHENTICATED after their credentials were checked',
+      () => read((s) => s.authFailures?.().failures),
+    );
+    this.counter(
+      'ledger_auth_connections_closed_total',
+      'Connections sent GOAWAY and closed for too many failed authentications',
+      () => read((s) => s.authFailures?.().expelled),
+    );
+    this.counter(
+      'ledger_auth_refused_unchecked_total',
+      'Calls refused without a credential check because their connection was being closed for failed authentications',
+      () => read((s) => s.authFailures?.().unchecked),
     );
     this.gauge('ledger_streams', 'Streaming calls open (health watches, reflection)', () =>
       read((s) => s.openStreams?.()),

@@ -19,6 +19,7 @@ import { withBatchCodec } from './batch-handler.js';
 import { callGate } from './call-gate.js';
 import { ConnectionPolice, type ConnectionPolicy } from './connection-police.js';
 import { buildFileDescriptorProtos } from './file-descriptors.js';
+import { GuessingGuard, type GuessingPolicy, type GuessingStats } from './guessing-guard.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
 import { ledgerHandlers } from './ledger-handlers.js';
 import type { Logger } from './logger.js';
@@ -73,6 +74,8 @@ export interface LedgerServerOptions {
   observer?: CallObserver | undefined;
   /** Per-connection policing (defaults: LIMITS.defaultMaxRefusalsPerConnectionPerSecond and neighbours). */
   connectionPolicy?: Partial<ConnectionPolicy> | undefined;
+  /** Policing of failed authentications (defaults: LIMITS.maxAuthFailuresPerConnectionPerSecond and maxAuthFailuresPerSecond). */
+  guessingPolicy?: Partial<GuessingPolicy> | undefined;
 }
 
 export interface RunningServer {
@@ -104,6 +107,8 @@ export interface RunningServer {
     readonly expelled: number;
     readonly silent: number;
   };
+  /** Failed authentications and what they cost their connections (zeros without access control). */
+  readonly authFailures: GuessingStats;
   /** Health NOT_SERVING, drain in-flight calls (forced after the grace period), close the engine. */
   shutdown(): Promise<void>;
   /**
@@ -215,10 +220,23 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     observer: options.observer,
     police,
   });
+  const guessing =
+    access === undefined
+      ? undefined
+      : new GuessingGuard(
+          {
+            maxFailuresPerConnectionPerSecond: LIMITS.maxAuthFailuresPerConnectionPerSecond,
+            maxFailuresPerSecond: LIMITS.maxAuthFailuresPerSecond,
+            ...options.guessingPolicy,
+          },
+          logger,
+          (address) => police.expel(address),
+          options.observer,
+        );
   const server = new grpc.Server({
     'grpc.max_receive_message_length': SERVER_MAX_RECEIVE_BYTES,
     ...grpcTransportOptions(transport),
-    interceptors: [gate.interceptor],
+    interceptors: guessing === undefined ? [gate.interceptor] : [gate.interceptor, guessing.interceptor],
   });
   // Every service decodes strictly: malformed requests never reach a handler.
   const strict = strictServices(server, requestSizeLimit);
@@ -364,6 +382,7 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
       return gate.pending;
     },
     connections,
+    authFailures: guessing?.stats ?? { failures: 0, expelled: 0, unchecked: 0 },
     shutdown: () => {
       stopping ??= drain();
       return stopping;

@@ -160,8 +160,10 @@ export function unaryHandler<Req, Res>(
       return who.name;
     } catch (err) {
       if (!(err instanceof LedgerError)) throw err;
-      // The principal (never the token) shows who was refused.
-      logFailure(call.request, err, principal === undefined ? {} : { principal });
+      // The principal (never the token) shows who was refused. Failed authentications are logged
+      // once a second with counts by guessing-guard.ts: one line per guess would flood the log.
+      if (err.code !== 'UNAUTHENTICATED')
+        logFailure(call.request, err, principal === undefined ? {} : { principal });
       const trailer = answerTrailer(startedMs, false);
       callback({ code: GRPC_STATUS_OF[err.code], details: err.message, metadata: trailer }, null, trailer);
       return undefined;

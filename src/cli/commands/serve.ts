@@ -459,6 +459,7 @@ async function serve(options: ServeOptions): Promise<void> {
       inFlightCalls: () => server.inFlightCalls,
       engineStats: engine instanceof LedgerEngine ? () => engine.stats() : undefined,
       connections: () => server.connections,
+      authFailures: () => server.authFailures,
       openStreams: () => server.openStreams,
       storageBytes: dataDir === undefined ? undefined : () => directoryBytes(dataDir),
     });
