@@ -11,7 +11,7 @@ import { type BenchResult, machineInfo, renderTable, writeJsonReport } from './r
 import type { ServerKind } from './server-child.js';
 
 const USAGE = `usage: node dist/bench/main.js [--quick] [--json FILE] [--only engine,memory,grpc,grpc-closed,grpc-open,harness]
-       [--gen-workers N] [--connections N] [--concurrency N] [--open-rate N] [--client raw|typed] [--profile]
+       [--gen-workers N] [--connections N] [--concurrency N] [--open-rate N] [--client raw|typed|h2] [--profile]
        [--harness-rates R,R,...] [--harness-connections N] [--servers bare,real,durable]
        [--open-mix get:60,update:20,transfer:20]`;
 
@@ -19,7 +19,8 @@ const SECTIONS = ['engine', 'memory', 'grpc-closed', 'grpc-open', 'harness'] as 
 type Section = (typeof SECTIONS)[number];
 
 function clientKind(text: string): BenchClientKind {
-  if (text !== 'raw' && text !== 'typed') throw new Error(`--client must be raw or typed, got ${text}`);
+  if (text !== 'raw' && text !== 'typed' && text !== 'h2')
+    throw new Error(`--client must be raw, typed or h2, got ${text}`);
   return text;
 }
 

@@ -1,10 +1,14 @@
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import postgres from 'postgres';
 import { absoluteNowMs } from '../src/harness/precise-timer.js';
+import { ACCOUNTS as BATCH_ACCOUNTS, ids as batchAccountIds, encodeBatch } from './batch-request.js';
+import type { BenchClientKind } from './bench-client.js';
 import { mergeEncoded, newHistogramUs, summarizeUs } from './histogram.js';
 import type { LoadReport, LoadSpec, ParentMessage, WorkerMessage } from './load-spec.js';
 
@@ -17,12 +21,32 @@ import type { LoadReport, LoadSpec, ParentMessage, WorkerMessage } from './load-
  *  3. open loop at 500 transfers/s on one instance: latency percentiles;
  *  4. the client library: the same 5-statement transaction with `pg` (one statement per round
  *     trip) and `postgres` (sql.begin; a reserved connection with everything pipelined), 16 at once.
- * Usage: npm run build && node dist/bench/pg-bench.js [seconds]   (LEDGER_BENCH_DATABASE_URL: an
- * admin URL, default postgres://postgres:postgres@127.0.0.1:5432/postgres)
+ * Usage: npm run build && node dist/bench/pg-bench.js [seconds] [--only pgbench,one,two,open,batch,libs]
+ *   [--commit overlap,per-group] [--client h2|raw] [--profile DIR]
+ * (LEDGER_BENCH_DATABASE_URL: an admin URL, default postgres://postgres:postgres@127.0.0.1:5432/postgres)
+ * --client h2 (default) drives the servers with the harness's lean HTTP/2 caller (a few us of CPU
+ * per call), raw with the leanest grpc-js client; --profile writes the first server's CPU profile.
  */
 const ADMIN_URL =
   process.env.LEDGER_BENCH_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
-const SECONDS = Number(process.argv[2] ?? 10);
+const RUNS = ['pgbench', 'one', 'two', 'open', 'batch', 'libs'] as const;
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    only: { type: 'string', default: RUNS.join(',') },
+    commit: { type: 'string', default: 'per-group,overlap' },
+    client: { type: 'string', default: 'h2' },
+    profile: { type: 'string' },
+  },
+});
+const SECONDS = Number(positionals[0] ?? 10);
+const ONLY = new Set(flags.only.split(','));
+for (const run of ONLY) {
+  if (!(RUNS as readonly string[]).includes(run))
+    throw new Error(`--only takes ${RUNS.join(',')}; got ${run}`);
+}
+const CLIENT = flags.client as BenchClientKind;
+if (CLIENT !== 'h2' && CLIENT !== 'raw') throw new Error(`--client must be h2 or raw, got ${CLIENT}`);
 const WARMUP_MS = 2_000;
 const ACCOUNTS = 10_000;
 const CALLERS = 16;
@@ -64,7 +88,7 @@ function postgresCpuMs(): number {
   return total;
 }
 
-function runPgbench(url: string): { tps: number; clientCpuMs: number; pgCpuMs: number } {
+async function runPgbench(url: string): Promise<{ tps: number; clientCpuMs: number; pgPercent: number }> {
   const u = new URL(url);
   const env = { ...process.env, PGPASSWORD: decodeURIComponent(u.password) };
   const conn = [
@@ -77,17 +101,28 @@ function runPgbench(url: string): { tps: number; clientCpuMs: number; pgCpuMs: n
     u.pathname.slice(1),
   ];
   execFileSync('pgbench', ['-i', '-s', '10', '-q', ...conn], { env, stdio: 'pipe' });
-  const pgBefore = postgresCpuMs();
-  const run = spawnSync(
+  const child = spawn(
     '/usr/bin/time',
     ['-f', 'cpu %U %S', 'pgbench', '-c', '16', '-j', '2', '-T', String(SECONDS), '-M', 'prepared', ...conn],
-    { env, encoding: 'utf8' },
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const pgCpuMs = postgresCpuMs() - pgBefore;
-  const tps = Number(/tps = ([\d.]+)/.exec(run.stdout)?.[1]);
-  const cpu = /cpu ([\d.]+) ([\d.]+)/.exec(run.stderr);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  // pgbench's backends exit with it, taking their CPU counters along: sample PostgreSQL inside the run.
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await sleep(1000);
+  const pg0 = postgresCpuMs();
+  const t0 = performance.now();
+  await sleep(SECONDS * 1000 - 2000);
+  const pgPercent = ((postgresCpuMs() - pg0) / (performance.now() - t0)) * 100;
+  await exited;
+  const tps = Number(/tps = ([\d.]+)/.exec(stdout)?.[1]);
+  const cpu = /cpu ([\d.]+) ([\d.]+)/.exec(stderr);
   const clientCpuMs = cpu === null ? Number.NaN : (Number(cpu[1]) + Number(cpu[2])) * 1000;
-  return { tps, clientCpuMs, pgCpuMs };
+  return { tps, clientCpuMs, pgPercent };
 }
 
 interface Server {
@@ -95,10 +130,15 @@ interface Server {
   target: string;
 }
 
+let profiled = false;
+
 async function startServer(url: string, commit = 'overlap'): Promise<Server> {
+  const profile = flags.profile !== undefined && !profiled;
+  profiled ||= profile;
   const child = spawn(
     process.execPath,
     [
+      ...(profile ? ['--cpu-prof', '--cpu-prof-dir', flags.profile!] : []),
       CLI,
       'serve',
       '--port',
@@ -168,7 +208,7 @@ async function runTransfers(
       new Worker(new URL('./load-worker.js', import.meta.url), {
         workerData: {
           target: server.target,
-          client: 'raw',
+          client: CLIENT,
           workerId: i,
           runTag: `pg${Date.now()}-${mode}-${i}`,
           connections: 2,
@@ -252,14 +292,93 @@ async function seedAccounts(url: string): Promise<void> {
   await sql.end();
 }
 
-async function checkConserved(url: string): Promise<string> {
+async function checkConserved(url: string, accounts: number, balance: number): Promise<string> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   const [row] = await sql<{ sum: string; total: string; n: string; last: string }[]>`
     SELECT (SELECT sum(balance) FROM ledger_accounts)::text AS sum, total_balance::text AS total,
       (SELECT count(*) FROM ledger_log)::text AS n, last_position::text AS last FROM ledger_head`;
   await sql.end();
-  const ok = row!.sum === String(ACCOUNTS * 1_000_000_000) && row!.sum === row!.total && row!.n === row!.last;
+  const expected = (BigInt(accounts) * BigInt(balance)).toString();
+  const ok = row!.sum === expected && row!.sum === row!.total && row!.n === row!.last;
   return ok ? `conserved, ${row!.n} dense log entries` : `BROKEN: ${JSON.stringify(row)}`;
+}
+
+const BATCH_SIZE = 100;
+const BATCH_BALANCE = 1_000_000_000;
+
+/** The batch accounts of batch-request.ts (acct-00000...), each with BATCH_BALANCE. */
+async function seedBatchAccounts(url: string): Promise<void> {
+  execFileSync(process.execPath, [CLI, 'migrate', '--database-url', url], { stdio: 'pipe' });
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  await sql`INSERT INTO ledger_accounts (id, balance, version)
+    SELECT 'acct-' || lpad(i::text, 5, '0'), ${BATCH_BALANCE}, 0 FROM generate_series(0, ${BATCH_ACCOUNTS - 1}) AS i`;
+  await sql`UPDATE ledger_head SET total_balance = ${String(BATCH_ACCOUNTS * BATCH_BALANCE)}::int8,
+    account_count = ${BATCH_ACCOUNTS}`;
+  await sql.end();
+  if (batchAccountIds.length !== BATCH_ACCOUNTS) throw new Error('batch-request.ts ids changed');
+}
+
+/** ExecuteBatch, closed loop: CALLERS callers, each sending BATCH_SIZE transfers at a time. */
+async function runBatches(server: Server): Promise<{
+  transfersPerSec: number;
+  batchesPerSec: number;
+  errors: number;
+  serverPercent: number;
+  pgPercent: number;
+  clientPercent: number;
+}> {
+  const client = new grpc.Client(server.target, grpc.credentials.createInsecure());
+  const call = (body: Buffer) =>
+    new Promise<void>((resolve, reject) =>
+      client.makeUnaryRequest(
+        '/ledger.v1.Ledger/ExecuteBatch',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        body,
+        (err) => (err ? reject(err) : resolve()),
+      ),
+    );
+  const tag = `pgb${Date.now()}`;
+  let seq = 0;
+  let done = 0;
+  let errors = 0;
+  let measuring = false;
+  const stopAt = performance.now() + WARMUP_MS + SECONDS * 1000;
+  const callers = Array.from({ length: CALLERS }, async () => {
+    while (performance.now() < stopAt) {
+      try {
+        await call(encodeBatch(tag, seq++, BATCH_SIZE, 0));
+        if (measuring) done++;
+      } catch {
+        if (measuring) errors++;
+      }
+    }
+  });
+  await new Promise((r) => setTimeout(r, WARMUP_MS));
+  const cpu = () => ({
+    at: performance.now(),
+    server: processCpuMs(server.child.pid!),
+    pg: postgresCpuMs(),
+    client: process.cpuUsage(),
+  });
+  measuring = true;
+  const from = cpu();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  measuring = false;
+  const to = cpu();
+  await Promise.all(callers);
+  client.close();
+  const wallMs = to.at - from.at;
+  const c = process.cpuUsage(from.client);
+  const percent = (ms: number) => (ms / wallMs) * 100;
+  return {
+    transfersPerSec: (done * BATCH_SIZE * 1000) / wallMs,
+    batchesPerSec: (done * 1000) / wallMs,
+    errors,
+    serverPercent: percent(to.server - from.server),
+    pgPercent: percent(to.pg - from.pg),
+    clientPercent: percent((c.user + c.system) / 1000),
+  };
 }
 
 /** The client libraries on the same transaction: 2 updates + 1 insert between BEGIN and COMMIT. */
@@ -366,38 +485,65 @@ const machine = `${readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s
 } cores, Node ${process.version}`;
 console.log(`machine: ${machine}; ${SECONDS} s per measurement after ${WARMUP_MS / 1000} s warm-up`);
 
-const bench = await freshDatabase('ledgerctl_bench_pgbench');
-const pgb = runPgbench(bench);
-console.log(
-  `pgbench TPC-B-like, scale 10, 16 clients, -M prepared: ${pgb.tps.toFixed(0)} tps; CPU: PostgreSQL ${((pgb.pgCpuMs / (SECONDS * 1000)) * 100).toFixed(0)}%, pgbench ${((pgb.clientCpuMs / (SECONDS * 1000)) * 100).toFixed(0)}%`,
-);
+let pgbTps = Number.NaN;
+if (ONLY.has('pgbench')) {
+  const pgb = await runPgbench(await freshDatabase('ledgerctl_bench_pgbench'));
+  pgbTps = pgb.tps;
+  console.log(
+    `pgbench TPC-B-like, scale 10, 16 clients, -M prepared: ${pgb.tps.toFixed(0)} tps; CPU: PostgreSQL ${pgb.pgPercent.toFixed(0)}% ` +
+      `(sampled inside the run), pgbench ${((pgb.clientCpuMs / (SECONDS * 1000)) * 100).toFixed(0)}%`,
+  );
+}
+const vsPgbench = (perSec: number) =>
+  Number.isNaN(pgbTps) ? '' : `  vs pgbench: ${(perSec / pgbTps).toFixed(2)}x`;
 
 const url = await freshDatabase('ledgerctl_bench');
 await seedAccounts(url);
 // Both commit modes in the same run (docs/postgres.md, "Decision: when a group's commit is
 // flushed"): per-group (each group waits for its own flush while holding the head row) and overlap.
-let one: Server | undefined;
-for (const mode of ['per-group', 'overlap']) {
+const modes = flags.commit.split(',');
+for (const mode of modes) {
+  if (!ONLY.has('one') && !ONLY.has('two') && !(ONLY.has('open') && mode === modes.at(-1))) continue;
   const first = await startServer(url, mode);
-  const single = await runTransfers(url, [first], 'closed');
-  describe(`ledgerctl, 1 instance, 16 callers, --db-commit ${mode}`, single);
-  console.log(`  vs pgbench: ${(single.transfersPerSec / pgb.tps).toFixed(2)}x`);
-  const second = await startServer(url, mode);
-  const pair = await runTransfers(url, [first, second], 'closed');
-  describe(`ledgerctl, 2 instances, 8 callers each, --db-commit ${mode}`, pair);
-  console.log(`  vs pgbench: ${(pair.transfersPerSec / pgb.tps).toFixed(2)}x`);
-  await stopServer(second);
-  if (mode === 'overlap') one = first;
-  else await stopServer(first);
+  if (ONLY.has('one')) {
+    const single = await runTransfers(url, [first], 'closed');
+    describe(`ledgerctl, 1 instance, 16 callers, --db-commit ${mode}`, single);
+    console.log(vsPgbench(single.transfersPerSec));
+  }
+  if (ONLY.has('two')) {
+    const second = await startServer(url, mode);
+    const pair = await runTransfers(url, [first, second], 'closed');
+    describe(`ledgerctl, 2 instances, 8 callers each, --db-commit ${mode}`, pair);
+    console.log(vsPgbench(pair.transfersPerSec));
+    await stopServer(second);
+  }
+  if (ONLY.has('open') && mode === modes.at(-1)) {
+    const open = await runTransfers(url, [first], 'open', 500);
+    describe(`ledgerctl, 1 instance, open loop 500/s, --db-commit ${mode}`, open);
+  }
+  await stopServer(first);
 }
-const open = await runTransfers(url, [one!], 'open', 500);
-describe('ledgerctl, 1 instance, open loop 500/s, --db-commit overlap', open);
-await stopServer(one!);
-console.log(`ledger after the runs: ${await checkConserved(url)}`);
-
-const libs = await compareClients(await freshDatabase('ledgerctl_bench_clients'));
-for (const [name, r] of Object.entries(libs)) {
+if (ONLY.has('batch')) {
+  const batchUrl = await freshDatabase('ledgerctl_bench_batch');
+  await seedBatchAccounts(batchUrl);
+  const server = await startServer(batchUrl, modes.at(-1));
+  const r = await runBatches(server);
   console.log(
-    `client ${name}: ${r.txPerSec.toFixed(0)} tx/s, ${r.clientCpuUsPerTx.toFixed(0)} us client CPU per tx`,
+    `ledgerctl, 1 instance, ExecuteBatch, ${CALLERS} callers x ${BATCH_SIZE} transfers, --db-commit ${modes.at(-1)}: ` +
+      `${r.transfersPerSec.toFixed(0)} transfers/s (${r.batchesPerSec.toFixed(0)} batches/s), failed calls ${r.errors}; ` +
+      `CPU: server ${r.serverPercent.toFixed(0)}%, PostgreSQL ${r.pgPercent.toFixed(0)}%, load generator ${r.clientPercent.toFixed(0)}%`,
   );
+  console.log(vsPgbench(r.transfersPerSec));
+  await stopServer(server);
+  console.log(`batch ledger after the run: ${await checkConserved(batchUrl, BATCH_ACCOUNTS, BATCH_BALANCE)}`);
+}
+console.log(`ledger after the runs: ${await checkConserved(url, ACCOUNTS, 1_000_000_000)}`);
+
+if (ONLY.has('libs')) {
+  const libs = await compareClients(await freshDatabase('ledgerctl_bench_clients'));
+  for (const [name, r] of Object.entries(libs)) {
+    console.log(
+      `client ${name}: ${r.txPerSec.toFixed(0)} tx/s, ${r.clientCpuUsPerTx.toFixed(0)} us client CPU per tx`,
+    );
+  }
 }
