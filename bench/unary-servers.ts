@@ -12,17 +12,19 @@ import { ServerProcess } from './server-process.js';
  * and the LMDB ledger, each in its own process, rounds in alternating order; p99 from the report,
  * server CPU from the server process over the whole run (set-up included, the same for each).
  *
- * node dist/bench/unary-servers.js [--rate 3000] [--seconds 10] [--rounds 2]
+ * node dist/bench/unary-servers.js [--rate 3000] [--seconds 10] [--rounds 2] [--kinds bare,real,durable]
+ * (BENCH_SERVER_FLAGS=--trace-gc prints each server's collections on this process's stdout.)
  */
 const { values } = parseArgs({
   options: {
     rate: { type: 'string', default: '3000' },
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '2' },
+    kinds: { type: 'string', default: 'bare,real,durable' },
   },
 });
 const dir = mkdtempSync(join(tmpdir(), 'ledgerctl-unary-servers-'));
-const kinds: ServerKind[] = ['bare', 'real', 'durable'];
+const kinds = values.kinds.split(',') as ServerKind[];
 const cpuUs = (s: CpuSample) => s.userUs + s.systemUs;
 
 for (let round = 0; round < Number(values.rounds); round++) {

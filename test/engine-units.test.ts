@@ -120,6 +120,68 @@ describe('IdempotencyStore', () => {
     expect(s.claim('never-seen', 'fp').kind).toBe('execute');
   });
 
+  it('replays successes kept in columns exactly, across chunks, after sweeps reuse them', async () => {
+    const now = { ms: 0 };
+    const s = store(now, { maxRecords: 100_000, sweepThreshold: 1 });
+    const success = (id: string, i: number): TxRecord => ({
+      transactionId: id,
+      fingerprint: `fp-${i}`,
+      outcome: {
+        ok: true,
+        result: {
+          transactionId: id,
+          accounts:
+            i % 2 === 0
+              ? [{ id: `a${i}`, balance: BigInt(i) * 1_000_000_007n, version: i }]
+              : [
+                  { id: `a${i}`, balance: INT64_MAX - BigInt(i), version: 0 },
+                  { id: `b${i}`, balance: 0n, version: 2 ** 40 + i },
+                ],
+        },
+      },
+      expiresAtMs: now.ms + 1000,
+    });
+    for (let round = 0; round < 3; round++) {
+      const records = Array.from({ length: 10_000 }, (_, i) => success(`r${round}-${i}`, i));
+      for (const record of records) {
+        expect(s.claim(record.transactionId, record.fingerprint).kind).toBe('execute');
+        s.settle(record);
+      }
+      for (const i of [0, 1, 4095, 4096, 4097, 9999]) {
+        const r = records[i]!;
+        expect(s.claim(r.transactionId, r.fingerprint)).toEqual({ kind: 'replay', outcome: r.outcome });
+        expect(() => s.claim(r.transactionId, 'other')).toThrow('already exists with different parameters');
+      }
+      expect(s.size).toBe(10_000);
+      // Everything expires; the next claim starts the sweep, which frees every chunk for reuse.
+      now.ms += 1000;
+      s.claim(`trigger-${round}`, 'fp');
+      for (let i = 0; i < 200 && s.size > 1; i++) await tick();
+      expect(s.size).toBe(1);
+      s.abandon(`trigger-${round}`, { ok: false, code: 'UNAVAILABLE', message: 'x', transient: true });
+      expect(s.size).toBe(0);
+    }
+  });
+
+  it('a failure, and a success outside the columns (a balance beyond int64), replay as recorded', () => {
+    const s = store({ ms: 0 });
+    const odd: TxRecord = {
+      transactionId: 'odd',
+      fingerprint: 'fp',
+      outcome: {
+        ok: true,
+        result: { transactionId: 'odd', accounts: [{ id: 'a', balance: INT64_MAX + 1n, version: 1 }] },
+      },
+      expiresAtMs: 1000,
+    };
+    s.claim('odd', 'fp');
+    s.settle(odd);
+    s.claim('t', 'fp');
+    s.settle(settled('t', 1000));
+    expect(s.claim('odd', 'fp')).toEqual({ kind: 'replay', outcome: odd.outcome });
+    expect(s.claim('t', 'fp')).toEqual({ kind: 'replay', outcome: settled('t', 1000).outcome });
+  });
+
   it('refuses new ids beyond the hard cap', () => {
     const s = store({ ms: 0 }, { maxRecords: 2, sweepThreshold: 100 });
     s.claim('a', 'fp');
@@ -220,6 +282,34 @@ describe('AuditLogWindow', () => {
     expect(log.get('t1')?.position).toBe(2);
     log.append(entry(4));
     expect(log.get('t1')).toBeUndefined();
+  });
+
+  it('rebuilds every entry exactly across chunks and wraps, keeping entries outside the columns as they are', () => {
+    const make = (position: number): LogEntry => {
+      const transfer = position % 3 === 0;
+      return {
+        position,
+        transactionId: `tx-${position}`,
+        timestampNs: 1_700_000_000_000_000_000n + BigInt(position),
+        operation: transfer ? 'transfer' : position % 3 === 1 ? 'update' : 'create',
+        accountIds: transfer ? [`a${position}`, `b${position}`] : [`a${position}`],
+        amount: BigInt(-position),
+        balancesAfter: transfer ? [INT64_MAX, BigInt(position)] : [BigInt(position)],
+        status: 'OK',
+        principal: position % 2 === 0 ? 'alice' : '',
+      };
+    };
+    const log = new AuditLogWindow(5_000);
+    const outside: LogEntry = { ...make(12_001), timestampNs: INT64_MAX + 1n };
+    for (let p = 1; p <= 12_000; p++) log.append(make(p));
+    log.append(outside);
+    expect(log.size).toBe(5_000);
+    expect(log.get('tx-7001')).toBeUndefined();
+    for (const p of [7002, 8191, 8192, 8193, 12_000]) expect(log.get(`tx-${p}`)).toEqual(make(p));
+    expect(log.get('tx-12001')).toBe(outside);
+    log.restore([make(3), make(4)], 4);
+    expect([log.size, log.lastPosition, log.get('tx-12000')]).toEqual([2, 4, undefined]);
+    expect(log.get('tx-4')).toEqual(make(4));
   });
 
   it('treats a gap in positions as a broken invariant', () => {

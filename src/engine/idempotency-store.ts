@@ -1,4 +1,6 @@
 import { Errors, invariant } from '../domain/errors.js';
+import { isInt64 } from '../domain/money.js';
+import type { AccountState } from '../domain/types.js';
 import type { Outcome, TxRecord } from './outcome.js';
 
 /** Where records that are no longer held in memory are found (durable storage keeps all of them). */
@@ -29,20 +31,6 @@ export type Claim =
   | { readonly kind: 'execute'; readonly expiresAtMs: number }
   | { readonly kind: 'replay'; readonly outcome: Outcome | Promise<Outcome> };
 
-interface Pending {
-  readonly fingerprint: string;
-  readonly expiresAtMs: number;
-  /** Duplicates waiting for the outcome; created only when one arrives (most ids never see one). */
-  waiters: ((outcome: Outcome) => void)[] | undefined;
-}
-
-type Held = TxRecord | Pending;
-const isPending = (held: Held): held is Pending => 'waiters' in held;
-
-function wake(pending: Pending, outcome: Outcome): void {
-  if (pending.waiters !== undefined) for (const waiter of pending.waiters) waiter(outcome);
-}
-
 export interface SweepStats {
   sweeps: number;
   removed: number;
@@ -50,14 +38,72 @@ export interface SweepStats {
   maxSliceMs: number;
 }
 
+/** What a slot holds. */
+const FREE = 0;
+const PENDING = 1;
+/** A success that touched one account (create, update) or two (transfer), kept in columns. */
+const OK_ONE = 2;
+const OK_TWO = 3;
+/** Any other outcome (a recorded failure): kept as its object. */
+const OTHER = 4;
+
+const CHUNK_BITS = 12;
+const CHUNK = 1 << CHUNK_BITS;
+const IN_CHUNK = CHUNK - 1;
+/** Slot numbers are kept modulo this in the index so they stay small integers (no boxed number). */
+const SEQ_SPAN = 2 ** 30;
+
+/**
+ * CHUNK consecutive records as columns. A settled success holds no object of its own: its id and
+ * fingerprint strings, the touched accounts' id strings (the account map's own) and numbers in
+ * typed arrays. So a day of records costs the garbage collector two strings each rather than a
+ * dozen objects per write to trace in the old generation and copy out of the young one.
+ */
+class Chunk {
+  readonly ids: (string | undefined)[] = new Array(CHUNK).fill(undefined);
+  readonly prints: (string | undefined)[] = new Array(CHUNK).fill(undefined);
+  readonly state = new Uint8Array(CHUNK);
+  readonly expiresAtMs = new Float64Array(CHUNK);
+  readonly accountA: (string | undefined)[] = new Array(CHUNK).fill(undefined);
+  readonly accountB: (string | undefined)[] = new Array(CHUNK).fill(undefined);
+  readonly balances = new BigInt64Array(2 * CHUNK);
+  readonly versions = new Float64Array(2 * CHUNK);
+  /** Outcomes that are not a one- or two-account success; made on first use. */
+  others: (Outcome | undefined)[] | undefined;
+
+  clear(): void {
+    this.ids.fill(undefined);
+    this.prints.fill(undefined);
+    this.accountA.fill(undefined);
+    this.accountB.fill(undefined);
+    this.others = undefined;
+    this.state.fill(FREE);
+  }
+}
+
+function fitsColumns(account: AccountState): boolean {
+  return isInt64(account.balance);
+}
+
 /**
  * Transaction ids: the first request decides the outcome, later ones replay it.
- * Records are kept in a Map in claim order; with one TTL that is also expiry order, so the sweep
- * removes a prefix in slices and never scans live records. With a backing store, memory is a
- * bounded cache in front of it (the oldest settled records are evicted first).
+ * Records sit in a ring of chunks in claim order (with one TTL that is also expiry order), found
+ * by an id -> slot Map, so the sweep removes a prefix in slices and never scans live records, and
+ * a swept chunk is reused. With a backing store, memory is a bounded cache in front of it (the
+ * oldest settled records are evicted first, a few per settle).
  */
 export class IdempotencyStore {
-  private readonly held = new Map<string, Held>();
+  private readonly index = new Map<string, number>();
+  private readonly chunks: Chunk[] = [];
+  private spare: Chunk | undefined;
+  /** Sequence number of chunks[0]'s first slot. */
+  private base = 0;
+  /** Oldest slot that may be in use; slots before it are free and their chunks gone. */
+  private head = 0;
+  /** Next slot to claim. */
+  private tail = 0;
+  /** Duplicates waiting for a pending claim's outcome; most ids never see one. */
+  private readonly waiters = new Map<string, ((outcome: Outcome) => void)[]>();
   private sweeping = false;
   /** Expiry of the oldest live record seen by the last sweep: no sweep is due before it. */
   private nextSweepAtMs = 0;
@@ -66,13 +112,13 @@ export class IdempotencyStore {
   constructor(private readonly options: IdempotencyOptions) {}
 
   get size(): number {
-    return this.held.size;
+    return this.index.size;
   }
 
   /** True while a write that claimed this id is executing (its record is not stored yet). */
   isPending(transactionId: string): boolean {
-    const held = this.held.get(transactionId);
-    return held !== undefined && isPending(held);
+    const seq = this.find(transactionId);
+    return seq !== undefined && this.chunkOf(seq).state[seq & IN_CHUNK] === PENDING;
   }
 
   /**
@@ -81,54 +127,154 @@ export class IdempotencyStore {
    */
   claim(transactionId: string, fingerprint: string): Claim {
     const now = this.options.nowMs();
-    // A settled record leaves memory only once it is in the backing store, so memory comes first.
-    const existing = this.held.get(transactionId) ?? this.options.backing?.findTxRecord(transactionId);
-    if (existing !== undefined) {
-      if (existing.expiresAtMs > now || isPending(existing)) {
-        if (existing.fingerprint !== fingerprint) throw Errors.transactionConflict(transactionId);
-        if (!isPending(existing)) return { kind: 'replay', outcome: existing.outcome };
-        existing.waiters ??= [];
-        const waiters = existing.waiters;
-        return { kind: 'replay', outcome: new Promise<Outcome>((resolve) => waiters.push(resolve)) };
+    const seq = this.find(transactionId);
+    if (seq !== undefined) {
+      const chunk = this.chunkOf(seq);
+      const i = seq & IN_CHUNK;
+      const pending = chunk.state[i] === PENDING;
+      if (pending || chunk.expiresAtMs[i]! > now) {
+        if (chunk.prints[i] !== fingerprint) throw Errors.transactionConflict(transactionId);
+        if (!pending) return { kind: 'replay', outcome: outcomeAt(chunk, i) };
+        const waiting = this.waiters.get(transactionId) ?? [];
+        this.waiters.set(transactionId, waiting);
+        return { kind: 'replay', outcome: new Promise<Outcome>((resolve) => waiting.push(resolve)) };
       }
-      this.held.delete(transactionId);
+      this.release(seq);
+      this.advanceHead();
+    } else if (this.options.backing !== undefined) {
+      // A settled record leaves memory only once it is in the backing store, so memory comes first.
+      const stored = this.options.backing.findTxRecord(transactionId);
+      if (stored !== undefined && stored.expiresAtMs > now) {
+        if (stored.fingerprint !== fingerprint) throw Errors.transactionConflict(transactionId);
+        return { kind: 'replay', outcome: stored.outcome };
+      }
     }
-    if (this.held.size >= this.options.sweepThreshold && now >= this.nextSweepAtMs) this.scheduleSweep();
-    if (this.held.size >= this.options.maxRecords)
+    if (this.index.size >= this.options.sweepThreshold && now >= this.nextSweepAtMs) this.scheduleSweep();
+    if (this.index.size >= this.options.maxRecords)
       throw Errors.tooManyTransactionIds(this.options.maxRecords);
+    invariant(this.tail - this.head < SEQ_SPAN, 'idempotency ring wrapped');
     const expiresAtMs = now + this.options.ttlMs;
-    this.held.set(transactionId, { fingerprint, expiresAtMs, waiters: undefined });
+    const next = this.tail++;
+    if (next - this.base >= this.chunks.length * CHUNK) this.chunks.push(this.newChunk());
+    const chunk = this.chunkOf(next);
+    const i = next & IN_CHUNK;
+    chunk.ids[i] = transactionId;
+    chunk.prints[i] = fingerprint;
+    chunk.state[i] = PENDING;
+    chunk.expiresAtMs[i] = expiresAtMs;
+    this.index.set(transactionId, next % SEQ_SPAN);
     return { kind: 'execute', expiresAtMs };
   }
 
   /** Records the decided outcome and wakes the waiting duplicates. */
   settle(record: TxRecord): void {
-    const held = this.held.get(record.transactionId);
-    invariant(held !== undefined && isPending(held), `settle of unclaimed id ${record.transactionId}`);
-    this.held.set(record.transactionId, record);
-    wake(held, record.outcome);
+    const seq = this.find(record.transactionId);
+    const chunk = seq === undefined ? undefined : this.chunkOf(seq);
+    const i = (seq ?? 0) & IN_CHUNK;
+    invariant(chunk?.state[i] === PENDING, `settle of unclaimed id ${record.transactionId}`);
+    const { outcome } = record;
+    chunk.prints[i] = record.fingerprint;
+    chunk.expiresAtMs[i] = record.expiresAtMs;
+    const accounts = outcome.ok ? outcome.result.accounts : undefined;
+    if (accounts !== undefined && accounts.length === 1 && fitsColumns(accounts[0]!)) {
+      chunk.state[i] = OK_ONE;
+      setAccount(chunk, i, 0, accounts[0]!);
+    } else if (
+      accounts !== undefined &&
+      accounts.length === 2 &&
+      fitsColumns(accounts[0]!) &&
+      fitsColumns(accounts[1]!)
+    ) {
+      chunk.state[i] = OK_TWO;
+      setAccount(chunk, i, 0, accounts[0]!);
+      setAccount(chunk, i, 1, accounts[1]!);
+    } else {
+      chunk.state[i] = OTHER;
+      chunk.others ??= new Array(CHUNK).fill(undefined);
+      chunk.others[i] = outcome;
+    }
+    this.wake(record.transactionId, outcome);
     const cap = this.options.cacheRecords;
-    if (cap !== undefined && this.held.size > cap) this.evict(cap);
+    if (cap !== undefined && this.index.size > cap) this.evict(cap);
   }
 
   /** Forgets a claim whose outcome is not to be kept (the id stays unused); waiters get `outcome`. */
   abandon(transactionId: string, outcome: Outcome): void {
-    const held = this.held.get(transactionId);
-    invariant(held !== undefined && isPending(held), `abandon of unclaimed id ${transactionId}`);
-    this.held.delete(transactionId);
-    wake(held, outcome);
+    const seq = this.find(transactionId);
+    invariant(
+      seq !== undefined && this.chunkOf(seq).state[seq & IN_CHUNK] === PENDING,
+      `abandon of unclaimed id ${transactionId}`,
+    );
+    this.release(seq);
+    this.advanceHead();
+    this.wake(transactionId, outcome);
+  }
+
+  private wake(transactionId: string, outcome: Outcome): void {
+    const waiting = this.waiters.get(transactionId);
+    if (waiting === undefined) return;
+    this.waiters.delete(transactionId);
+    for (const waiter of waiting) waiter(outcome);
+  }
+
+  /** The slot of an id held in memory. */
+  private find(transactionId: string): number | undefined {
+    const kept = this.index.get(transactionId);
+    if (kept === undefined) return undefined;
+    // Live slots span less than SEQ_SPAN, so the slot is the one at or after head with this residue.
+    return this.head + ((kept - (this.head % SEQ_SPAN) + SEQ_SPAN) % SEQ_SPAN);
+  }
+
+  private chunkOf(seq: number): Chunk {
+    return this.chunks[(seq - this.base) >> CHUNK_BITS]!;
+  }
+
+  private newChunk(): Chunk {
+    const chunk = this.spare ?? new Chunk();
+    this.spare = undefined;
+    return chunk;
+  }
+
+  /** Frees a slot (the head moves past it later, in advanceHead). */
+  private release(seq: number): void {
+    const chunk = this.chunkOf(seq);
+    const i = seq & IN_CHUNK;
+    this.index.delete(chunk.ids[i]!);
+    chunk.state[i] = FREE;
+    chunk.ids[i] = undefined;
+    chunk.prints[i] = undefined;
+    chunk.accountA[i] = undefined;
+    chunk.accountB[i] = undefined;
+    if (chunk.others !== undefined) chunk.others[i] = undefined;
+  }
+
+  /** Moves the head past free slots, and gives back chunks it has left behind. */
+  private advanceHead(): void {
+    while (this.head < this.tail && this.chunkOf(this.head).state[this.head & IN_CHUNK] === FREE) {
+      this.head++;
+      if (this.head - this.base === CHUNK) this.dropFirstChunk();
+    }
+  }
+
+  private dropFirstChunk(): void {
+    const chunk = this.chunks.shift()!;
+    this.base += CHUNK;
+    if (this.spare === undefined) {
+      chunk.clear();
+      this.spare = chunk;
+    }
   }
 
   /**
-   * Drops the oldest settled records (they are in the backing store) to 7/8 of `cap`. In batches:
-   * iterating a Map from the front walks over the holes earlier deletes left until V8 rehashes.
+   * Drops the oldest settled records (they are in the backing store) down to `cap`: called on
+   * every settle over the cap, so each call drops one or two and never holds the event loop.
    */
   private evict(cap: number): void {
-    const target = cap - (cap >> 3);
-    for (const [id, held] of this.held) {
-      if (this.held.size <= target) return;
-      if (!isPending(held)) this.held.delete(id);
+    for (let seq = this.head; seq < this.tail && this.index.size > cap; seq++) {
+      const state = this.chunkOf(seq).state[seq & IN_CHUNK];
+      if (state !== FREE && state !== PENDING) this.release(seq);
     }
+    this.advanceHead();
   }
 
   private scheduleSweep(): void {
@@ -141,26 +287,58 @@ export class IdempotencyStore {
   private sweepSlice(): void {
     const started = performance.now();
     const now = this.options.nowMs();
-    let done = true;
+    const onExpired = this.options.onExpired;
     const removed: string[] = [];
-    for (const [id, held] of this.held) {
+    let count = 0;
+    let done = true;
+    for (let seq = this.head; seq < this.tail; seq++) {
+      const chunk = this.chunkOf(seq);
+      const i = seq & IN_CHUNK;
+      const state = chunk.state[i];
+      if (state === FREE) continue;
       // Claim order is expiry order: the first live record ends the expired prefix.
-      if (isPending(held) || held.expiresAtMs > now) {
-        this.nextSweepAtMs = held.expiresAtMs;
+      if (state === PENDING || chunk.expiresAtMs[i]! > now) {
+        this.nextSweepAtMs = chunk.expiresAtMs[i]!;
         break;
       }
-      this.held.delete(id);
-      removed.push(id);
+      if (onExpired !== undefined) removed.push(chunk.ids[i]!);
+      this.release(seq);
+      count++;
       // The clock is read every 64 removals: cheap, and a slice overshoots by microseconds only.
-      if ((removed.length & 63) === 0 && performance.now() - started >= this.options.sliceMs) {
+      if ((count & 63) === 0 && performance.now() - started >= this.options.sliceMs) {
         done = false;
         break;
       }
     }
-    this.sweepStats.removed += removed.length;
-    if (removed.length > 0) this.options.onExpired?.(removed);
+    this.advanceHead();
+    this.sweepStats.removed += count;
+    if (removed.length > 0) onExpired?.(removed);
     this.sweepStats.maxSliceMs = Math.max(this.sweepStats.maxSliceMs, performance.now() - started);
     if (done) this.sweeping = false;
     else setImmediate(() => this.sweepSlice());
   }
+}
+
+function setAccount(chunk: Chunk, i: number, which: 0 | 1, account: AccountState): void {
+  if (which === 0) chunk.accountA[i] = account.id;
+  else chunk.accountB[i] = account.id;
+  chunk.balances[2 * i + which] = account.balance;
+  chunk.versions[2 * i + which] = account.version;
+}
+
+function accountAt(chunk: Chunk, i: number, which: 0 | 1): AccountState {
+  return {
+    id: (which === 0 ? chunk.accountA[i] : chunk.accountB[i])!,
+    balance: chunk.balances[2 * i + which]!,
+    version: chunk.versions[2 * i + which]!,
+  };
+}
+
+/** A settled slot's outcome, rebuilt (only replays ask, so the columns are read rarely). */
+function outcomeAt(chunk: Chunk, i: number): Outcome {
+  const state = chunk.state[i];
+  if (state === OTHER) return chunk.others![i]!;
+  const accounts =
+    state === OK_ONE ? [accountAt(chunk, i, 0)] : [accountAt(chunk, i, 0), accountAt(chunk, i, 1)];
+  return { ok: true, result: { transactionId: chunk.ids[i]!, accounts } };
 }

@@ -392,7 +392,7 @@ export class LedgerEngine implements Ledger {
         failure = err;
       }
       if (failure !== undefined) applied = this.recordFailure(claimed, failure);
-      else applied = this.commit(cmd, principal, ids, after!, increase, claimed, (o) => (outcome = o));
+      else applied = this.commit(cmd, principal, after!, increase, claimed, (o) => (outcome = o));
     } catch (err) {
       this.finish(keys, claimed, err);
       throw err;
@@ -411,7 +411,6 @@ export class LedgerEngine implements Ledger {
   private commit(
     cmd: WriteCommand,
     principal: string,
-    ids: readonly string[],
     after: AccountState[],
     increase: bigint,
     claimed: Claimed | undefined,
@@ -424,7 +423,8 @@ export class LedgerEngine implements Ledger {
       transactionId,
       timestampNs: this.clock.nowNs(),
       operation: cmd.op,
-      accountIds: ids,
+      // The account map's id strings (not the request's): the log window keeps them.
+      accountIds: after.map((a) => a.id),
       amount: loggedAmount(cmd),
       balancesAfter: after.map((a) => a.balance),
       status: 'OK',
