@@ -57,3 +57,67 @@ export function encodeBatch(tag: string, batchNo: number, size: number, linkedSh
   }
   return Buffer.from(out);
 }
+
+/** Digits of the batch number in every transaction id of a templated batch (10^12 batches). */
+const BATCH_DIGITS = 12;
+const TEMPLATE_PLACEHOLDER = '0'.repeat(BATCH_DIGITS);
+
+/**
+ * Batches of `size` transfers encoded once, before any timing, as a few templates (each with its
+ * own random account pairs); every batch taken is a copy of one template with its own batch
+ * number written into each transaction id (`tag-NNNNNNNNNNNN-i`). So every transfer sent is a
+ * distinct write with its own id, and the generator's CPU per transfer is a memory copy plus a
+ * few digits instead of an encoding: the CPU left on a shared machine goes to the server.
+ */
+export class BatchTemplates {
+  private readonly templates: Buffer[] = [];
+  /** Per template: the byte offset of each transaction id's batch-number digits. */
+  private readonly digitsAt: Int32Array[] = [];
+  private readonly digits = Buffer.alloc(BATCH_DIGITS);
+  private taken = 0;
+
+  constructor(
+    readonly size: number,
+    linkedShare: number,
+    private nextBatchNo: number,
+    tag: string,
+    count = 8,
+  ) {
+    for (let t = 0; t < count; t++) {
+      const body = encodeBatch(`${tag}-${TEMPLATE_PLACEHOLDER}`, 0, size, linkedShare);
+      // The ids are `${tag}-000000000000-0-${i}`: find each placeholder in order.
+      const at = new Int32Array(size);
+      const marker = Buffer.from(`${tag}-${TEMPLATE_PLACEHOLDER}-0-`);
+      let from = 0;
+      for (let i = 0; i < size; i++) {
+        const found = body.indexOf(marker, from);
+        if (found < 0) throw new Error('batch template: transaction id not found');
+        at[i] = found + tag.length + 1;
+        from = found + marker.length;
+      }
+      this.templates.push(body);
+      this.digitsAt.push(at);
+    }
+  }
+
+  /** The batch numbers used so far end before this one. */
+  get batchNo(): number {
+    return this.nextBatchNo;
+  }
+
+  /** The next batch: a template's copy with a batch number no other batch of this run has. */
+  next(): Buffer {
+    const t = this.taken++ % this.templates.length;
+    const template = this.templates[t]!;
+    const body = Buffer.allocUnsafe(template.length);
+    template.copy(body);
+    const digits = this.digits;
+    digits.write(String(this.nextBatchNo++).padStart(BATCH_DIGITS, '0'), 'latin1');
+    const at = this.digitsAt[t]!;
+    for (let i = 0; i < at.length; i++) {
+      const offset = at[i]!;
+      for (let d = 0; d < BATCH_DIGITS; d++) body[offset + d] = digits[d]!;
+    }
+    return body;
+  }
+}
