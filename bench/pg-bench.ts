@@ -22,10 +22,11 @@ import type { LoadReport, LoadSpec, ParentMessage, WorkerMessage } from './load-
  *  4. the client library: the same 5-statement transaction with `pg` (one statement per round
  *     trip) and `postgres` (sql.begin; a reserved connection with everything pipelined), 16 at once.
  * Usage: npm run build && node dist/bench/pg-bench.js [seconds] [--only pgbench,one,two,open,batch,libs]
- *   [--commit overlap,per-group] [--client h2|raw] [--profile DIR]
+ *   [--commit overlap,per-group] [--client h2|raw] [--rounds N] [--profile DIR]
  * (LEDGER_BENCH_DATABASE_URL: an admin URL, default postgres://postgres:postgres@127.0.0.1:5432/postgres)
  * --client h2 (default) drives the servers with the harness's lean HTTP/2 caller (a few us of CPU
- * per call), raw with the leanest grpc-js client; --profile writes the first server's CPU profile.
+ * per call), raw with the leanest grpc-js client; --rounds N alternates pgbench and the 1-instance
+ * runs N times and reports the median ratio; --profile writes the first server's CPU profile.
  */
 const ADMIN_URL =
   process.env.LEDGER_BENCH_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
@@ -37,8 +38,10 @@ const { values: flags, positionals } = parseArgs({
     commit: { type: 'string', default: 'per-group,overlap' },
     client: { type: 'string', default: 'h2' },
     profile: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
   },
 });
+const ROUNDS = Number(flags.rounds);
 const SECONDS = Number(positionals[0] ?? 10);
 const ONLY = new Set(flags.only.split(','));
 for (const run of ONLY) {
@@ -88,7 +91,7 @@ function postgresCpuMs(): number {
   return total;
 }
 
-async function runPgbench(url: string): Promise<{ tps: number; clientCpuMs: number; pgPercent: number }> {
+function pgbenchConnection(url: string): { env: NodeJS.ProcessEnv; conn: string[] } {
   const u = new URL(url);
   const env = { ...process.env, PGPASSWORD: decodeURIComponent(u.password) };
   const conn = [
@@ -100,7 +103,19 @@ async function runPgbench(url: string): Promise<{ tps: number; clientCpuMs: numb
     decodeURIComponent(u.username),
     u.pathname.slice(1),
   ];
+  return { env, conn };
+}
+
+/** A fresh pgbench database at scale 10. */
+async function initPgbench(): Promise<string> {
+  const url = await freshDatabase('ledgerctl_bench_pgbench');
+  const { env, conn } = pgbenchConnection(url);
   execFileSync('pgbench', ['-i', '-s', '10', '-q', ...conn], { env, stdio: 'pipe' });
+  return url;
+}
+
+async function runPgbench(url: string): Promise<{ tps: number; clientCpuMs: number; pgPercent: number }> {
+  const { env, conn } = pgbenchConnection(url);
   const child = spawn(
     '/usr/bin/time',
     ['-f', 'cpu %U %S', 'pgbench', '-c', '16', '-j', '2', '-T', String(SECONDS), '-M', 'prepared', ...conn],
@@ -129,6 +144,13 @@ interface Server {
   child: ChildProcess;
   target: string;
 }
+
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 let profiled = false;
 
@@ -483,17 +505,12 @@ function describe(label: string, r: LoadResult): void {
 const machine = `${readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1]}, ${
   readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length
 } cores, Node ${process.version}`;
-console.log(`machine: ${machine}; ${SECONDS} s per measurement after ${WARMUP_MS / 1000} s warm-up`);
+console.log(
+  `machine: ${machine}; ${SECONDS} s per measurement after ${WARMUP_MS / 1000} s warm-up; load average ${loadAverage()}`,
+);
 
 let pgbTps = Number.NaN;
-if (ONLY.has('pgbench')) {
-  const pgb = await runPgbench(await freshDatabase('ledgerctl_bench_pgbench'));
-  pgbTps = pgb.tps;
-  console.log(
-    `pgbench TPC-B-like, scale 10, 16 clients, -M prepared: ${pgb.tps.toFixed(0)} tps; CPU: PostgreSQL ${pgb.pgPercent.toFixed(0)}% ` +
-      `(sampled inside the run), pgbench ${((pgb.clientCpuMs / (SECONDS * 1000)) * 100).toFixed(0)}%`,
-  );
-}
+const pgbUrl = ONLY.has('pgbench') ? await initPgbench() : undefined;
 const vsPgbench = (perSec: number) =>
   Number.isNaN(pgbTps) ? '' : `  vs pgbench: ${(perSec / pgbTps).toFixed(2)}x`;
 
@@ -501,15 +518,51 @@ const url = await freshDatabase('ledgerctl_bench');
 await seedAccounts(url);
 // Both commit modes in the same run (docs/postgres.md, "Decision: when a group's commit is
 // flushed"): per-group (each group waits for its own flush while holding the head row) and overlap.
+// Rounds alternate pgbench and ledgerctl, so a noisy neighbour hits both sides of a ratio alike.
 const modes = flags.commit.split(',');
-for (const mode of modes) {
-  if (!ONLY.has('one') && !ONLY.has('two') && !(ONLY.has('open') && mode === modes.at(-1))) continue;
-  const first = await startServer(url, mode);
-  if (ONLY.has('one')) {
-    const single = await runTransfers(url, [first], 'closed');
+const ratios = new Map<string, number[]>(modes.map((m) => [m, []]));
+const rates = new Map<string, number[]>(modes.map((m) => [m, []]));
+const pgbRates: number[] = [];
+const oneServers = new Map<string, Server>();
+for (let round = 1; round <= ROUNDS; round++) {
+  if (ROUNDS > 1) console.log(`round ${round} of ${ROUNDS}, load average ${loadAverage()}`);
+  if (pgbUrl !== undefined) {
+    const pgb = await runPgbench(pgbUrl);
+    pgbTps = pgb.tps;
+    pgbRates.push(pgb.tps);
+    console.log(
+      `pgbench TPC-B-like, scale 10, 16 clients, -M prepared: ${pgb.tps.toFixed(0)} tps; CPU: PostgreSQL ${pgb.pgPercent.toFixed(0)}% ` +
+        `(sampled inside the run), pgbench ${((pgb.clientCpuMs / (SECONDS * 1000)) * 100).toFixed(0)}%`,
+    );
+  }
+  if (!ONLY.has('one')) continue;
+  for (const mode of modes) {
+    const server = oneServers.get(mode) ?? (await startServer(url, mode));
+    oneServers.set(mode, server);
+    const single = await runTransfers(url, [server], 'closed');
     describe(`ledgerctl, 1 instance, 16 callers, --db-commit ${mode}`, single);
     console.log(vsPgbench(single.transfersPerSec));
+    rates.get(mode)!.push(single.transfersPerSec);
+    ratios.get(mode)!.push(single.transfersPerSec / pgbTps);
   }
+}
+for (const server of oneServers.values()) await stopServer(server);
+if (ROUNDS > 1 && ONLY.has('one')) {
+  for (const mode of modes) {
+    console.log(
+      `median of ${ROUNDS} rounds, --db-commit ${mode}: ${median(rates.get(mode)!).toFixed(0)} transfers/s` +
+        (pgbUrl === undefined
+          ? ''
+          : `, pgbench ${median(pgbRates).toFixed(0)} tps; ratio per round ${ratios
+              .get(mode)!
+              .map((r) => r.toFixed(2))
+              .join(' ')}, median ${median(ratios.get(mode)!).toFixed(2)}x`),
+    );
+  }
+}
+for (const mode of modes) {
+  if (!ONLY.has('two') && !(ONLY.has('open') && mode === modes.at(-1))) continue;
+  const first = await startServer(url, mode);
   if (ONLY.has('two')) {
     const second = await startServer(url, mode);
     const pair = await runTransfers(url, [first, second], 'closed');

@@ -86,7 +86,7 @@ export class CommitUnconfirmed extends Error {
 }
 
 export interface GroupStats {
-  /** Statements sent, counting BEGIN and COMMIT (round trips are 4 per group: the rest is pipelined). */
+  /** Statements sent, counting BEGIN and COMMIT (round trips are 2 per group, 3 with replays: the rest is pipelined). */
   statements: number;
 }
 
@@ -122,19 +122,21 @@ const ids = (values: Iterable<string>) => [...new Set(values)];
  * One database transaction for many writes, in two pipelined round trips.
  *
  * Round trip 1: BEGIN; claim every transaction id (INSERT ... ON CONFLICT: an id another
- * instance is executing right now makes this wait for its commit, then shows its record);
- * read those records; lock the touched accounts with SELECT ... ORDER BY id FOR UPDATE.
- * Locks are always taken in the same order (ids sorted, accounts sorted, head row last), so
- * groups of any instance cannot deadlock with each other.
+ * instance is executing right now makes this wait for its commit); lock the touched accounts with
+ * SELECT ... ORDER BY id FOR UPDATE. Locks are always taken in the same order (ids sorted,
+ * accounts sorted, head row last), so groups of any instance cannot deadlock with each other.
+ * Only a group with ids that were not its own (replays, conflicts) reads their records, in one
+ * more round trip.
  *
  * Then every write is decided in JavaScript, in arrival order, against the locked rows, exactly
  * as the in-memory engine decides it: one overdraft is that write's recorded failure and does
  * not touch its neighbours.
  *
- * Round trip 2: the new account rows, the outcomes of the claimed ids, the head row (positions
- * handed out here, last, so they are dense and in commit order) with the log entries; COMMIT.
- * With `asyncCommit` that COMMIT does not wait for its flush: the head row is held for a fraction
- * of a round trip instead of a disk flush, and the caller answers only after a FlushBarrier.
+ * Round trip 2: new account rows (rare), then one statement (sendEffects) with the changed
+ * accounts, the outcomes of the claimed ids, and the head row (positions handed out here, so
+ * they are dense and in commit order) with the log entries; COMMIT. With `asyncCommit` that
+ * COMMIT does not wait for its flush: the head row is held for a fraction of a round trip instead
+ * of a disk flush, and the caller answers only after a FlushBarrier.
  */
 export async function runWriteGroup(
   sql: postgres.Sql,
@@ -168,8 +170,8 @@ async function runInTransaction(
       pending.push(query);
       return query;
     };
-    send(tx.unsafe('BEGIN'));
-    if (options.asyncCommit) send(tx.unsafe('SET LOCAL synchronous_commit = off'));
+    // One simple-protocol message; SET LOCAL lasts until this transaction ends.
+    send(tx.unsafe(options.asyncCommit ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN'));
     const claimed =
       claims.length === 0
         ? undefined
@@ -184,11 +186,6 @@ async function runInTransaction(
             fingerprint = excluded.fingerprint, expires_at_ms = excluded.expires_at_ms, outcome = ''
           WHERE ledger_txids.expires_at_ms <= ${String(options.nowMs)}::int8
           RETURNING id`);
-    const records =
-      claims.length === 0
-        ? undefined
-        : send(tx<{ id: string; fingerprint: string; outcome: string }[]>`
-          SELECT id, fingerprint, outcome FROM ledger_txids WHERE id = ANY(${claims.map((c) => c.txid)}::text[])`);
     const locked = send(tx<AccountRow[]>`
       SELECT id, balance, version FROM ledger_accounts WHERE id = ANY(${accountIds}::text[])
       ORDER BY id FOR UPDATE`);
@@ -199,59 +196,34 @@ async function runInTransaction(
     pending.length = 0;
 
     const mine = new Set((await claimed)?.map((r) => r.id));
-    const others = new Map((await records)?.map((r) => [r.id, r]));
+    // Ids that were not ours belong to a committed record (a replay or a conflict): read them, in
+    // one more round trip that only groups with such ids pay. The claim waited for any writer of
+    // them, so their records are committed and visible to this statement.
+    const notMine = claims.filter((c) => !mine.has(c.txid)).map((c) => c.txid);
+    const others = new Map<string, { id: string; fingerprint: string; outcome: string }>();
+    if (notMine.length > 0) {
+      options.stats.statements++;
+      const rows = await tx<{ id: string; fingerprint: string; outcome: string }[]>`
+        SELECT id, fingerprint, outcome FROM ledger_txids WHERE id = ANY(${notMine}::text[])`;
+      for (const r of rows) others.set(r.id, r);
+    }
     const state = new Map<string, AccountState | undefined>((await locked).map((r) => [r.id, accountOf(r)]));
     const total = head === undefined ? undefined : BigInt((await head)[0]!.total_balance);
     const decided = decide(units, mine, others, state, total, options.nowNs);
 
     if (decided.accountInserts.length > 0) {
+      // Before the head row: an id another server is creating right now makes this insert wait,
+      // and it must not wait while holding the head row.
       const rows = decided.accountInserts;
       send(tx`
         INSERT INTO ledger_accounts (id, balance, version)
         SELECT * FROM unnest(${rows.map((a) => a.id)}::text[], ${rows.map((a) => a.balance.toString())}::int8[],
           ${rows.map((a) => String(a.version))}::int8[])`);
     }
-    if (decided.accountUpdates.length > 0) {
-      const rows = decided.accountUpdates;
-      send(tx`
-        UPDATE ledger_accounts AS a SET balance = u.balance, version = u.version
-        FROM unnest(${rows.map((a) => a.id)}::text[], ${rows.map((a) => a.balance.toString())}::int8[],
-          ${rows.map((a) => String(a.version))}::int8[]) AS u(id, balance, version)
-        WHERE a.id = u.id`);
-    }
-    if (decided.recordedOutcomes.length > 0) {
-      const rows = decided.recordedOutcomes;
-      send(tx`
-        UPDATE ledger_txids AS t SET outcome = u.outcome
-        FROM unnest(${rows.map((r) => r[0])}::text[], ${rows.map((r) => r[1])}::text[]) AS u(id, outcome)
-        WHERE t.id = u.id`);
-    }
     if (decided.unclaimed.length > 0) {
       send(tx`DELETE FROM ledger_txids WHERE id = ANY(${decided.unclaimed}::text[])`);
     }
-    if (decided.log.length > 0) {
-      const log = decided.log;
-      const n = String(log.length);
-      send(tx`
-        WITH head AS (
-          UPDATE ledger_head SET last_position = last_position + ${n}::int8,
-            total_balance = total_balance + ${decided.increase.toString()}::int8,
-            account_count = account_count + ${String(decided.creates)}::int8
-          RETURNING last_position
-        )
-        INSERT INTO ledger_log (position, transaction_id, timestamp_ns, operation, account_id, balance_after,
-          to_account_id, to_balance_after, amount, principal)
-        SELECT head.last_position - ${n}::int8 + u.ord, u.txid, u.ts, u.op, u.account_id, u.balance_after,
-          u.to_account_id, u.to_balance_after, u.amount, u.principal
-        FROM head, unnest(
-          ${log.map((e) => e.txid)}::text[], ${log.map((e) => e.timestampNs.toString())}::int8[],
-          ${log.map((e) => e.op)}::text[], ${log.map((e) => e.accountId)}::text[],
-          ${log.map((e) => e.balanceAfter.toString())}::int8[], ${log.map((e) => e.toAccountId)}::text[],
-          ${log.map((e) => e.toBalanceAfter?.toString() ?? null)}::int8[], ${log.map((e) => e.amount.toString())}::int8[],
-          ${log.map((e) => e.principal)}::text[]
-        ) WITH ORDINALITY AS u(txid, ts, op, account_id, balance_after, to_account_id, to_balance_after, amount,
-          principal, ord)`);
-    }
+    sendEffects(tx, decided, send);
     const commit = send(tx.unsafe('COMMIT'));
     // Same round trip: a synchronous one-row commit after ours flushes the WAL through our commit
     // record, while the head row is already free for the next group (see FlushBarrier).
@@ -279,6 +251,52 @@ async function runInTransaction(
     }
     return decided.answers;
   }
+}
+
+/**
+ * The group's effects on rows it already holds, in one statement: the changed accounts (locked in
+ * round trip 1), the outcomes of the claimed ids (inserted in round trip 1), and the head row with
+ * the log entries (positions handed out here). Nothing in it waits for another transaction but the
+ * head row, so holding the head row cannot deadlock. Unreferenced data-modifying CTEs run to
+ * completion all the same (PostgreSQL runs each exactly once, whatever the main query reads).
+ */
+function sendEffects(tx: postgres.ReservedSql, d: Decided, send: <T>(query: Promise<T>) => Promise<T>): void {
+  const accounts = d.accountUpdates;
+  const records = d.recordedOutcomes;
+  const log = d.log;
+  if (accounts.length === 0 && records.length === 0 && log.length === 0) return;
+  const n = String(log.length);
+  send(tx`
+    WITH accounts AS (
+      UPDATE ledger_accounts AS a SET balance = u.balance, version = u.version
+      FROM unnest(${accounts.map((a) => a.id)}::text[], ${accounts.map((a) => a.balance.toString())}::int8[],
+        ${accounts.map((a) => String(a.version))}::int8[]) AS u(id, balance, version)
+      WHERE a.id = u.id
+      RETURNING 1
+    ), records AS (
+      UPDATE ledger_txids AS t SET outcome = u.outcome
+      FROM unnest(${records.map((r) => r[0])}::text[], ${records.map((r) => r[1])}::text[]) AS u(id, outcome)
+      WHERE t.id = u.id
+      RETURNING 1
+    ), head AS (
+      UPDATE ledger_head SET last_position = last_position + ${n}::int8,
+        total_balance = total_balance + ${d.increase.toString()}::int8,
+        account_count = account_count + ${String(d.creates)}::int8
+      WHERE ${n}::int8 > 0
+      RETURNING last_position
+    )
+    INSERT INTO ledger_log (position, transaction_id, timestamp_ns, operation, account_id, balance_after,
+      to_account_id, to_balance_after, amount, principal)
+    SELECT head.last_position - ${n}::int8 + u.ord, u.txid, u.ts, u.op, u.account_id, u.balance_after,
+      u.to_account_id, u.to_balance_after, u.amount, u.principal
+    FROM head, unnest(
+      ${log.map((e) => e.txid)}::text[], ${log.map((e) => e.timestampNs.toString())}::int8[],
+      ${log.map((e) => e.op)}::text[], ${log.map((e) => e.accountId)}::text[],
+      ${log.map((e) => e.balanceAfter.toString())}::int8[], ${log.map((e) => e.toAccountId)}::text[],
+      ${log.map((e) => e.toBalanceAfter?.toString() ?? null)}::int8[], ${log.map((e) => e.amount.toString())}::int8[],
+      ${log.map((e) => e.principal)}::text[]
+    ) WITH ORDINALITY AS u(txid, ts, op, account_id, balance_after, to_account_id, to_balance_after, amount,
+      principal, ord)`);
 }
 
 /** Waits for every pipelined statement; the first failure is thrown (the others are handled). */
