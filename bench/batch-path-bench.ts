@@ -5,7 +5,7 @@ import { LedgerEngine } from '../src/engine/ledger-engine.js';
 import { MemoryStorage } from '../src/engine/storage.js';
 import { GRPC_STATUS_OF } from '../src/server/status-codes.js';
 import { decodeExecuteBatchRequest, encodeExecuteBatchResponse } from '../src/wire/batch-codec.js';
-import { ACCOUNTS, encodeBatch, INITIAL_BALANCE, ids } from './batch-request.js';
+import { ACCOUNTS, BatchTemplates, INITIAL_BALANCE, ids } from './batch-request.js';
 import { machineInfo } from './report.js';
 
 /**
@@ -31,7 +31,8 @@ if (!Number.isInteger(size) || size < 1 || !Number.isInteger(batches) || batches
 const engine = await LedgerEngine.open({ storage: new MemoryStorage(), locking: 'account' });
 for (const id of ids)
   await engine.createAccount({ accountId: id.toString(), initialBalance: INITIAL_BALANCE });
-const bodies = Array.from({ length: batches }, (_, n) => encodeBatch('p', n, size, 0));
+const templates = new BatchTemplates(size, 0, 0, 'p');
+const bodies = Array.from({ length: batches }, () => templates.next());
 const statusOf = (code: keyof typeof GRPC_STATUS_OF) => GRPC_STATUS_OF[code];
 
 let gcMs = 0;

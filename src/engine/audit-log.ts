@@ -46,8 +46,18 @@ function fitsColumns(entry: LogEntry): boolean {
  * Older entries leave memory; durable storage keeps all of them on disk.
  */
 export class AuditLogWindow {
-  /** Transaction id -> slot of its newest entry. */
-  private readonly byTxid = new Map<string, number>();
+  /**
+   * Transaction id -> slot of its newest entry, in two generations of at most `windowEntries`
+   * appends each: the older one is dropped whole when the newer is full, by which time every
+   * entry it indexes has left the ring. An evicted entry is never looked up and deleted one by
+   * one (that was a lookup, a delete and the Map's rehashes per write, a sixth of a batched
+   * transfer's CPU); a slot found is checked to still hold the id.
+   */
+  private current = new Map<string, number>();
+  private previous = new Map<string, number>();
+  private currentAppends = 0;
+  /** Slots that hold an entry. */
+  private held = 0;
   /** The window in position order, as a ring: the slot of position p is (p - 1) % windowEntries. */
   private chunks: (Chunk | undefined)[];
   private lastPositionValue: number;
@@ -70,7 +80,7 @@ export class AuditLogWindow {
   }
 
   get size(): number {
-    return this.byTxid.size;
+    return this.held;
   }
 
   append(entry: LogEntry): void {
@@ -92,9 +102,7 @@ export class AuditLogWindow {
       this.chunks[slot >> CHUNK_BITS] = chunk;
     }
     const i = slot & IN_CHUNK;
-    const evicted = chunk.txids[i];
-    // Only if no newer entry reused the id since.
-    if (evicted !== undefined && this.byTxid.get(evicted) === slot) this.byTxid.delete(evicted);
+    if (chunk.txids[i] === undefined) this.held++;
     chunk.txids[i] = entry.transactionId;
     chunk.positions[i] = entry.position;
     if (fitsColumns(entry)) {
@@ -114,12 +122,21 @@ export class AuditLogWindow {
       chunk.others ??= new Array(CHUNK).fill(undefined);
       chunk.others[i] = entry;
     }
-    this.byTxid.set(entry.transactionId, slot);
+    if (this.currentAppends >= this.windowEntries) {
+      this.previous = this.current;
+      this.current = new Map();
+      this.currentAppends = 0;
+    }
+    this.current.set(entry.transactionId, slot);
+    this.currentAppends++;
   }
 
   /** Restores entries recovered from storage, oldest first, ending at lastPosition. */
   restore(entries: readonly LogEntry[], lastPosition: number): void {
-    this.byTxid.clear();
+    this.current = new Map();
+    this.previous = new Map();
+    this.currentAppends = 0;
+    this.held = 0;
     this.chunks = new Array(this.chunks.length).fill(undefined);
     for (const entry of entries.slice(-this.windowEntries)) this.remember(entry);
     this.lastPositionValue = lastPosition;
@@ -127,10 +144,13 @@ export class AuditLogWindow {
 
   /** The entry, rebuilt from its slot (a GetTransaction read). */
   get(transactionId: string): LogEntry | undefined {
-    const slot = this.byTxid.get(transactionId);
+    let slot = this.current.get(transactionId);
+    // The newer generation has the newest use; in the older one, the slot may have been reused.
+    if (slot === undefined) slot = this.previous.get(transactionId);
     if (slot === undefined) return undefined;
     const chunk = this.chunks[slot >> CHUNK_BITS]!;
     const i = slot & IN_CHUNK;
+    if (chunk.txids[i] !== transactionId) return undefined;
     const code = chunk.operations[i]!;
     if (code === OTHER) return chunk.others![i];
     const transfer = code === CODE.transfer;

@@ -236,8 +236,13 @@ export class LedgerEngine implements Ledger {
       for (let i = 0; i < items.length; i++) {
         if (outcomes[i] === undefined) for (const id of touchedIds(items[i]!.cmd!)) ids.add(id);
       }
-      const wanted = this.locks.keysFor([...ids]);
-      if (!this.locks.tryAcquire(wanted)) await this.locks.acquire(wanted);
+      const distinct = [...ids];
+      let wanted = this.locks.unorderedKeysFor(distinct);
+      if (!this.locks.tryAcquire(wanted)) {
+        // Waiting: in the one global order, so two batches never wait on each other in a cycle.
+        wanted = this.locks.keysFor(distinct);
+        await this.locks.acquire(wanted);
+      }
       keys = wanted;
       const decided = this.decideBatch(items, outcomes);
       await this.commitBatch(items, outcomes, claims, decided, principal);
@@ -560,19 +565,26 @@ export class LedgerEngine implements Ledger {
     const timestampNs = this.clock.nowNs();
     const logEntries: LogEntry[] = [];
     const txRecords: TxRecord[] = [];
+    /** Claims that record nothing (a failed chain, a transient failure): their ids stay unused. */
+    const unrecorded: number[] = [];
     let accountsCreated = 0;
     for (let i = 0; i < items.length; i++) {
       const after = decided.afters[i];
       const claimed = claims[i];
       if (after === undefined) {
+        if (claimed === undefined) continue;
         const outcome = outcomes[i];
         // Failures outside a chain are outcomes like a unary call's: recorded and replayed.
-        if (claimed !== undefined && outcome !== undefined && !outcome.ok && !outcome.error.replayed) {
+        if (
+          outcome !== undefined &&
+          !outcome.ok &&
+          !outcome.error.replayed &&
+          isRecordedOutcome(outcome.error.code) &&
+          !isChainMember(items, i)
+        ) {
           const { code, message } = outcome.error;
-          if (isRecordedOutcome(code) && !isChainMember(items, i)) {
-            txRecords.push(record(claimed, { ok: false, code, message }));
-          }
-        }
+          txRecords.push(record(claimed, { ok: false, code, message }));
+        } else unrecorded.push(i);
         continue;
       }
       const cmd = items[i]!.cmd!;
@@ -607,13 +619,10 @@ export class LedgerEngine implements Ledger {
       for (const account of decided.accounts) this.applyAccount(account);
       for (const entry of logEntries) this.log.append(entry);
       for (const txRecord of txRecords) this.idempotency.settle(txRecord);
-      // Claims that recorded nothing (a failed chain, a transient failure) leave the id unused.
-      for (let i = 0; i < claims.length; i++) {
-        const claimed = claims[i];
-        if (claimed === undefined || !this.idempotency.isPending(claimed.txid)) continue;
+      for (const i of unrecorded) {
         const outcome = outcomes[i]!;
         this.idempotency.abandon(
-          claimed.txid,
+          claims[i]!.txid,
           outcome.ok ? transientOutcome(undefined) : transientOutcome(outcome.error),
         );
       }
