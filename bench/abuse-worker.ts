@@ -1,8 +1,10 @@
 /**
- * The misbehaving client of bench/abuse-bench.ts, in its own thread so the sentinel's event loop
- * in the main thread is not held up by it. Loopback only. Reports counts when done.
+ * The misbehaving client of bench/abuse-bench.ts. Either its own process (the default: started
+ * under `nice`, its order as JSON in argv[2], talking over IPC), as a remote attacker is not
+ * scheduled by the server's kernel; or a worker thread of the bench process (`--attacker thread`,
+ * the first two passes' set-up). Loopback only. Reports counts when done.
  */
-import type { ClientHttp2Stream } from 'node:http2';
+import type { ClientHttp2Stream, Settings } from 'node:http2';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { grpcFrame, MisbehavingClient } from '../src/harness/misbehaving-client.js';
@@ -27,16 +29,33 @@ export interface AbuseReport {
   durationMs: number;
 }
 
-const order = workerData as AbuseOrder;
+/** The bench at the other end: the worker thread's parent port, or the parent process over IPC. */
+const parent: { postMessage(m: unknown): void; once(event: 'message', f: (m: unknown) => void): void } =
+  parentPort ?? {
+    postMessage: (m) => process.send!(m),
+    once: (event, f) => process.once(event, f),
+  };
+const order = (parentPort === null ? JSON.parse(process.argv[2]!) : workerData) as AbuseOrder;
 const outcomes: Record<string, number> = {};
 const count = (key: string) => {
   outcomes[key] = (outcomes[key] ?? 0) + 1;
 };
+/** The server's HTTP/2 settings (they follow its preface; 1 s at most, else node:http2's defaults). */
+function remoteSettings(c: MisbehavingClient): Promise<Settings> {
+  return Promise.race([c.remoteSettings, sleep(1_000).then(() => c.session.remoteSettings)]);
+}
+/**
+ * The attacker's source address: another host as far as the server can tell (the sentinel and the
+ * bench's other clients connect from 127.0.0.1), as in the issue's threat.
+ */
+const ATTACKER_ADDRESS = '127.0.0.2';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Keeps up to `perConnection` streams in progress on each of `connections` connections, opening a
- * new one as each settles, until `total` or the time is up. A connection the server closes (GOAWAY,
+ * Keeps up to `perConnection` streams in progress on each of `connections` connections (no more
+ * than the server's SETTINGS_MAX_CONCURRENT_STREAMS: node:http2 would queue the rest in this
+ * process, never sent, and count them as attempts), opening a new one as each settles, until
+ * `total` or the time is up. A connection the server closes (GOAWAY,
  * or Node's own rapid-reset guard) is replaced by a new one, as a determined attacker would.
  */
 async function streamFlood(open: (c: MisbehavingClient) => ClientHttp2Stream, perConnection: number) {
@@ -62,7 +81,7 @@ async function streamFlood(open: (c: MisbehavingClient) => ClientHttp2Stream, pe
       while (!over()) {
         let c: MisbehavingClient;
         try {
-          c = await MisbehavingClient.connect(order.target);
+          c = await MisbehavingClient.connect(order.target, ATTACKER_ADDRESS);
         } catch {
           count('connect failed');
           await sleep(10);
@@ -70,6 +89,8 @@ async function streamFlood(open: (c: MisbehavingClient) => ClientHttp2Stream, pe
         }
         clients.push(c);
         c.session.on('error', () => {});
+        const settings = await remoteSettings(c);
+        const inFlight = Math.min(perConnection, settings.maxConcurrentStreams ?? perConnection);
         let inSlot = 0;
         await new Promise<void>((slotClosed) => {
           const gone = () => c.session.closed || c.session.destroyed;
@@ -111,27 +132,28 @@ async function streamFlood(open: (c: MisbehavingClient) => ClientHttp2Stream, pe
               } else if (order.kind === 'watch') settle('held open'); // a Watch answer: it keeps its slot
             });
             stream.on('trailers', (h) => settle(`status ${String(h['grpc-status'])}`));
-            stream.on('close', () => settle('reset'));
+            stream.on('close', () => settle(`reset ${stream.rstCode}`));
             stream.on('error', () => {});
             stream.on('data', () => {});
           };
-          for (let i = 0; i < perConnection; i++) openOne();
+          for (let i = 0; i < inFlight; i++) openOne();
         });
         if (!over()) reconnects++;
       }
       slotDone();
     };
     for (let i = 0; i < order.connections; i++) void runSlot();
-    // Streams the server never answers (it should answer all within --request-timeout) stop the wait here.
+    // The flood ends on time: streams still open then (watches held, header-only calls the server
+    // has not timed out yet) are counted, not waited for.
     setTimeout(() => {
-      count('unanswered at the end');
+      outcomes['still open at the end'] = pending;
       done();
-    }, order.maxDurationMs + 15_000).unref();
+    }, order.maxDurationMs).unref();
   });
   clearInterval(progress);
   outcomes.reconnects = reconnects;
-  parentPort!.postMessage({ type: 'flooded', attempted, outcomes, durationMs: Date.now() - start });
-  await new Promise((r) => parentPort!.once('message', r));
+  parent.postMessage({ type: 'flooded', attempted, outcomes, durationMs: Date.now() - start });
+  await new Promise((r) => parent.once('message', r));
   for (const c of clients) c.destroy();
   return { attempted, durationMs: Date.now() - start };
 }
@@ -140,20 +162,24 @@ async function idleConnections() {
   const start = Date.now();
   const sockets: Socket[] = [];
   for (let i = 0; i < order.total && Date.now() - start < order.maxDurationMs; i++) {
-    const s = connectTcp({ host: order.target.split(':')[0], port: Number(order.target.split(':')[1]) });
+    const s = connectTcp({
+      host: order.target.split(':')[0],
+      port: Number(order.target.split(':')[1]),
+      localAddress: ATTACKER_ADDRESS,
+    });
     s.on('error', () => {});
     s.on('close', () => count('closed by server'));
     sockets.push(s);
     if (i % 200 === 199) await sleep(5);
   }
   await sleep(1_000);
-  parentPort!.postMessage({
+  parent.postMessage({
     type: 'flooded',
     attempted: sockets.length,
     outcomes,
     durationMs: Date.now() - start,
   });
-  await new Promise((r) => parentPort!.once('message', r));
+  await new Promise((r) => parent.once('message', r));
   outcomes['still open'] = sockets.filter((s) => !s.destroyed && s.readyState === 'open').length;
   for (const s of sockets) s.destroy();
   return { attempted: sockets.length, durationMs: Date.now() - start };
@@ -161,7 +187,7 @@ async function idleConnections() {
 
 async function abandonedSnapshots() {
   const start = Date.now();
-  const c = await MisbehavingClient.connect(order.target);
+  const c = await MisbehavingClient.connect(order.target, ATTACKER_ADDRESS);
   // GetSnapshotRequest{include_accounts: true}: seven bytes on the wire with the gRPC prefix.
   const frame = grpcFrame(Buffer.from('0801', 'hex'));
   for (let i = 0; i < order.total; i++) {
@@ -175,13 +201,13 @@ async function abandonedSnapshots() {
   }
   await sleep(500);
   c.destroy();
-  parentPort!.postMessage({
+  parent.postMessage({
     type: 'flooded',
     attempted: order.total,
     outcomes,
     durationMs: Date.now() - start,
   });
-  await new Promise((r) => parentPort!.once('message', r));
+  await new Promise((r) => parent.once('message', r));
   return { attempted: order.total, durationMs: Date.now() - start };
 }
 
@@ -203,4 +229,6 @@ const run = async () => {
   }
 };
 const result = await run();
-parentPort!.postMessage({ type: 'done', ...result, outcomes } satisfies AbuseReport & { type: string });
+parent.postMessage({ type: 'done', ...result, outcomes } satisfies AbuseReport & { type: string });
+// Over IPC the channel would keep the process alive.
+if (parentPort === null) process.disconnect();

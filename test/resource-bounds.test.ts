@@ -4,6 +4,8 @@ import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { status } from '@grpc/grpc-js';
 import { afterAll, afterEach, describe, expect, test } from 'vitest';
 import type { LedgerCallError } from '../src/client/ledger-client.js';
+import { CONNECTION_PREFACE, H2, H2FrameReader } from '../src/harness/h2-frames.js';
+import { encodeHeaderBlock } from '../src/harness/hpack.js';
 import { MisbehavingClient, outcomeOf } from '../src/harness/misbehaving-client.js';
 import { SnapshotReads } from '../src/server/snapshot-reads.js';
 import { grpcTimeoutMs } from '../src/server/transport-limits.js';
@@ -209,6 +211,75 @@ describe('per-connection policing', () => {
     other.end(Buffer.from('0000000000', 'hex'));
     other.on('data', () => {});
     await until(() => t!.server.openStreams === 3);
+  });
+
+  test('after an expulsion, new connections from that address are on probation: nghttp2 refuses their streams past a few; other addresses are not touched', async () => {
+    t = await startTestServer({
+      server: {
+        maxPendingCalls: 10,
+        connectionPolicy: { maxRefusalsPerSecond: 20, probationStreams: 2, probationMs: 60_000 },
+      },
+    });
+    await t.client.createAccount('a', 1n);
+    // The attacker is another host as far as the server can tell (127.0.0.2; the fixture client is 127.0.0.1).
+    const flood = await MisbehavingClient.connect(t.server.target, '127.0.0.2');
+    clients.push(flood);
+    flood.session.on('error', () => {});
+    for (const s of Array.from({ length: 200 }, () => flood.open(`${LEDGER}/GetBalance`)))
+      s.on('error', () => {});
+    await until(() => flood.session.destroyed || flood.session.closed);
+    expect(t.server.connections.expelled).toBe(1);
+    await until(() => t!.server.pendingCalls === 0);
+
+    // Back at once, ignoring SETTINGS: preface, then 10 header-only streams without waiting.
+    const raw = connectTcp({ host: '127.0.0.1', port: t.server.port, localAddress: '127.0.0.2' });
+    raw.on('error', () => {});
+    const resets: number[] = [];
+    let maxStreams: number | undefined;
+    const reader = new H2FrameReader(1 << 20);
+    raw.on('data', (chunk: Buffer) =>
+      reader.read(chunk, (buf, type, _flags, _id, start, end) => {
+        if (type === H2.RST_STREAM) resets.push(buf.readUInt32BE(start));
+        if (type === H2.SETTINGS)
+          for (let at = start; at + 6 <= end; at += 6)
+            if (buf.readUInt16BE(at) === H2.SETTINGS_MAX_CONCURRENT_STREAMS)
+              maxStreams = buf.readUInt32BE(at + 2);
+        return true;
+      }),
+    );
+    await new Promise((r) => raw.once('connect', r));
+    const headers = encodeHeaderBlock([
+      [':method', 'POST'],
+      [':scheme', 'http'],
+      [':path', `${LEDGER}/GetBalance`],
+      [':authority', t.server.target],
+      ['content-type', 'application/grpc'],
+      ['te', 'trailers'],
+    ]);
+    const frames = [CONNECTION_PREFACE, Buffer.from([0, 0, 0, H2.SETTINGS, 0, 0, 0, 0, 0])];
+    for (let i = 0; i < 10; i++) {
+      const head = Buffer.alloc(9);
+      head.writeUIntBE(headers.length, 0, 3);
+      head[3] = H2.HEADERS;
+      head[4] = H2.END_HEADERS;
+      head.writeUInt32BE(1 + 2 * i, 5);
+      frames.push(head, headers);
+    }
+    raw.write(Buffer.concat(frames));
+    await until(() => resets.length >= 8);
+    expect(maxStreams).toBe(2);
+    expect(resets.slice(0, 8)).toEqual(Array(8).fill(H2.REFUSED_STREAM));
+    // Only the two it may hold reached the call gate.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(t.server.pendingCalls).toBe(2);
+    expect(t.server.connections.probation).toBe(1);
+    raw.destroy();
+
+    // Another address (the fixture's client reconnecting, say) starts with the full allowance.
+    const other = await misbehaving(t);
+    expect((await other.remoteSettings).maxConcurrentStreams).toBe(100);
+    expect((await t.client.getBalance('a')).value.balance).toBe(1n);
+    expect(t.server.connections.probation).toBe(1);
   });
 
   test('a connection that never starts HTTP/2 is closed after the preface timeout; an idle HTTP/2 one is not', async () => {

@@ -104,8 +104,12 @@ export const LIMITS = {
   maxTimerMs: 2 ** 31 - 1,
   /** Streaming calls (health Watch, reflection) open at once; more get RESOURCE_EXHAUSTED. Counted in the in-flight calls too. */
   defaultMaxOpenStreams: 1_000,
-  /** HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); a client queues beyond it. */
-  defaultMaxStreamsPerConnection: 1_000,
+  /**
+   * HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); a client
+   * queues beyond it, and nghttp2 refuses the streams of one that does not. 100 is HTTP/2's
+   * recommended minimum (RFC 9113 6.5.2); it bounds what one connection's first burst costs.
+   */
+  defaultMaxStreamsPerConnection: 100,
   /** Client connections held at once; further connections are closed as they arrive. */
   defaultMaxConnections: 1_000,
   /** Largest request header list (metadata), uncompressed, in bytes; larger requests are reset. */
@@ -132,6 +136,10 @@ export const LIMITS = {
   defaultMaxWatchesPerConnection: 16,
   /** A connection that has not sent its HTTP/2 preface this long after opening is closed. */
   defaultPrefaceTimeoutMs: 5_000,
+  /** After one of its connections is expelled, an address's new connections are on probation this long (0: never). */
+  defaultProbationMs: 60_000,
+  /** HTTP/2 streams a connection on probation may have open at once; nghttp2 refuses more (REFUSED_STREAM). */
+  defaultProbationStreams: 4,
   /** A call whose request message has not arrived this long after its headers is ended (a client that sends headers only). */
   requestMessageTimeoutMs: 10_000,
   /** GetSnapshot calls with include_accounts on a ledger above one slice (snapshotSliceAccounts) served at once; more get RESOURCE_EXHAUSTED. */

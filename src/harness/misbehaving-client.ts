@@ -3,6 +3,7 @@ import {
   type ClientHttp2Stream,
   connect,
   type IncomingHttpHeaders,
+  type Settings,
 } from 'node:http2';
 
 /** How a raw call ended: the gRPC status (from headers or trailers), or the stream's error. */
@@ -27,12 +28,22 @@ export function grpcFrame(message: Uint8Array): Buffer {
  * metadata, deadlines past what timers hold. Loopback only.
  */
 export class MisbehavingClient {
-  private constructor(readonly session: ClientHttp2Session) {}
+  private constructor(
+    readonly session: ClientHttp2Session,
+    /** The server's first SETTINGS frame (its stream limit, say). */
+    readonly remoteSettings: Promise<Settings>,
+  ) {}
 
-  static connect(target: string): Promise<MisbehavingClient> {
+  /** `localAddress`: the source address (another 127.x.y.z, to look like another host on loopback). */
+  static connect(target: string, localAddress?: string): Promise<MisbehavingClient> {
     return new Promise((resolve, reject) => {
-      const session = connect(`http://${target}`);
-      session.once('connect', () => resolve(new MisbehavingClient(session)));
+      // node:http2 passes socket options on to net.connect (its types do not list them).
+      const session = connect(
+        `http://${target}`,
+        (localAddress === undefined ? {} : { localAddress }) as object,
+      );
+      const settings = new Promise<Settings>((r) => session.once('remoteSettings', r));
+      session.once('connect', () => resolve(new MisbehavingClient(session, settings)));
       session.once('error', reject);
     });
   }

@@ -10,6 +10,14 @@ export interface ConnectionPolicy {
   maxWatchesPerConnection: number;
   /** A connection that has not sent its HTTP/2 preface (SETTINGS) this long after it opened is closed. */
   prefaceTimeoutMs: number;
+  /** After a connection is expelled, new connections from its address are on probation this long. */
+  probationMs: number;
+  /**
+   * SETTINGS_MAX_CONCURRENT_STREAMS of a connection on probation: its streams past this are
+   * refused by nghttp2 (REFUSED_STREAM, or GOAWAY once the setting is acknowledged) before
+   * Node, grpc-js or the call gate see them; a client that honours the setting queues them.
+   */
+  probationStreams: number;
 }
 
 /** Where a call came from, as grpc-js's `getConnectionInfo()` and the session's socket both say it. */
@@ -39,12 +47,16 @@ export interface PoliceStats {
   readonly expelled: number;
   /** Connections closed for sending no HTTP/2 preface in time. */
   readonly silent: number;
+  /** Connections accepted on probation (from an address one of whose connections was expelled). */
+  readonly probation: number;
 }
 
 /** A refused-call rate is judged over windows of this length. */
 const WINDOW_MS = 1_000;
 /** At most one log line per this long for each kind of closing: a flood must not flood the log. */
 const LOG_EVERY_MS = 1_000;
+/** Addresses remembered for probation at once; past it the oldest is forgotten (an attacker with many addresses gains nothing from more). */
+const MAX_OFFENDERS = 10_000;
 
 /**
  * Connection-level policing. The call gate bounds what *all* callers may hold; without this, one
@@ -59,8 +71,10 @@ const LOG_EVERY_MS = 1_000;
  */
 export class ConnectionPolice {
   private readonly connections = new Map<string, Connection>();
-  private readonly counts = { expelled: 0, silent: 0 };
-  private readonly lastLogMs = { expelled: 0, silent: 0 };
+  /** Remote address -> until when (performance.now() ms) its new connections are on probation. Oldest first. */
+  private readonly offenders = new Map<string, number>();
+  private readonly counts = { expelled: 0, silent: 0, probation: 0 };
+  private readonly lastLogMs = { expelled: 0, silent: 0, probation: 0 };
 
   constructor(
     private readonly policy: ConnectionPolicy,
@@ -89,6 +103,17 @@ export class ConnectionPolice {
         started: false,
       };
       this.connections.set(key, connection);
+      if (this.onProbation(session.socket.remoteAddress)) {
+        // Sent right behind the listener's own SETTINGS: nghttp2 applies the lower limit to the
+        // streams it receives from now on, even before the client acknowledges it.
+        session.settings({ maxConcurrentStreams: this.policy.probationStreams });
+        this.counts.probation++;
+        this.note(
+          'probation',
+          { probationStreams: this.policy.probationStreams, probation: this.counts.probation },
+          'connection on probation: its address was expelled recently',
+        );
+      }
       session.once('remoteSettings', () => {
         connection.started = true;
       });
@@ -135,6 +160,7 @@ export class ConnectionPolice {
     if (++c.refusals <= this.policy.maxRefusalsPerSecond) return false;
     c.expelled = true;
     this.counts.expelled++;
+    this.markOffender(c.session.socket?.remoteAddress);
     this.note(
       'expelled',
       { maxRefusalsPerSecond: this.policy.maxRefusalsPerSecond, expelled: this.counts.expelled },
@@ -183,7 +209,34 @@ export class ConnectionPolice {
     if (c !== undefined && c.watches > 0) c.watches--;
   }
 
-  private note(kind: 'expelled' | 'silent', fields: Record<string, unknown>, message: string): void {
+  /**
+   * A flood does not stop when its connection does: on loopback a new connection costs the
+   * attacker one connect, and it starts over with a full stream allowance. So its address's next
+   * connections start with `probationStreams`, refused past that in nghttp2 (C++), not one by one
+   * in JavaScript. A legitimate client sharing the address (NAT) is not refused, only limited to
+   * that many calls at once per connection for `probationMs`; connections open already are not touched.
+   */
+  private markOffender(address: string | undefined): void {
+    if (address === undefined || this.policy.probationMs <= 0) return;
+    this.offenders.delete(address);
+    this.offenders.set(address, performance.now() + this.policy.probationMs);
+    if (this.offenders.size > MAX_OFFENDERS) this.offenders.delete(this.offenders.keys().next().value!);
+  }
+
+  private onProbation(address: string | undefined): boolean {
+    if (address === undefined) return false;
+    const until = this.offenders.get(address);
+    if (until === undefined) return false;
+    if (performance.now() < until) return true;
+    this.offenders.delete(address);
+    return false;
+  }
+
+  private note(
+    kind: 'expelled' | 'silent' | 'probation',
+    fields: Record<string, unknown>,
+    message: string,
+  ): void {
     const now = Date.now();
     if (now - this.lastLogMs[kind] < LOG_EVERY_MS) return;
     this.lastLogMs[kind] = now;

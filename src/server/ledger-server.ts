@@ -207,6 +207,8 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
       maxRefusalsPerSecond: LIMITS.defaultMaxRefusalsPerConnectionPerSecond,
       maxWatchesPerConnection: LIMITS.defaultMaxWatchesPerConnection,
       prefaceTimeoutMs: LIMITS.defaultPrefaceTimeoutMs,
+      probationMs: LIMITS.defaultProbationMs,
+      probationStreams: LIMITS.defaultProbationStreams,
       ...options.connectionPolicy,
     },
     logger,
@@ -287,6 +289,9 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     },
     get silent() {
       return police.stats.silent;
+    },
+    get probation() {
+      return police.stats.probation;
     },
   };
   let draining = false;

@@ -73,6 +73,8 @@ interface ServeOptions {
   maxRefusalsPerConnection: number;
   maxWatchesPerConnection: number;
   prefaceTimeout: number;
+  probation: number;
+  probationStreams: number;
   metricsAddr?: ListenAddress;
 }
 
@@ -282,6 +284,20 @@ export function registerServe(program: Command): void {
         '--preface-timeout <duration>',
         'close a connection that has not started HTTP/2 this long after it opened',
         LIMITS.defaultPrefaceTimeoutMs,
+      ),
+    )
+    .addOption(
+      timerOption(
+        '--probation <duration>',
+        "after a connection is sent GOAWAY for its refusals, how long its address's new connections get only --probation-streams",
+        LIMITS.defaultProbationMs,
+      ),
+    )
+    .addOption(
+      countOption(
+        '--probation-streams <n>',
+        'HTTP/2 streams a connection on probation may have open at once; nghttp2 refuses more',
+        LIMITS.defaultProbationStreams,
       ),
     )
     .addOption(
@@ -541,6 +557,8 @@ async function start(
         maxRefusalsPerSecond: options.maxRefusalsPerConnection,
         maxWatchesPerConnection: options.maxWatchesPerConnection,
         prefaceTimeoutMs: options.prefaceTimeout,
+        probationMs: options.probation,
+        probationStreams: options.probationStreams,
       },
     });
   } catch (err) {
