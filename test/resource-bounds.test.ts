@@ -256,7 +256,7 @@ describe('per-connection policing', () => {
       ['content-type', 'application/grpc'],
       ['te', 'trailers'],
     ]);
-    const frames = [CONNECTION_PREFACE, Buffer.from([0, 0, 0, H2.SETTINGS, 0, 0, 0, 0, 0])];
+    const frames: Buffer[] = [CONNECTION_PREFACE, Buffer.from([0, 0, 0, H2.SETTINGS, 0, 0, 0, 0, 0])];
     for (let i = 0; i < 10; i++) {
       const head = Buffer.alloc(9);
       head.writeUIntBE(headers.length, 0, 3);

@@ -106,6 +106,8 @@ export interface RunningServer {
     readonly refused: number;
     readonly expelled: number;
     readonly silent: number;
+    /** Connections accepted on probation (from an address one of whose connections was expelled lately). */
+    readonly probation: number;
   };
   /** Failed authentications and what they cost their connections (zeros without access control). */
   readonly authFailures: GuessingStats;
