@@ -1,12 +1,18 @@
 /**
- * What a TLS handshake costs `ledgerctl serve`: full handshakes per second and CPU per handshake
- * on both sides, against an independent reference (`openssl s_server` with the same certificate,
- * OpenSSL in C), driven by an independent client (`openssl s_time`), and by Node's TLS client with
- * ALPN h2 (what grpc-js and the lean caller do). Plaintext TCP connect+close is the floor.
+ * What a TLS handshake costs `ledgerctl serve`: handshakes per second and CPU per handshake on
+ * both sides, full and resumed (session tickets), with and without client certificates (mTLS),
+ * against an independent reference (`openssl s_server` with the same certificates, OpenSSL in C),
+ * driven by an independent client (`openssl s_time -new` / `-reuse`), and by Node's TLS client
+ * with ALPN h2 (what grpc-js and the lean caller do). Plaintext TCP connect+close is the floor.
  * Server CPU is read from /proc/<pid>/stat, the openssl client's from its own rusage
  * (/usr/bin/time), the Node client's from process.cpuUsage().
  *
- *   npm run build && node dist/bench/tls-handshake-bench.js [--seconds 8]
+ * `openssl s_time -reuse` cannot resume TLS 1.3 (it never reads the ticket the server sends after
+ * the handshake), so its rows run TLS 1.2 (`-tls1_2`), full and resumed side by side. Node's client
+ * resumes TLS 1.3 with the ticket of its first connection (`session`); each row says how many of
+ * its handshakes were really resumed.
+ *
+ *   npm run build && node dist/bench/tls-handshake-bench.js [--seconds 4] [--only tls|mtls]
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,9 +20,11 @@ import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ThrowawayPki } from '../src/harness/throwaway-pki.js';
+import { type Issued, ThrowawayPki } from '../src/harness/throwaway-pki.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '4' }, only: { type: 'string' } },
+});
 const SECONDS = Number(values.seconds);
 /** Handshakes the Node client keeps in progress at once (2 cores: more only queues). */
 const NODE_CONCURRENCY = 2;
@@ -28,7 +36,13 @@ function cpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_S;
 }
 
-async function startLedger(cert: { certFile: string; keyFile: string }) {
+/** The server side of one setup: its certificate, and the client CA when it asks for client certificates. */
+interface ServerTls {
+  cert: Issued;
+  clientCaFile?: string | undefined;
+}
+
+async function startLedger(tls: ServerTls) {
   const cli = fileURLToPath(new URL('../../bin/ledgerctl.js', import.meta.url));
   const child = spawn(
     process.execPath,
@@ -41,9 +55,10 @@ async function startLedger(cert: { certFile: string; keyFile: string }) {
       '--log-level',
       'fatal',
       '--tls-cert',
-      cert.certFile,
+      tls.cert.certFile,
       '--tls-key',
-      cert.keyFile,
+      tls.cert.keyFile,
+      ...(tls.clientCaFile === undefined ? [] : ['--tls-client-ca', tls.clientCaFile]),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -59,7 +74,7 @@ async function startLedger(cert: { certFile: string; keyFile: string }) {
   return { child, port };
 }
 
-async function startOpensslServer(cert: { certFile: string; keyFile: string }) {
+async function startOpensslServer(tls: ServerTls) {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const child = spawn(
     'openssl',
@@ -68,9 +83,11 @@ async function startOpensslServer(cert: { certFile: string; keyFile: string }) {
       '-accept',
       `127.0.0.1:${port}`,
       '-cert',
-      cert.certFile,
+      tls.cert.certFile,
       '-key',
-      cert.keyFile,
+      tls.cert.keyFile,
+      // -Verify: a client certificate is required, as `--tls-client-ca` requires one.
+      ...(tls.clientCaFile === undefined ? [] : ['-Verify', '1', '-CAfile', tls.clientCaFile]),
       '-quiet',
       '-naccept',
       '1000000',
@@ -94,15 +111,33 @@ async function startOpensslServer(cert: { certFile: string; keyFile: string }) {
 
 interface Row {
   handshakes: number;
+  /** Handshakes that resumed a session (undefined: not known, s_time says it per run only). */
+  resumed?: number | undefined;
   seconds: number;
   serverCpuMs: number;
   clientCpuMs: number;
 }
 
-/** `openssl s_time -new`: every connection a full handshake, then closed. */
-function sTime(port: number, caFile: string, mode: '-new', serverPid: number): Row {
+/** What a client presents: the CA it trusts, and a certificate for mTLS. */
+interface ClientTls {
+  ca: Issued;
+  cert?: Issued | undefined;
+}
+
+/**
+ * `openssl s_time`: `-new`, every connection a full handshake; `-reuse`, the first one full and
+ * every later one resuming its session. Then closed.
+ */
+function sTime(
+  port: number,
+  tls: ClientTls,
+  mode: '-new' | '-reuse',
+  version: string[],
+  serverPid: number,
+): Row {
   const before = cpuMs(serverPid);
   const t0 = performance.now();
+  const cert = tls.cert === undefined ? [] : ['-cert', tls.cert.certFile, '-key', tls.cert.keyFile];
   const run = spawnSync(
     '/usr/bin/time',
     [
@@ -113,57 +148,95 @@ function sTime(port: number, caFile: string, mode: '-new', serverPid: number): R
       '-connect',
       `127.0.0.1:${port}`,
       mode,
+      ...version,
       '-time',
-      String(SECONDS),
+      String(Math.max(1, Math.round(SECONDS))),
       '-CAfile',
-      caFile,
+      tls.ca.certFile,
+      ...cert,
     ],
-    { encoding: 'utf8' },
+    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
   );
   const seconds = (performance.now() - t0) / 1000;
   const serverCpuMs = cpuMs(serverPid) - before;
   const out = `${run.stdout}\n${run.stderr}`;
   const counts = [...out.matchAll(/(\d+) connections in ([\d.]+)s/g)];
   const cpu = /CPU ([\d.]+) ([\d.]+)/.exec(out);
-  if (counts.length === 0 || cpu === null) throw new Error(`s_time said:\n${out}`);
+  if (counts.length === 0 || cpu === null) throw new Error(`s_time said:\n${out.slice(-2000)}`);
+  // s_time prints 'r' for a resumed connection and '*' for a new one (-reuse only).
+  const marks = /^[r*]+$/m.exec(run.stdout)?.[0] ?? '';
   // s_time's own "in N s" is its user CPU time, not the wall clock: handshakes/s use ours.
   return {
     handshakes: Number(counts[0]![1]),
+    resumed: mode === '-reuse' ? [...marks].filter((c) => c === 'r').length : 0,
     seconds,
     serverCpuMs,
     clientCpuMs: (Number(cpu[1]) + Number(cpu[2])) * 1000,
   };
 }
 
-/** Node's TLS client with ALPN h2, as the ledger's clients connect: full handshakes, then close. */
-async function nodeHandshakes(port: number, ca: Buffer | undefined, serverPid: number): Promise<Row> {
+/**
+ * Node's TLS client with ALPN h2, as the ledger's clients connect, then close. A full handshake is
+ * closed once the server's session ticket arrives: in TLS 1.3 the server sends it after it has
+ * checked the client's last flight (its certificate, with mTLS), so closing at 'secureConnect'
+ * could spare the server part of its work. `resume`: every connection offers the ticket of the
+ * worker's first one; a resumed one is closed at 'secureConnect' (nothing left to check).
+ */
+async function nodeHandshakes(
+  port: number,
+  tls: ClientTls | undefined,
+  resume: boolean,
+  serverPid: number,
+): Promise<Row> {
   const before = cpuMs(serverPid);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + SECONDS * 1000;
   let handshakes = 0;
-  const one = () =>
-    new Promise<void>((resolve, reject) => {
-      if (ca === undefined) {
+  let resumed = 0;
+  const one = (session: Buffer | undefined) =>
+    new Promise<Buffer | undefined>((resolve, reject) => {
+      if (tls === undefined) {
         const s = netConnect(port, '127.0.0.1', () => {
           handshakes++;
           s.destroy();
-          resolve();
+          resolve(undefined);
         });
         s.on('error', reject);
         return;
       }
-      const s = tlsConnect({ host: '127.0.0.1', port, ca, ALPNProtocols: ['h2'], session: undefined });
+      const s = tlsConnect({
+        host: '127.0.0.1',
+        port,
+        ca: tls.ca.cert,
+        cert: tls.cert?.cert,
+        key: tls.cert?.key,
+        servername: 'localhost',
+        ALPNProtocols: ['h2'],
+        session,
+      });
       s.once('secureConnect', () => {
         handshakes++;
+        if (!s.isSessionReused()) {
+          // Keep reading: the ticket (and the server's HTTP/2 SETTINGS) come after the handshake.
+          s.resume();
+          return;
+        }
+        // Resumed: no certificate to check, and Node's server sends no new ticket to wait for.
+        resumed++;
         s.destroy();
-        resolve();
+        resolve(session);
+      });
+      s.once('session', (ticket: Buffer) => {
+        s.destroy();
+        resolve(resume ? (session ?? ticket) : undefined);
       });
       s.on('error', reject);
     });
   await Promise.all(
     Array.from({ length: NODE_CONCURRENCY }, async () => {
-      while (performance.now() < end) await one();
+      let ticket: Buffer | undefined;
+      while (performance.now() < end) ticket = await one(ticket);
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
@@ -172,6 +245,7 @@ async function nodeHandshakes(port: number, ca: Buffer | undefined, serverPid: n
   await new Promise((r) => setTimeout(r, 200));
   return {
     handshakes,
+    resumed: tls === undefined ? undefined : resumed,
     seconds,
     serverCpuMs: cpuMs(serverPid) - before,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
@@ -181,54 +255,60 @@ async function nodeHandshakes(port: number, ca: Buffer | undefined, serverPid: n
 function line(name: string, r: Row): string {
   const perS = r.handshakes / r.seconds;
   const us = (ms: number) => ((ms * 1000) / r.handshakes).toFixed(0);
-  return `| ${name} | ${r.handshakes} | ${perS.toFixed(0)} | ${us(r.serverCpuMs)} | ${us(r.clientCpuMs)} |`;
+  const resumed = r.resumed === undefined ? '-' : `${r.resumed}`;
+  return `| ${name} | ${r.handshakes} | ${resumed} | ${perS.toFixed(0)} | ${us(r.serverCpuMs)} | ${us(r.clientCpuMs)} |`;
 }
 
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const TLS12 = ['-tls1_2'];
 const pki = new ThrowawayPki('bench-ca');
-const cert = pki.issue('ledger', 'server');
-const ledger = await startLedger(cert);
-const reference = await startOpensslServer(cert);
-const stop = (c: ChildProcess) => c.kill('SIGKILL');
+const serverCert = pki.issue('ledger', 'server');
+const clientCert = pki.issue('bench-client', 'client');
+const children: ChildProcess[] = [];
+const rows: string[] = [
+  `TLS handshake bench: ${SECONDS} s per row, ECDSA P-256, TLS 1.3 unless marked 1.2, load ${loadavg()}`,
+  '| server, client | handshakes | resumed | per s | server CPU us each | client CPU us each |',
+  '|---|---|---|---|---|---|',
+];
+/** A finished row goes to stderr at once too: a failing row later still leaves the earlier ones. */
+const add = (row: string) => {
+  rows.push(row);
+  console.error(row);
+};
 try {
-  const rows: string[] = [
-    `TLS handshake bench: ${SECONDS} s per row, ECDSA P-256, TLS 1.3, load ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
-    '| server, client | handshakes | per s | server CPU us each | client CPU us each |',
-    '|---|---|---|---|---|',
-  ];
-  rows.push(
-    line(
-      'ledgerctl serve, TCP connect+close only (floor), Node client',
-      await nodeHandshakes(ledger.port, undefined, ledger.child.pid!),
-    ),
-  );
-  rows.push(
-    line(
-      'ledgerctl serve, Node tls.connect ALPN h2 (full)',
-      await nodeHandshakes(ledger.port, pki.ca.cert, ledger.child.pid!),
-    ),
-  );
-  rows.push(
-    line(
-      'ledgerctl serve, openssl s_time -new (full)',
-      sTime(ledger.port, pki.ca.certFile, '-new', ledger.child.pid!),
-    ),
-  );
-  rows.push(
-    line(
-      'openssl s_server (reference), openssl s_time -new (full)',
-      sTime(reference.port, pki.ca.certFile, '-new', reference.child.pid!),
-    ),
-  );
-  rows.push(
-    line(
-      'openssl s_server (reference), Node tls.connect (full)',
-      await nodeHandshakes(reference.port, pki.ca.cert, reference.child.pid!),
-    ),
-  );
-  rows.push(`load after: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+  for (const mutual of [false, true]) {
+    if (values.only !== undefined && values.only !== (mutual ? 'mtls' : 'tls')) continue;
+    const serverTls: ServerTls = { cert: serverCert, clientCaFile: mutual ? pki.ca.certFile : undefined };
+    const client: ClientTls = { ca: pki.ca, cert: mutual ? clientCert : undefined };
+    const ledger = await startLedger(serverTls);
+    const reference = await startOpensslServer(serverTls);
+    children.push(ledger.child, reference.child);
+    const kind = mutual ? 'mTLS' : 'TLS';
+    const servers = [
+      { name: `ledgerctl serve ${kind}`, port: ledger.port, pid: ledger.child.pid! },
+      { name: `openssl s_server ${kind} (reference)`, port: reference.port, pid: reference.child.pid! },
+    ];
+    if (!mutual)
+      add(
+        line(
+          'ledgerctl serve, TCP connect+close only (floor), Node client',
+          await nodeHandshakes(ledger.port, undefined, false, ledger.child.pid!),
+        ),
+      );
+    for (const server of servers) {
+      const at = (what: string) => `${server.name}, ${what}`;
+      add(line(at('Node tls.connect, full'), await nodeHandshakes(server.port, client, false, server.pid)));
+      add(line(at('Node tls.connect, resumed'), await nodeHandshakes(server.port, client, true, server.pid)));
+      add(line(at('s_time -new'), sTime(server.port, client, '-new', [], server.pid)));
+      add(line(at('s_time -new -tls1_2'), sTime(server.port, client, '-new', TLS12, server.pid)));
+      add(line(at('s_time -reuse -tls1_2'), sTime(server.port, client, '-reuse', TLS12, server.pid)));
+    }
+    ledger.child.kill('SIGKILL');
+    reference.child.kill('SIGKILL');
+  }
+  rows.push(`load after: ${loadavg()}`);
   console.log(rows.join('\n'));
 } finally {
-  stop(ledger.child);
-  stop(reference.child);
+  for (const c of children) c.kill('SIGKILL');
   pki.remove();
 }

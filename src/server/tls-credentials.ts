@@ -31,6 +31,9 @@ function readPem(file: string, what: string): Buffer {
  * middle of a client's handshake.
  */
 export function readTlsContext(files: TlsFiles): SecureContextOptions {
+  // No `ticketKeys`: each context gets fresh ones, so a reload also ends every session ticket
+  // issued before it. With keys kept across reloads, a client whose CA was just removed could
+  // still resume (and skip the certificate check); test/tls-resumption.test.ts holds this.
   const options: SecureContextOptions = {
     cert: readPem(files.certFile, 'certificate'),
     key: readPem(files.keyFile, 'private key'),
