@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ClientSecurity } from '../src/client/client-security.js';
 import { LedgerCallError, LedgerClient } from '../src/client/ledger-client.js';
+import { LIMITS } from '../src/domain/limits.js';
 import { tokenHash } from '../src/server/access-control.js';
 import type { GuessingPolicy } from '../src/server/guessing-guard.js';
 import { startTestServer, type TestServer } from './server-fixture.js';
@@ -87,8 +88,11 @@ describe('policing of token guessing', () => {
     const { server } = await start();
     const good = goodCaller(client({ token: GOOD }));
     const guesser = client({ token: 'guess' });
-    // 500 guesses at once on one connection, then 60 one after another (it reconnects each time).
-    const burst = await Promise.all(Array.from({ length: 500 }, () => outcome(guesser.getBalance('a'))));
+    // As many guesses at once as one connection carries (more would queue for the next
+    // connection), then 60 one after another (it reconnects each time it is closed).
+    const burst = await Promise.all(
+      Array.from({ length: LIMITS.defaultMaxStreamsPerConnection }, () => outcome(guesser.getBalance('a'))),
+    );
     const sequential: string[] = [];
     for (let i = 0; i < 60; i++) sequential.push(await outcome(guesser.getBalance('a')));
     const reads = await good.stop();
