@@ -29,6 +29,26 @@ describe("data files are the server user's alone", () => {
   });
 });
 
+describe('a backup is as private as the data dir it copies', () => {
+  test('ledgerctl backup writes a 0700 dir of 0600 files', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'ledger-backup-modes-'));
+    try {
+      const data = join(parent, 'data');
+      const storage = await LmdbStorage.open(data);
+      await storage.close();
+      const copy = join(parent, 'copy');
+      const result = await runCli(['backup', '--data-dir', data, '--to', copy]);
+      expect(result.code).toBe(0);
+      expect(mode(copy).toString(8)).toBe('700');
+      const files = readdirSync(copy);
+      expect(files.length).toBeGreaterThan(1);
+      for (const f of files) expect([f, mode(join(copy, f)).toString(8)]).toEqual([f, '600']);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('terminal output escapes control characters in ids', () => {
   test('escapeControls', () => {
     expect(escapeControls('\u001b[31mred\u001b[0m')).toBe('\\x1b[31mred\\x1b[0m');

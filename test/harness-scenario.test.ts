@@ -85,6 +85,20 @@ describe('scenario files', () => {
     ]);
   });
 
+  it('refuses durations a timer cannot hold (a 30-day run would end after 1 ms), not a 10-year txid_ttl', () => {
+    const tooLong = 'longer than a timer can hold: at most 2147483647 ms (about 24.8 days, e.g. 24d)';
+    expect(problems(VALID.replace('duration: 2s', 'duration: 30d'))).toEqual([
+      `x.yaml:17:19: phases.0.groups.1.duration: ${tooLong}`,
+    ]);
+    expect(problems(VALID.replace('timeout: 5s', 'timeout: 25d'))).toEqual([
+      `x.yaml:8:14: phases.0.timeout: ${tooLong}`,
+    ]);
+    expect(parseScenario(VALID.replace('duration: 2s', 'duration: 24d'), 'x.yaml')).toBeDefined();
+    expect(
+      parseScenario(VALID.replace('ci: true', 'ci: true\nserver: { txid_ttl: 3650d }'), 'x.yaml'),
+    ).toBeDefined();
+  });
+
   it('reports YAML syntax errors and duplicate keys with line:col', () => {
     expect(problems('name: a\nname: b\n')[0]).toMatch(/^x\.yaml:2:1: Map keys must be unique/);
     expect(problems('name: [unclosed\n')[0]).toMatch(/^x\.yaml:\d+:\d+: /);

@@ -351,11 +351,20 @@ describe('durations past what timers hold', () => {
     ['serve', '--shutdown-grace', '30d'],
     ['serve', '--idle-timeout', '25d'],
     ['balance', 'a', '--timeout', '25d'],
+    ['serve', '--db-connect-timeout', '30d'],
   ])('%s %s %s is refused with one line, exit 2', async (...args) => {
     const out = await runCli(args);
     expect(out.code).toBe(2);
     expect(oneErrorLine(out.stderr)).toBe(
       `ledgerctl: option '${args[args.length - 2]} <duration>' argument '${args[args.length - 1]}' is invalid. Longer than a timer can hold: at most 2147483647 ms (about 24.8 days, e.g. 24d). (see --help)`,
+    );
+  });
+
+  test('load --duration 30d is refused before connecting (it ran one call and ended: the run timer fired after 1 ms)', async () => {
+    const out = await runCli(['load', '--target', '127.0.0.1:1', '--duration', '30d', '--rate', '10']);
+    expect(out.code).toBe(2);
+    expect(oneErrorLine(out.stderr)).toBe(
+      'ledgerctl: --duration: longer than a timer can hold: at most 2147483647 ms (about 24.8 days, e.g. 24d)',
     );
   });
 

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CheckCrashed, checkDataFileInChild } from './durable-check.js';
 import { DataDirError } from './durable-errors.js';
+import { makeDataDir, restrictDataFiles } from './durable-file-modes.js';
 import { fsyncDir, inspectDataDir, ioError, writeFormatMarker } from './durable-format.js';
 import { checkLmdbFile } from './durable-lmdb-header.js';
 import { DATA_FILE, fsyncFile, openDataRoot } from './durable-root.js';
@@ -80,7 +81,8 @@ export async function backupDataDir(dataDir: string, toDir: string): Promise<Bac
   const copy = path.join(target, DATA_FILE);
   const started = performance.now();
   try {
-    fs.mkdirSync(target, { recursive: true });
+    // A backup holds every balance and the audit log: the same modes as the data dir it copies.
+    makeDataDir(target);
     const root = openDataRoot(file, { readOnly: true });
     try {
       // Not compacting: a compacting copy walks the B-tree (which damage could make LMDB abort);
@@ -91,6 +93,7 @@ export async function backupDataDir(dataDir: string, toDir: string): Promise<Bac
     }
     fsyncFile(copy);
     writeFormatMarker(target);
+    restrictDataFiles(target);
     fsyncDir(path.dirname(target));
   } catch (err) {
     fs.rmSync(target, { recursive: true, force: true });

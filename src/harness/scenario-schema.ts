@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LIMITS } from '../domain/limits.js';
 import { INVARIANT_NAMES } from './checkers/expectations.js';
 import { STATUS_NAMES } from './grpc-wire.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
@@ -34,10 +35,17 @@ const money = z
   .union([z.int(), z.string().regex(/^-?\d+$/, 'expected an integer amount (a decimal string is fine)')])
   .transform((value) => BigInt(value));
 
-const duration = z
+const anyDuration = z
   .string()
   .regex(DURATION_PATTERN, 'expected a duration like 500ms, 5s or 2m')
   .transform((text) => parseDurationMs(text)!);
+
+const TOO_LONG_FOR_A_TIMER = `longer than a timer can hold: at most ${LIMITS.maxTimerMs} ms (about 24.8 days, e.g. 24d)`;
+/**
+ * What the harness waits for (a run, a phase, a call deadline) is held by Node's 32-bit timers or
+ * grpc-js's deadlines: past 2^31-1 ms they fire after 1 ms, so a 30-day run would end at once.
+ */
+const duration = anyDuration.refine((ms) => ms <= LIMITS.maxTimerMs, TOO_LONG_FOR_A_TIMER);
 
 const positiveInt = z.int().min(1);
 const name = z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a name of letters, digits, - _ .');
@@ -166,6 +174,12 @@ const group = z
     const stages = g.load.model === 'open' ? g.load.stages : undefined;
     if (stages !== undefined) {
       if (g.duration !== undefined) issue('"duration" comes from the stages: leave it out', 'duration');
+      if (stages.reduce((sum, s) => sum + s.duration, 0) > LIMITS.maxTimerMs)
+        ctx.addIssue({
+          code: 'custom',
+          message: `the stages together are ${TOO_LONG_FOR_A_TIMER}`,
+          path: ['load', 'stages'],
+        });
       if (g.ops !== undefined) issue('a ramp ends with its stages: "ops" does not apply', 'ops');
     } else if ((g.ops === undefined) === (g.duration === undefined))
       issue('a group needs exactly one of "ops" or "duration"');
@@ -215,7 +229,7 @@ const server = z.strictObject({
   /** storage postgres only: how many `ledgerctl serve` processes share the database. */
   instances: positiveInt.max(8).optional(),
   locking: z.enum(['account', 'global']).default('account'),
-  txid_ttl: duration.optional(),
+  txid_ttl: anyDuration.optional(),
   txid_sweep_threshold: positiveInt.optional(),
   max_txids: positiveInt.optional(),
   /** spawned durable server only: idempotency records cached in memory in front of the disk. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { withExamples } from '../help-examples.js';
-import { durationArg, positiveIntArg } from '../option-parsers.js';
+import { positiveIntArg, timerDurationArg } from '../option-parsers.js';
 import { parseTarget, TARGET_FORMS } from '../target.js';
 
 export interface CalibrateFlags {
@@ -18,7 +18,7 @@ export function registerCalibrate(program: Command): void {
       "measure the load generator's own latency floor: open loop against a null responder (no ledger work)",
     )
     .option('--rate <calls/s>', 'open-loop rate to measure at', positiveIntArg, 500)
-    .option('--duration <time>', 'measured span after a 500ms warm-up (default 2s)', durationArg)
+    .option('--duration <time>', 'measured span after a 500ms warm-up (default 2s)', timerDurationArg)
     .option('--connections <n>', 'HTTP/2 connections (default 4, as stress)', positiveIntArg)
     .option('--json', 'print the floor as JSON')
     .option(

@@ -6,7 +6,7 @@ import { migrate } from '../../engine/postgres/pg-migrations.js';
 import { CliError } from '../exit-codes.js';
 import { formatDuration } from '../format-duration.js';
 import { withExamples } from '../help-examples.js';
-import { durationArg, nonEmptyArg } from '../option-parsers.js';
+import { nonEmptyArg, timerDurationArg } from '../option-parsers.js';
 import { printLine } from '../output.js';
 
 interface MigrateOptions {
@@ -27,7 +27,7 @@ export function registerMigrate(program: Command): void {
     .addOption(
       new Option('--db-connect-timeout <duration>', 'longest opening the connection may take')
         .default(LIMITS.defaultPgConnectTimeoutMs, formatDuration(LIMITS.defaultPgConnectTimeoutMs))
-        .argParser(durationArg),
+        .argParser(timerDurationArg),
     );
   withExamples(command, [
     'ledgerctl migrate --database-url postgres://ledger:secret@127.0.0.1:5432/ledger',

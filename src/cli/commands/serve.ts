@@ -329,7 +329,7 @@ export function registerServe(program: Command): void {
         'with --database-url: longest one SQL statement may run',
       )
         .default(LIMITS.defaultPgStatementTimeoutMs, formatDuration(LIMITS.defaultPgStatementTimeoutMs))
-        .argParser(durationArg),
+        .argParser(timerDurationArg),
     )
     .addOption(
       serveOption(
@@ -337,7 +337,7 @@ export function registerServe(program: Command): void {
         'with --database-url: longest opening one connection may take',
       )
         .default(LIMITS.defaultPgConnectTimeoutMs, formatDuration(LIMITS.defaultPgConnectTimeoutMs))
-        .argParser(durationArg),
+        .argParser(timerDurationArg),
     )
     .addOption(
       serveOption(
