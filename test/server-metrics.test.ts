@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -144,7 +144,14 @@ describe('ledgerctl serve --metrics-addr', () => {
       const client = new LedgerClient(target);
       await client.createAccount('a', 1n);
       client.close();
-      const { samples } = await scrape(`127.0.0.1:${port}`);
+      const { samples, types } = await scrape(`127.0.0.1:${port}`);
+      // What serve exposes and what docs/security.md's table lists are the same set of families.
+      const table = readFileSync(new URL('../docs/security.md', import.meta.url), 'utf8');
+      const documented = [...table.matchAll(/^\| (`ledger_[^|]*)\|/gm)].flatMap((row) =>
+        [...row[1]!.matchAll(/`(ledger_[a-z_]+)/g)].map((name) => name[1]!),
+      );
+      const served = [...types.keys()].filter((name) => name.startsWith('ledger_'));
+      expect(served.sort()).toEqual(documented.sort());
       expect(value(samples, 'ledger_storage_bytes')).toBeGreaterThan(0);
       expect(value(samples, 'ledger_accounts')).toBe(1);
       // A durable commit takes time to flush: the histogram saw it.
