@@ -202,6 +202,39 @@ describe('ledgerctl serve over TLS with tokens', () => {
   });
 });
 
+describe('SIGHUP and the access file', () => {
+  it('rereads the access file on SIGHUP: a removed token stops working, an added one works', async () => {
+    const file = join(pki.dir, 'hup-access');
+    const [oldToken, newToken] = ['hup-old-token-1f2e', 'hup-new-token-3d4c'];
+    writeFileSync(file, `token ${tokenHash(oldToken)} before read\n`);
+    const { serve, target } = await startServe([
+      '--tls-cert',
+      server.certFile,
+      '--tls-key',
+      server.keyFile,
+      '--auth-tokens',
+      file,
+    ]);
+    const snapshot = (token: string) =>
+      runCli(
+        ['snapshot', '--target', target, '--tls-ca', pki.ca.certFile],
+        cleanEnv({ LEDGER_TOKEN: token }),
+      );
+    try {
+      expect((await snapshot(oldToken)).code).toBe(0);
+      expect((await snapshot(newToken)).code).toBe(2);
+      writeFileSync(file, `token ${tokenHash(newToken)} after read\n`);
+      serve.child.kill('SIGHUP');
+      await expect.poll(async () => (await snapshot(newToken)).code, { timeout: 5_000 }).toBe(0);
+      const refused = await snapshot(oldToken);
+      expect(refused.code).toBe(2);
+      expect(oneErrorLine(refused.stderr)).toMatch(/Unknown bearer token or client certificate/);
+    } finally {
+      await stop(serve);
+    }
+  });
+});
+
 describe('ledgerctl serve refuses unsafe or broken setups with one line and exit 2', () => {
   it.each([
     [['--host', '0.0.0.0'], /^ledgerctl: refusing plaintext on 0\.0\.0\.0, which is not a loopback address/],
