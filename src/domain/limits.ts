@@ -46,6 +46,14 @@ export const LIMITS = {
    */
   diskSweepPauseMs: 10,
   diskSweepRestMs: 60_000,
+  /**
+   * Young-generation semi-space of a server process, in MiB (node's --min/--max-semi-space-size;
+   * Node's own default is 16): a unary call leaves 30-40 KB of short-lived garbage (grpc-js and http2 most of it), so at a few
+   * thousand calls/s a 16 MiB semi-space is scavenged every ~150 ms and what is in flight at two
+   * scavenges is promoted, feeding full collections (the tail latency's pauses, BENCHMARKS.md).
+   * Costs up to 3x this in resident memory.
+   */
+  serveSemiSpaceMb: 64,
   /** Audit-log entries kept in memory (the newest); older ones are only on disk in durable mode. */
   defaultLogWindowEntries: 200_000,
   /**

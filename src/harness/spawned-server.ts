@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { SERVE_NODE_FLAGS } from '../server/serve-node-flags.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
 
 /**
@@ -81,6 +82,7 @@ export class SpawnedServer {
       this.options.storageArgs ??
       (this.options.dataDir === undefined ? ['--in-memory'] : ['--data-dir', this.options.dataDir]);
     const args = [
+      ...SERVE_NODE_FLAGS,
       cliEntryPath(),
       'serve',
       '--port',
