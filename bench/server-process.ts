@@ -1,5 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SERVE_NODE_FLAGS } from '../src/server/serve-node-flags.js';
 import type { CpuSample, ServerKind } from './server-child.js';
 
 /** A server (real or bare) in a child process; its CPU is sampled over IPC. */
@@ -22,8 +23,13 @@ export class ServerProcess {
   /** Rejects with the server's own message when it cannot start (e.g. not implemented yet). */
   static start(kind: ServerKind, cpuProfileDir?: string, dataDir?: string): Promise<ServerProcess> {
     const script = fileURLToPath(new URL('./server-child.js', import.meta.url));
-    // BENCH_SERVER_FLAGS: extra node flags for the server process (e.g. GC tuning experiments).
-    const execArgv = ['--expose-gc', ...(process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [])];
+    // BENCH_SERVER_FLAGS: extra node flags for the server process (e.g. GC tuning experiments);
+    // BENCH_SERVER_FLAGS_<KIND> (BARE, REAL, DURABLE, ...) for one kind of server only.
+    const flags = `${process.env.BENCH_SERVER_FLAGS ?? ''} ${process.env[`BENCH_SERVER_FLAGS_${kind.toUpperCase().replace('-', '_')}`] ?? ''}`;
+    // Ledger servers run with serve's node flags, as the harness starts them (BENCH_PLAIN_NODE=1: without).
+    const ledger = kind === 'real' || kind === 'durable';
+    const serveFlags = ledger && process.env.BENCH_PLAIN_NODE !== '1' ? SERVE_NODE_FLAGS : [];
+    const execArgv = ['--expose-gc', ...serveFlags, ...flags.split(' ').filter(Boolean)];
     if (cpuProfileDir !== undefined) execArgv.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);
     const args = dataDir === undefined ? [kind] : [kind, dataDir];
     const child = fork(script, args, { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
