@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ClientSecurity } from '../src/client/client-security.js';
 import { LedgerClient } from '../src/client/ledger-client.js';
 import { AccessControl, parseAccessTable, tokenHash } from '../src/server/access-control.js';
+import { ThrowawayPki } from '../src/harness/throwaway-pki.js';
 import { LedgerMetrics } from '../src/server/ledger-metrics.js';
 import { runClosedLoop } from './closed-loop.js';
 import { machineInfo } from './report.js';
@@ -25,7 +26,13 @@ import { machineInfo } from './report.js';
 
 interface Config {
   name: string;
-  server: { certFile?: string; keyFile?: string; authTokensFile?: string; metrics?: boolean };
+  server: {
+    certFile?: string;
+    keyFile?: string;
+    clientCaFile?: string;
+    authTokensFile?: string;
+    metrics?: boolean;
+  };
   client: ClientSecurity | undefined;
 }
 
@@ -178,16 +185,27 @@ async function main(): Promise<void> {
   const calls = Number(values.calls);
   const concurrency = Number(values.concurrency);
   const dir = mkdtempSync(join(tmpdir(), 'ledger-security-bench-'));
+  const cleanups: (() => void)[] = [];
   try {
     const pki = makePki(dir);
     const tokensFile = join(dir, 'tokens');
     writeFileSync(tokensFile, `token ${tokenHash(TOKEN)} bench admin\n`);
     const tls = { certFile: pki.certFile, keyFile: pki.keyFile };
+    // mTLS: the client's certificate (CN bench-client) is its principal; no token.
+    const clientPki = new ThrowawayPki('bench-client-ca');
+    cleanups.push(() => clientPki.remove());
+    const clientCert = clientPki.issue('bench-client', 'client');
+    const mtls = { ...tls, clientCaFile: clientPki.ca.certFile };
     const configs: Config[] = [
       { name: 'plaintext', server: {}, client: undefined },
       { name: 'plaintext + metrics', server: { metrics: true }, client: undefined },
       { name: 'plaintext + token', server: { authTokensFile: tokensFile }, client: { token: TOKEN } },
       { name: 'TLS', server: tls, client: { tls: { caPem: pki.ca } } },
+      {
+        name: 'mTLS (certificate principal)',
+        server: mtls,
+        client: { tls: { caPem: pki.ca, certPem: clientCert.cert, keyPem: clientCert.key } },
+      },
       {
         name: 'TLS + token + metrics',
         server: { ...tls, authTokensFile: tokensFile, metrics: true },
@@ -234,6 +252,7 @@ async function main(): Promise<void> {
       await r.child.stop();
     }
   } finally {
+    for (const cleanup of cleanups) cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -6,12 +6,13 @@ import { createLogger } from '../src/server/logger.js';
 
 /**
  * One ledger server for the security bench, in its own process so its CPU is its own:
- * argv: <config json> = { certFile?, keyFile?, authTokensFile?, metrics? }.
+ * argv: <config json> = { certFile?, keyFile?, clientCaFile?, authTokensFile?, metrics? }.
  * IPC: sends {type:'ready', target}; answers {type:'cpu'} with {type:'cpu', userUs, systemUs}.
  */
 interface ChildConfig {
   certFile?: string;
   keyFile?: string;
+  clientCaFile?: string;
   authTokensFile?: string;
   metrics?: boolean;
 }
@@ -27,7 +28,7 @@ const server = await startLedgerServer({
   tls:
     config.certFile === undefined || config.keyFile === undefined
       ? undefined
-      : { certFile: config.certFile, keyFile: config.keyFile },
+      : { certFile: config.certFile, keyFile: config.keyFile, clientCaFile: config.clientCaFile },
   authTokensFile: config.authTokensFile,
   observer: metrics,
 });

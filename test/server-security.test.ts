@@ -106,6 +106,22 @@ describe('TLS', () => {
     expect((await t.server.engine.getSnapshot(false)).logPosition).toBe(1);
   });
 
+  it('mTLS: each connection keeps its own certificate principal, call after call (decoded once per connection)', async () => {
+    const bob = pki.issue('bob', 'client');
+    t = await startTestServer({
+      tls: { certFile: serverCert.certFile, keyFile: serverCert.keyFile, clientCaFile: pki.ca.certFile },
+      clientSecurity: tlsWith({ cert: alice }),
+    });
+    await t.client.createAccount('a', 0n);
+    const asBob = client(tlsWith({ cert: bob }));
+    const writes = Array.from({ length: 40 }, (_, i) =>
+      (i % 2 === 0 ? t!.client : asBob).updateBalance('a', 1n, `w-${i}`),
+    );
+    await Promise.all(writes);
+    for (let i = 0; i < 40; i++)
+      expect((await t.client.getTransaction(`w-${i}`)).value.principal).toBe(i % 2 === 0 ? 'alice' : 'bob');
+  });
+
   it('reloads certificate and key on request without dropping the listener or open connections', async () => {
     const certFile = join(pki.dir, 'live.pem');
     const keyFile = join(pki.dir, 'live.key');

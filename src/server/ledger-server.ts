@@ -235,6 +235,7 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
           },
           logger,
           (address) => police.expel(address),
+          (address, compute) => police.peerOnce(address, compute),
           options.observer,
         );
   const server = new grpc.Server({
