@@ -83,7 +83,7 @@ export function toWireSnapshot(snapshot: Snapshot): WireSnapshot {
   };
 }
 
-/** Reads of an in-process ledger answer synchronously (no promise per call); others asynchronously. */
+/** What an in-process ledger answers synchronously is mapped with no promise per call; the rest when it settles. */
 function map<T, R>(value: T | Promise<T>, fn: (value: T) => R): R | Promise<R> {
   return value instanceof Promise ? value.then(fn) : fn(value);
 }
@@ -100,21 +100,22 @@ export function ledgerHandlers(
         method: 'CreateAccount',
         access: () => need('write', 'call CreateAccount'),
         subject: (r) => ({ accountIds: [r.account_id], transactionId: r.transaction_id || undefined }),
-        handle: async (r, principal) => {
-          const { result, replayed } = await engine.createAccount(
-            {
-              accountId: r.account_id ?? '',
-              initialBalance: int64Field('initial_balance', r.initial_balance),
-              transactionId: r.transaction_id ?? '',
-            },
-            principal,
-          );
-          return {
-            response: toWireAccount(result.accounts[0]!),
-            replayed,
-            transactionId: result.transactionId,
-          };
-        },
+        handle: (r, principal) =>
+          map(
+            engine.createAccount(
+              {
+                accountId: r.account_id ?? '',
+                initialBalance: int64Field('initial_balance', r.initial_balance),
+                transactionId: r.transaction_id ?? '',
+              },
+              principal,
+            ),
+            ({ result, replayed }) => ({
+              response: toWireAccount(result.accounts[0]!),
+              replayed,
+              transactionId: result.transactionId,
+            }),
+          ),
       },
       ctx,
     ),
@@ -136,21 +137,22 @@ export function ledgerHandlers(
         method: 'UpdateBalance',
         access: () => need('write', 'call UpdateBalance'),
         subject: (r) => ({ accountIds: [r.account_id], transactionId: r.transaction_id }),
-        handle: async (r, principal) => {
-          const { result, replayed } = await engine.updateBalance(
-            {
-              accountId: r.account_id ?? '',
-              delta: int64Field('delta', r.delta),
-              transactionId: r.transaction_id ?? '',
-            },
-            principal,
-          );
-          const response = {
-            transaction_id: result.transactionId,
-            account: toWireAccount(result.accounts[0]!),
-          };
-          return { response, replayed, transactionId: result.transactionId };
-        },
+        handle: (r, principal) =>
+          map(
+            engine.updateBalance(
+              {
+                accountId: r.account_id ?? '',
+                delta: int64Field('delta', r.delta),
+                transactionId: r.transaction_id ?? '',
+              },
+              principal,
+            ),
+            ({ result, replayed }) => ({
+              response: { transaction_id: result.transactionId, account: toWireAccount(result.accounts[0]!) },
+              replayed,
+              transactionId: result.transactionId,
+            }),
+          ),
       },
       ctx,
     ),
@@ -162,23 +164,27 @@ export function ledgerHandlers(
           accountIds: [r.from_account_id, r.to_account_id],
           transactionId: r.transaction_id,
         }),
-        handle: async (r, principal) => {
-          const { result, replayed } = await engine.transferFunds(
-            {
-              fromId: r.from_account_id ?? '',
-              toId: r.to_account_id ?? '',
-              amount: int64Field('amount', r.amount),
-              transactionId: r.transaction_id ?? '',
-            },
-            principal,
-          );
-          const response = {
-            transaction_id: result.transactionId,
-            from: toWireAccount(result.accounts[0]!),
-            to: toWireAccount(result.accounts[1]!),
-          };
-          return { response, replayed, transactionId: result.transactionId };
-        },
+        handle: (r, principal) =>
+          map(
+            engine.transferFunds(
+              {
+                fromId: r.from_account_id ?? '',
+                toId: r.to_account_id ?? '',
+                amount: int64Field('amount', r.amount),
+                transactionId: r.transaction_id ?? '',
+              },
+              principal,
+            ),
+            ({ result, replayed }) => ({
+              response: {
+                transaction_id: result.transactionId,
+                from: toWireAccount(result.accounts[0]!),
+                to: toWireAccount(result.accounts[1]!),
+              },
+              replayed,
+              transactionId: result.transactionId,
+            }),
+          ),
       },
       ctx,
     ),

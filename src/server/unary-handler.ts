@@ -117,21 +117,14 @@ export function unaryHandler<Req, Res>(
     return undefined;
   };
 
-  const serve = async (
+  /** Sends the handler's reply (unless its client is gone) and traces it. */
+  const answer = (
     request: Req,
-    principal: string,
+    reply: HandlerReply<Res>,
     callback: grpc.sendUnaryData<Res>,
     startedMs: number,
     cancelled: () => boolean,
-  ): Promise<void> => {
-    let reply: HandlerReply<Res>;
-    try {
-      reply = await spec.handle(request, principal, cancelled);
-    } catch (err) {
-      const violation = answerError(request, err, callback, startedMs);
-      if (violation !== undefined) ctx.onInvariantViolation(violation);
-      return;
-    }
+  ): void => {
     // Its client is gone: grpc-js would drop the answer (the work, if any, is done and logged).
     if (cancelled()) return;
     callback(null, reply.response, answerTrailer(startedMs, reply.replayed));
@@ -140,6 +133,54 @@ export function unaryHandler<Req, Res>(
       const { replayed, transactionId } = reply;
       logger.debug({ operation: spec.method, ...describe(request), transactionId, replayed }, 'ok');
     }
+  };
+
+  const fail = (request: Req, err: unknown, callback: grpc.sendUnaryData<Res>, startedMs: number): void => {
+    const violation = answerError(request, err, callback, startedMs);
+    if (violation !== undefined) ctx.onInvariantViolation(violation);
+  };
+
+  const answerFailed = (err: unknown): void => {
+    // Only reachable if answering itself threw (e.g. a response that fails to serialize).
+    logger.error({ operation: spec.method, code: 'INTERNAL', err }, 'failed to answer a call');
+  };
+
+  /**
+   * Runs the handler and answers. A handler that answers synchronously (an in-memory read) is
+   * answered in the same turn, with no promise; an asynchronous one when it settles.
+   */
+  const serve = (
+    request: Req,
+    principal: string,
+    callback: grpc.sendUnaryData<Res>,
+    startedMs: number,
+    cancelled: () => boolean,
+  ): void => {
+    let reply: HandlerReply<Res> | Promise<HandlerReply<Res>>;
+    try {
+      reply = spec.handle(request, principal, cancelled);
+    } catch (err) {
+      try {
+        fail(request, err, callback, startedMs);
+      } catch (failure) {
+        answerFailed(failure);
+      }
+      return;
+    }
+    if (!(reply instanceof Promise)) {
+      try {
+        answer(request, reply, callback, startedMs, cancelled);
+      } catch (err) {
+        answerFailed(err);
+      }
+      return;
+    }
+    reply
+      .then(
+        (settled) => answer(request, settled, callback, startedMs, cancelled),
+        (err: unknown) => fail(request, err, callback, startedMs),
+      )
+      .catch(answerFailed);
   };
 
   const { access, observer } = ctx;
@@ -188,9 +229,6 @@ export function unaryHandler<Req, Res>(
     const startedMs = performance.now();
     const principal = admit(call, callback, startedMs);
     if (principal === undefined) return;
-    serve(call.request, principal, callback, startedMs, () => call.cancelled).catch((err: unknown) => {
-      // Only reachable if answering itself threw (e.g. a response that fails to serialize).
-      logger.error({ operation: spec.method, code: 'INTERNAL', err }, 'failed to answer a call');
-    });
+    serve(call.request, principal, callback, startedMs, () => call.cancelled);
   };
 }
