@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LedgerEngine } from '../src/engine/ledger-engine.js';
 import { LmdbStorage } from '../src/engine/lmdb-storage.js';
 import { MemoryStorage } from '../src/engine/storage.js';
@@ -26,7 +27,19 @@ export interface CpuSample {
   heapUsedBytes: number;
   /** Highest heapUsed since the last 'watch-heap' request (0 before one). */
   heapPeakBytes: number;
+  /**
+   * The event loop's delay since the previous 'cpu' sample (p99 and max, ms): how long a timer
+   * waited for the loop, i.e. the server's own stalls (long tasks, GC pauses) plus the time the
+   * process was not given a CPU at all.
+   */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** Since start: times the kernel took the CPU away from this process (getrusage). */
+  involuntarySwitches: number;
 }
+
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+loopDelay.enable();
 
 let peakHeap = 0;
 let heapTimer: NodeJS.Timeout | undefined;
@@ -75,7 +88,11 @@ try {
         rssBytes: heap.rss,
         heapUsedBytes: heap.heapUsed,
         heapPeakBytes: peakHeap,
+        loopDelayP99Ms: loopDelay.count === 0 ? 0 : loopDelay.percentile(99) / 1e6,
+        loopDelayMaxMs: loopDelay.count === 0 ? 0 : loopDelay.max / 1e6,
+        involuntarySwitches: process.resourceUsage().involuntaryContextSwitches,
       } satisfies CpuSample);
+      loopDelay.reset();
     } else if (message.type === 'watch-heap') {
       // Peak heap while a batch is in flight: sampled every millisecond from a forced-GC baseline.
       (globalThis as { gc?: () => void }).gc?.();
@@ -94,7 +111,10 @@ try {
         rssBytes: 0,
         heapUsedBytes: peakHeap,
         heapPeakBytes: peakHeap,
-      });
+        loopDelayP99Ms: 0,
+        loopDelayMaxMs: 0,
+        involuntarySwitches: 0,
+      } satisfies CpuSample);
     } else if (message.type === 'stop') {
       // A natural exit (not process.exit) so --cpu-prof gets to write its profile.
       clearInterval(heapTimer);
