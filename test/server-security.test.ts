@@ -227,6 +227,30 @@ describe('bearer tokens and roles', () => {
     expect((await t.client.getTransaction('batch-1')).value.principal).toBe('alice');
   });
 
+  it('a balance reaches an error message only for a caller who may read it', async () => {
+    t = await startTestServer({ authTokensFile: accessFile(), clientSecurity: { token: tokens.writer } });
+    await t.client.createAccount('rich', 40n);
+    await t.client.createAccount('poor', 0n);
+    const overdraw = (c: LedgerClient) =>
+      callError(c.transferFunds('rich', 'poor', 50n, `o-${Math.random()}`));
+    // The writer (who may read balances anyway) hears the balance...
+    expect((await overdraw(t.client)).details).toBe(
+      'Insufficient balance in account rich: current=40, required=50',
+    );
+    // ...nobody else does: refused before the ledger is consulted.
+    const refusals = [
+      await overdraw(client(undefined)),
+      await overdraw(as('not-a-token')),
+      await overdraw(as(tokens.reader)),
+    ];
+    expect(refusals.map((e) => e.code)).toEqual([
+      grpc.status.UNAUTHENTICATED,
+      grpc.status.UNAUTHENTICATED,
+      grpc.status.PERMISSION_DENIED,
+    ]);
+    for (const e of refusals) expect(e.details).not.toMatch(/40|current|balance/i);
+  });
+
   it('health stays open without credentials', async () => {
     t = await startTestServer({ authTokensFile: accessFile() });
     const health = new HealthClient(t.server.target);
