@@ -6,8 +6,9 @@ import { createLogger } from '../src/server/logger.js';
 
 /**
  * One ledger server for the security bench, in its own process so its CPU is its own:
- * argv: <config json> = { certFile?, keyFile?, clientCaFile?, authTokensFile?, metrics? }.
- * IPC: sends {type:'ready', target}; answers {type:'cpu'} with {type:'cpu', userUs, systemUs}.
+ * argv: <config json> = { certFile?, keyFile?, clientCaFile?, authTokensFile?, metrics?, guessingPolicy? }.
+ * IPC: sends {type:'ready', target}; answers {type:'cpu'} with {type:'cpu', userUs, systemUs} and
+ * {type:'auth'} with {type:'auth', failures, expelled, unchecked}.
  */
 interface ChildConfig {
   certFile?: string;
@@ -15,6 +16,8 @@ interface ChildConfig {
   clientCaFile?: string;
   authTokensFile?: string;
   metrics?: boolean;
+  /** Overrides of the guessing guard's budgets (guessing-bench switches it off with huge ones). */
+  guessingPolicy?: { maxFailuresPerConnectionPerSecond?: number; maxFailuresPerSecond?: number };
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as ChildConfig;
@@ -31,6 +34,7 @@ const server = await startLedgerServer({
       : { certFile: config.certFile, keyFile: config.keyFile, clientCaFile: config.clientCaFile },
   authTokensFile: config.authTokensFile,
   observer: metrics,
+  guessingPolicy: config.guessingPolicy,
 });
 metrics?.bind({ inFlightCalls: () => server.inFlightCalls, engineStats: () => engine.stats() });
 await engine.createAccount({ accountId: 'bench', initialBalance: 1n });
@@ -43,6 +47,8 @@ process.on('message', (message: { type: string }) => {
     void (metrics?.text() ?? Promise.resolve('')).then((text) =>
       process.send?.({ type: 'scraped', bytes: text.length }),
     );
+  } else if (message.type === 'auth') {
+    process.send?.({ type: 'auth', ...server.authFailures });
   } else if (message.type === 'stop') {
     void server.shutdown().then(() => process.disconnect());
   }
