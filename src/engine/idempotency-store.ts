@@ -28,7 +28,8 @@ export interface IdempotencyOptions {
 }
 
 export type Claim =
-  | { readonly kind: 'execute'; readonly expiresAtMs: number }
+  /** `slot`: where the claim is held; handing it back to settle() saves finding the id again. */
+  | { readonly kind: 'execute'; readonly expiresAtMs: number; readonly slot: number }
   | { readonly kind: 'replay'; readonly outcome: Outcome | Promise<Outcome> };
 
 export interface SweepStats {
@@ -163,12 +164,12 @@ export class IdempotencyStore {
     chunk.state[i] = PENDING;
     chunk.expiresAtMs[i] = expiresAtMs;
     this.index.set(transactionId, next % SEQ_SPAN);
-    return { kind: 'execute', expiresAtMs };
+    return { kind: 'execute', expiresAtMs, slot: next };
   }
 
   /** Records the decided outcome and wakes the waiting duplicates. */
-  settle(record: TxRecord): void {
-    const seq = this.find(record.transactionId);
+  settle(record: TxRecord, slot?: number): void {
+    const seq = this.holds(slot, record.transactionId) ? slot : this.find(record.transactionId);
     const chunk = seq === undefined ? undefined : this.chunkOf(seq);
     const i = (seq ?? 0) & IN_CHUNK;
     invariant(chunk?.state[i] === PENDING, `settle of unclaimed id ${record.transactionId}`);
@@ -215,6 +216,16 @@ export class IdempotencyStore {
     if (waiting === undefined) return;
     this.waiters.delete(transactionId);
     for (const waiter of waiting) waiter(outcome);
+  }
+
+  /** True when `slot` (from claim) still holds this id: a pending claim's slot is never freed. */
+  private holds(slot: number | undefined, transactionId: string): slot is number {
+    return (
+      slot !== undefined &&
+      slot >= this.head &&
+      slot < this.tail &&
+      this.chunkOf(slot).ids[slot & IN_CHUNK] === transactionId
+    );
   }
 
   /** The slot of an id held in memory. */

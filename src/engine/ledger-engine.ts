@@ -346,7 +346,7 @@ export class LedgerEngine implements Ledger {
         const { outcome } = claim;
         return outcome instanceof Promise ? outcome.then(replay) : replay(outcome);
       }
-      claimed = { txid, print, expiresAtMs: claim.expiresAtMs };
+      claimed = { txid, print, expiresAtMs: claim.expiresAtMs, slot: claim.slot };
     }
     this.writesInFlight++;
     const ids = touchedIds(cmd);
@@ -450,7 +450,7 @@ export class LedgerEngine implements Ledger {
       if (increase > 0n) this.totalReserved -= increase;
       for (const account of after) this.applyAccount(account);
       this.log.append(logEntry);
-      if (txRecord !== undefined) this.idempotency.settle(txRecord);
+      if (txRecord !== undefined) this.idempotency.settle(txRecord, claimed?.slot);
       done({ result, replayed: false });
     });
   }
@@ -483,7 +483,8 @@ export class LedgerEngine implements Ledger {
         outcomes[i] = { ok: false, error: err };
         continue;
       }
-      if (claim.kind === 'execute') claims[i] = { txid, print, expiresAtMs: claim.expiresAtMs };
+      if (claim.kind === 'execute')
+        claims[i] = { txid, print, expiresAtMs: claim.expiresAtMs, slot: claim.slot };
       else if (claim.outcome instanceof Promise) waits.push(claim.outcome);
       else outcomes[i] = replayItem(claim.outcome);
     }
@@ -565,6 +566,8 @@ export class LedgerEngine implements Ledger {
     const timestampNs = this.clock.nowNs();
     const logEntries: LogEntry[] = [];
     const txRecords: TxRecord[] = [];
+    /** The idempotency slot of each of txRecords. */
+    const txSlots: number[] = [];
     /** Claims that record nothing (a failed chain, a transient failure): their ids stay unused. */
     const unrecorded: number[] = [];
     let accountsCreated = 0;
@@ -584,6 +587,7 @@ export class LedgerEngine implements Ledger {
         ) {
           const { code, message } = outcome.error;
           txRecords.push(record(claimed, { ok: false, code, message }));
+          txSlots.push(claimed.slot);
         } else unrecorded.push(i);
         continue;
       }
@@ -602,7 +606,10 @@ export class LedgerEngine implements Ledger {
         status: 'OK',
         principal,
       });
-      if (claimed !== undefined) txRecords.push(record(claimed, { ok: true, result }));
+      if (claimed !== undefined) {
+        txRecords.push(record(claimed, { ok: true, result }));
+        txSlots.push(claimed.slot);
+      }
       outcomes[i] = { ok: true, result, replayed: false };
     }
     const reserved = decided.net > 0n ? decided.net : 0n;
@@ -618,7 +625,7 @@ export class LedgerEngine implements Ledger {
       this.totalReserved -= reserved;
       for (const account of decided.accounts) this.applyAccount(account);
       for (const entry of logEntries) this.log.append(entry);
-      for (const txRecord of txRecords) this.idempotency.settle(txRecord);
+      for (let r = 0; r < txRecords.length; r++) this.idempotency.settle(txRecords[r]!, txSlots[r]);
       for (const i of unrecorded) {
         const outcome = outcomes[i]!;
         this.idempotency.abandon(
@@ -648,7 +655,7 @@ export class LedgerEngine implements Ledger {
     if (claimed === undefined || !isRecordedOutcome(err.code)) return undefined;
     const txRecord = record(claimed, { ok: false, code: err.code, message: err.message });
     const batch = { accounts: [], logEntries: [], txRecords: [txRecord], totalDelta: 0n, accountsCreated: 0 };
-    return this.sequencer.submit(batch, () => this.idempotency.settle(txRecord));
+    return this.sequencer.submit(batch, () => this.idempotency.settle(txRecord, claimed.slot));
   }
 
   private settle(
@@ -741,6 +748,8 @@ interface Claimed {
   readonly txid: string;
   readonly print: string;
   readonly expiresAtMs: number;
+  /** Where the idempotency store holds the claim (settling there needs no lookup). */
+  readonly slot: number;
 }
 
 function record(claimed: Claimed, outcome: Outcome): TxRecord {
