@@ -44,6 +44,18 @@ describe('IdempotencyStore', () => {
     expect(s.claim('t', 'other').kind).toBe('execute');
   });
 
+  it('settles at the slot its claim handed back, and finds the id when that slot holds another', () => {
+    const s = store({ ms: 0 });
+    const a = s.claim('a', 'fp');
+    const b = s.claim('b', 'fp');
+    if (a.kind !== 'execute' || b.kind !== 'execute') throw new Error('unreachable');
+    s.settle(settled('b', 1000), a.slot);
+    expect(s.isPending('a')).toBe(true);
+    expect(s.isPending('b')).toBe(false);
+    s.settle(settled('a', 1000), a.slot);
+    expect(s.claim('a', 'fp')).toEqual({ kind: 'replay', outcome: settled('a', 1000).outcome });
+  });
+
   it('duplicates of a pending claim wait for its outcome', async () => {
     const s = store({ ms: 0 });
     s.claim('t', 'fp');
