@@ -63,7 +63,8 @@ interface Server {
 }
 
 function startServer(): Promise<Server> {
-  const cli = fileURLToPath(new URL('../../bin/ledgerctl.js', import.meta.url));
+  // BENCH_SERVER_CLI: another build's bin/ledgerctl.js (a before/after pair in one session).
+  const cli = process.env.BENCH_SERVER_CLI ?? fileURLToPath(new URL('../../bin/ledgerctl.js', import.meta.url));
   // BENCH_SERVER_FLAGS: extra node flags for the server (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
   const flags = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [];
   // BENCH_SERVE_ARGS: serve flags other than the defaults (to try a limit; the report says so).
@@ -252,6 +253,6 @@ async function scenario(kind: AbuseKind): Promise<string> {
 }
 
 console.log(
-  `abuse bench${quick ? ' (quick)' : ''}: ledgerctl serve --in-memory with ${process.env.BENCH_SERVE_ARGS ? `flags ${process.env.BENCH_SERVE_ARGS}` : 'default limits'}; attacker: ${attackerMode === 'thread' ? 'worker thread' : `own process, nice ${attackerNice}`}`,
+  `abuse bench${quick ? ' (quick)' : ''}: ${process.env.BENCH_SERVER_CLI ?? 'ledgerctl'} serve --in-memory with ${process.env.BENCH_SERVE_ARGS ? `flags ${process.env.BENCH_SERVE_ARGS}` : 'default limits'}; attacker: ${attackerMode === 'thread' ? 'worker thread' : `own process, nice ${attackerNice}`}`,
 );
 for (const kind of kinds) console.log(await scenario(kind));

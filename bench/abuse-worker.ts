@@ -92,6 +92,8 @@ async function streamFlood(open: (c: MisbehavingClient) => ClientHttp2Stream, pe
         const settings = await remoteSettings(c);
         const inFlight = Math.min(perConnection, settings.maxConcurrentStreams ?? perConnection);
         let inSlot = 0;
+        /** Watches answered and still open: they count against the server's stream limit too. */
+        let held = 0;
         await new Promise<void>((slotClosed) => {
           const gone = () => c.session.closed || c.session.destroyed;
           c.session.once('close', () => {
@@ -102,6 +104,9 @@ async function streamFlood(open: (c: MisbehavingClient) => ClientHttp2Stream, pe
               if (inSlot === 0) slotClosed();
               return;
             }
+            // A later SETTINGS may lower the limit (probation): honour it as node:http2 would, but
+            // without queueing streams here that the server never sees.
+            if (inSlot + held >= (c.session.remoteSettings.maxConcurrentStreams ?? inFlight)) return;
             attempted++;
             pending++;
             inSlot++;
@@ -129,7 +134,12 @@ async function streamFlood(open: (c: MisbehavingClient) => ClientHttp2Stream, pe
               if (typeof status === 'string') {
                 settle(`status ${status}`);
                 stream.close();
-              } else if (order.kind === 'watch') settle('held open'); // a Watch answer: it keeps its slot
+              } else if (order.kind === 'watch') {
+                // A Watch answer: the attacker holds it and opens the next.
+                held++;
+                stream.once('close', () => held--);
+                settle('held open');
+              }
             });
             stream.on('trailers', (h) => settle(`status ${String(h['grpc-status'])}`));
             stream.on('close', () => settle(`reset ${stream.rstCode}`));

@@ -139,7 +139,7 @@ export const LIMITS = {
    * Calls of one connection refused for holding what others need (headers only, watches or snapshot reads past their bounds)
    * in one second; one more and the connection is sent GOAWAY and closed.
    */
-  defaultMaxRefusalsPerConnectionPerSecond: 100,
+  defaultMaxRefusalsPerConnectionPerSecond: 20,
   /** Streaming calls (health Watch, reflection) one connection may hold open; more get RESOURCE_EXHAUSTED. */
   defaultMaxWatchesPerConnection: 16,
   /** A connection that has not sent its HTTP/2 preface this long after opening is closed. */
