@@ -64,7 +64,8 @@ interface Server {
 
 function startServer(): Promise<Server> {
   // BENCH_SERVER_CLI: another build's bin/ledgerctl.js (a before/after pair in one session).
-  const cli = process.env.BENCH_SERVER_CLI ?? fileURLToPath(new URL('../../bin/ledgerctl.js', import.meta.url));
+  const cli =
+    process.env.BENCH_SERVER_CLI ?? fileURLToPath(new URL('../../bin/ledgerctl.js', import.meta.url));
   // BENCH_SERVER_FLAGS: extra node flags for the server (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
   const flags = process.env.BENCH_SERVER_FLAGS?.split(' ').filter(Boolean) ?? [];
   // BENCH_SERVE_ARGS: serve flags other than the defaults (to try a limit; the report says so).
