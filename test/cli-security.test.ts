@@ -27,6 +27,9 @@ beforeAll(() => {
 });
 afterAll(() => pki.remove());
 
+/** The server's own certificate and key, as every TLS `serve` here starts with. */
+const serverTls = () => ['--tls-cert', server.certFile, '--tls-key', server.keyFile];
+
 const LISTENING =
   /^ledgerctl listening on 127\.0\.0\.1:(\d+) \(storage: memory, locking: account, tls: on\)$/;
 
@@ -58,14 +61,7 @@ function servedCn(target: string): Promise<string> {
 
 describe('ledgerctl serve over TLS with tokens', () => {
   it('client verbs connect with --tls-ca and --token-file (or LEDGER_TOKEN); query-log shows the principal', async () => {
-    const { serve, target } = await startServe([
-      '--tls-cert',
-      server.certFile,
-      '--tls-key',
-      server.keyFile,
-      '--auth-tokens',
-      accessFile,
-    ]);
+    const { serve, target } = await startServe([...serverTls(), '--auth-tokens', accessFile]);
     try {
       const tokenFile = join(pki.dir, 'token');
       writeFileSync(tokenFile, `${TOKEN}\n`);
@@ -107,10 +103,7 @@ describe('ledgerctl serve over TLS with tokens', () => {
 
   it('mTLS: a listed certificate authenticates the read verbs; its role (read) may not write', async () => {
     const { serve, target } = await startServe([
-      '--tls-cert',
-      server.certFile,
-      '--tls-key',
-      server.keyFile,
+      ...serverTls(),
       '--tls-client-ca',
       pki.ca.certFile,
       '--auth-tokens',
@@ -143,10 +136,7 @@ describe('ledgerctl serve over TLS with tokens', () => {
 
   it('stress --target runs the conformance kit and a load scenario over mTLS with a token', async () => {
     const { serve, target } = await startServe([
-      '--tls-cert',
-      server.certFile,
-      '--tls-key',
-      server.keyFile,
+      ...serverTls(),
       '--tls-client-ca',
       pki.ca.certFile,
       '--auth-tokens',
@@ -207,14 +197,7 @@ describe('SIGHUP and the access file', () => {
     const file = join(pki.dir, 'hup-access');
     const [oldToken, newToken] = ['hup-old-token-1f2e', 'hup-new-token-3d4c'];
     writeFileSync(file, `token ${tokenHash(oldToken)} before read\n`);
-    const { serve, target } = await startServe([
-      '--tls-cert',
-      server.certFile,
-      '--tls-key',
-      server.keyFile,
-      '--auth-tokens',
-      file,
-    ]);
+    const { serve, target } = await startServe([...serverTls(), '--auth-tokens', file]);
     const snapshot = (token: string) =>
       runCli(
         ['snapshot', '--target', target, '--tls-ca', pki.ca.certFile],
