@@ -5,6 +5,7 @@ import { MalformedRequest, OversizeRequest } from '../wire/strict-service.js';
 import type { ConnectionPolice } from './connection-police.js';
 import type { InFlightLimiter } from './in-flight-limiter.js';
 import type { Logger } from './logger.js';
+import { OncePerSecond } from './once-per-second.js';
 import { GRPC_STATUS_OF } from './status-codes.js';
 import type { CallObserver } from './unary-handler.js';
 
@@ -213,21 +214,4 @@ export function callGate(options: CallGateOptions): CallGate {
     },
     close: () => clearInterval(sweep),
   };
-}
-
-/** One log line per key and second; `take` says how many were skipped before it, or -1 to skip this one. */
-class OncePerSecond {
-  private readonly last = new Map<string, { atMs: number; skipped: number }>();
-
-  take(key: string): number {
-    const now = performance.now();
-    const entry = this.last.get(key);
-    if (entry !== undefined && now - entry.atMs < 1_000) {
-      entry.skipped++;
-      return -1;
-    }
-    const skipped = entry?.skipped ?? 0;
-    this.last.set(key, { atMs: now, skipped: 0 });
-    return skipped;
-  }
 }

@@ -1,6 +1,7 @@
 import { constants, type Http2SecureServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from './logger.js';
+import { OncePerSecond } from './once-per-second.js';
 
 /** Per-connection bounds: what one connection may cost before it is closed (LIMITS has the defaults). */
 export interface ConnectionPolicy {
@@ -55,8 +56,6 @@ export interface PoliceStats {
 
 /** A refused-call rate is judged over windows of this length. */
 const WINDOW_MS = 1_000;
-/** At most one log line per this long for each kind of closing: a flood must not flood the log. */
-const LOG_EVERY_MS = 1_000;
 /** Addresses remembered for probation at once; past it the oldest is forgotten (an attacker with many addresses gains nothing from more). */
 const MAX_OFFENDERS = 10_000;
 
@@ -76,7 +75,8 @@ export class ConnectionPolice {
   /** Remote address -> until when (performance.now() ms) its new connections are on probation. Oldest first. */
   private readonly offenders = new Map<string, number>();
   private readonly counts = { expelled: 0, silent: 0, probation: 0 };
-  private readonly lastLogMs = { expelled: 0, silent: 0, probation: 0 };
+  /** At most one log line a second for each kind of closing: a flood must not flood the log. */
+  private readonly logOnce = new OncePerSecond();
 
   constructor(
     private readonly policy: ConnectionPolicy,
@@ -252,9 +252,7 @@ export class ConnectionPolice {
     fields: Record<string, unknown>,
     message: string,
   ): void {
-    const now = Date.now();
-    if (now - this.lastLogMs[kind] < LOG_EVERY_MS) return;
-    this.lastLogMs[kind] = now;
+    if (this.logOnce.take(kind) < 0) return;
     this.logger.warn(fields, message);
   }
 }
