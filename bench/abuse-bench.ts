@@ -14,13 +14,13 @@
  *     [--attacker process|thread] [--attacker-nice 19]
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { LedgerClient } from '../src/client/ledger-client.js';
 import { procStatusBytes } from '../src/harness/process-rss.js';
 import type { AbuseKind, AbuseOrder, AbuseReport } from './abuse-worker.js';
+import { loadAverage, processCpuMs } from './proc-stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -48,12 +48,6 @@ const SNAPSHOT_ACCOUNTS = 22_000;
 const IDLE_MS = quick ? 3_000 : 6_000;
 const AFTER_MS = quick ? 2_000 : 5_000;
 const SENTINEL_PERIOD_MS = 10;
-/** A process's user+system CPU so far, in ms (/proc/<pid>/stat fields utime and stime, 100 ticks/s). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const mib = (bytes: number | undefined) =>
   bytes === undefined ? 'n/a' : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
@@ -157,7 +151,7 @@ function startAttacker(order: AbuseOrder): Attacker {
     const worker = new Worker(script, { workerData: order });
     return {
       label: 'worker thread of the bench process, normal priority',
-      cpuMs: () => cpuMs(process.pid),
+      cpuMs: () => processCpuMs(process.pid),
       postMessage: (m) => worker.postMessage(m),
       on: (e, f) => worker.on(e, f),
       once: (e, f) => worker.once(e, f),
@@ -171,7 +165,7 @@ function startAttacker(order: AbuseOrder): Attacker {
   });
   return {
     label: `own process, nice ${attackerNice}`,
-    cpuMs: () => cpuMs(child.pid!),
+    cpuMs: () => processCpuMs(child.pid!),
     postMessage: (m) => child.send(m as object),
     on: (e, f) => child.on(e, f),
     once: (e, f) => child.once(e, f),
@@ -207,9 +201,9 @@ async function scenario(kind: AbuseKind): Promise<string> {
     peakRss = Math.max(peakRss, procStatusBytes(pid, ['VmRSS'])?.VmRSS ?? 0);
   }, 100);
   sentinel.phase = 'abuse';
-  const cpuBefore = cpuMs(pid);
+  const cpuBefore = processCpuMs(pid);
   const abuseStart = performance.now();
-  const loadBefore = loadavg();
+  const loadBefore = loadAverage();
   const order: AbuseOrder = { kind, target: server.target, ...ORDERS[kind] };
   const attacker = startAttacker(order);
   const attackerCpuBefore = attacker.cpuMs();
@@ -221,7 +215,7 @@ async function scenario(kind: AbuseKind): Promise<string> {
   });
   // The abuse holds what it holds (idle connections, open watches) a moment longer, then lets go.
   await new Promise((r) => setTimeout(r, 1_000));
-  const abuseCpuMs = cpuMs(pid) - cpuBefore;
+  const abuseCpuMs = processCpuMs(pid) - cpuBefore;
   const attackerCpuMs = attacker.cpuMs() - attackerCpuBefore;
   const abuseMs = performance.now() - abuseStart;
   sentinel.phase = 'after';
@@ -248,7 +242,7 @@ async function scenario(kind: AbuseKind): Promise<string> {
     `- abuse: ${flooded.attempted} attempted in ${(flooded.durationMs / 1000).toFixed(1)} s over ${order.connections || flooded.attempted} connections; outcomes ${JSON.stringify(done.outcomes)}`,
     `- sentinel GetBalance every ${SENTINEL_PERIOD_MS} ms: idle p50 ${ms(idle.p50Us)} / p99 ${ms(idle.p99Us)} ms (n=${idle.n}); during abuse p50 ${ms(abuse.p50Us)} / p99 ${ms(abuse.p99Us)} / max ${ms(abuse.maxUs)} ms (n=${abuse.n}, failed ${abuse.failed}); p99 ratio ${(abuse.p99Us / idle.p99Us).toFixed(2)}x; after p99 ${ms(after.p99Us)} ms (failed ${after.failed})`,
     `- server RSS: ${mib(rssBefore)} before, peak ${mib(peakRss)} sampled, VmHWM ${mib(hwm)}`,
-    `- server CPU during the abuse: ${(abuseCpuMs / 1000).toFixed(1)} s in ${(abuseMs / 1000).toFixed(1)} s (${((abuseCpuMs / abuseMs) * 100).toFixed(0)}% of a core); load average ${loadBefore} before, ${loadavg()} after`,
+    `- server CPU during the abuse: ${(abuseCpuMs / 1000).toFixed(1)} s in ${(abuseMs / 1000).toFixed(1)} s (${((abuseCpuMs / abuseMs) * 100).toFixed(0)}% of a core); load average ${loadBefore} before, ${loadAverage()} after`,
     `- attacker (${attacker.label}): ${(flooded.attempted / (flooded.durationMs / 1000)).toFixed(0)} attempts/s; CPU ${(attackerCpuMs / 1000).toFixed(1)} s (${((attackerCpuMs / abuseMs) * 100).toFixed(0)}% of a core${attackerMode === 'thread' ? ', the bench process: attacker thread + sentinel' : ''})`,
   ].join('\n');
 }

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { LedgerCallError, LedgerClient } from '../src/client/ledger-client.js';
 import { tokenHash } from '../src/server/access-control.js';
 import { newHistogramUs, summarizeUs } from './histogram.js';
+import { loadAverage } from './proc-stats.js';
 
 /*
  * Token guessing against `--auth-tokens` with and without the guessing guard
@@ -141,9 +142,6 @@ if (values['attack-target'] !== undefined) {
   process.exit(0);
 }
 
-const loadavg = async () =>
-  (await import('node:fs')).readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-
 const dir = mkdtempSync(join(tmpdir(), 'ledger-guessing-bench-'));
 try {
   const accessFile = join(dir, 'access');
@@ -189,7 +187,7 @@ try {
   }
   console.log(
     `guessing bench: ${SECONDS} s of attack, ${CONNECTIONS} connections x ${IN_FLIGHT} in flight, ` +
-      `${TOKEN_BYTES}-character wrong token, ${LISTED} listed hashes, load ${await loadavg()}`,
+      `${TOKEN_BYTES}-character wrong token, ${LISTED} listed hashes, load ${loadAverage()}`,
   );
   for (const row of rows) console.log(JSON.stringify(row));
 } finally {

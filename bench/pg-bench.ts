@@ -11,6 +11,7 @@ import { ACCOUNTS as BATCH_ACCOUNTS, ids as batchAccountIds, encodeBatch } from 
 import type { BenchClientKind } from './bench-client.js';
 import { mergeEncoded, newHistogramUs, summarizeUs } from './histogram.js';
 import type { LoadReport, LoadSpec, ParentMessage, WorkerMessage } from './load-spec.js';
+import { loadAverage, processCpuMs } from './proc-stats.js';
 
 /**
  * PostgreSQL side by side, in one run (results in BENCHMARKS.md, "PostgreSQL"):
@@ -54,7 +55,6 @@ const WARMUP_MS = 2_000;
 const ACCOUNTS = 10_000;
 const CALLERS = 16;
 const CLI = fileURLToPath(new URL('../../bin/ledgerctl.js', import.meta.url));
-const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
 function urlFor(db: string): string {
   const url = new URL(ADMIN_URL);
@@ -68,12 +68,6 @@ async function freshDatabase(name: string): Promise<string> {
   await admin.unsafe(`CREATE DATABASE ${name}`);
   await admin.end();
   return urlFor(name);
-}
-
-/** CPU ms of one process (user + system) from /proc. */
-function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
 }
 
 /** CPU ms of every PostgreSQL process (postmaster, backends, WAL writer, checkpointer...). */
@@ -150,7 +144,6 @@ const median = (xs: number[]) => {
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
-const loadAverage = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 let profiled = false;
 

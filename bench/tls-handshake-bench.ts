@@ -15,12 +15,12 @@
  *   npm run build && node dist/bench/tls-handshake-bench.js [--seconds 4] [--only tls|mtls]
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Issued, ThrowawayPki } from '../src/harness/throwaway-pki.js';
+import { loadAverage, processCpuMs } from './proc-stats.js';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '4' }, only: { type: 'string' } },
@@ -28,13 +28,6 @@ const { values } = parseArgs({
 const SECONDS = Number(values.seconds);
 /** Handshakes the Node client keeps in progress at once (2 cores: more only queues). */
 const NODE_CONCURRENCY = 2;
-const TICKS_PER_S = 100;
-
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime are fields 14 and 15 of the whole line; 12 and 13 after "pid (comm) ".
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_S;
-}
 
 /** The server side of one setup: its certificate, and the client CA when it asks for client certificates. */
 interface ServerTls {
@@ -135,7 +128,7 @@ function sTime(
   version: string[],
   serverPid: number,
 ): Row {
-  const before = cpuMs(serverPid);
+  const before = processCpuMs(serverPid);
   const t0 = performance.now();
   const cert = tls.cert === undefined ? [] : ['-cert', tls.cert.certFile, '-key', tls.cert.keyFile];
   const run = spawnSync(
@@ -158,7 +151,7 @@ function sTime(
     { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
   );
   const seconds = (performance.now() - t0) / 1000;
-  const serverCpuMs = cpuMs(serverPid) - before;
+  const serverCpuMs = processCpuMs(serverPid) - before;
   const out = `${run.stdout}\n${run.stderr}`;
   const counts = [...out.matchAll(/(\d+) connections in ([\d.]+)s/g)];
   const cpu = /CPU ([\d.]+) ([\d.]+)/.exec(out);
@@ -188,7 +181,7 @@ async function nodeHandshakes(
   resume: boolean,
   serverPid: number,
 ): Promise<Row> {
-  const before = cpuMs(serverPid);
+  const before = processCpuMs(serverPid);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + SECONDS * 1000;
@@ -247,7 +240,7 @@ async function nodeHandshakes(
     handshakes,
     resumed: tls === undefined ? undefined : resumed,
     seconds,
-    serverCpuMs: cpuMs(serverPid) - before,
+    serverCpuMs: processCpuMs(serverPid) - before,
     clientCpuMs: (cpu.user + cpu.system) / 1000,
   };
 }
@@ -259,14 +252,13 @@ function line(name: string, r: Row): string {
   return `| ${name} | ${r.handshakes} | ${resumed} | ${perS.toFixed(0)} | ${us(r.serverCpuMs)} | ${us(r.clientCpuMs)} |`;
 }
 
-const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const TLS12 = ['-tls1_2'];
 const pki = new ThrowawayPki('bench-ca');
 const serverCert = pki.issue('ledger', 'server');
 const clientCert = pki.issue('bench-client', 'client');
 const children: ChildProcess[] = [];
 const rows: string[] = [
-  `TLS handshake bench: ${SECONDS} s per row, ECDSA P-256, TLS 1.3 unless marked 1.2, load ${loadavg()}`,
+  `TLS handshake bench: ${SECONDS} s per row, ECDSA P-256, TLS 1.3 unless marked 1.2, load ${loadAverage()}`,
   '| server, client | handshakes | resumed | per s | server CPU us each | client CPU us each |',
   '|---|---|---|---|---|---|',
 ];
@@ -306,7 +298,7 @@ try {
     ledger.child.kill('SIGKILL');
     reference.child.kill('SIGKILL');
   }
-  rows.push(`load after: ${loadavg()}`);
+  rows.push(`load after: ${loadAverage()}`);
   console.log(rows.join('\n'));
 } finally {
   for (const c of children) c.kill('SIGKILL');

@@ -1,0 +1,16 @@
+import { readFileSync } from 'node:fs';
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on every Linux ABI, whatever the kernel's HZ). */
+const USER_HZ = 100;
+
+/** A process's user + system CPU so far, in ms, from /proc/<pid>/stat. */
+export function processCpuMs(pid: number): number {
+  // utime and stime are fields 14 and 15 of the whole line; 12 and 13 after "pid (comm) ".
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+}
+
+/** The 1, 5 and 15 minute load averages as /proc/loadavg prints them ("0.62 1.28 1.55"). */
+export function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
