@@ -2,6 +2,7 @@ import { constants, type Http2SecureServer, type Http2Server, type ServerHttp2Se
 import type { Socket } from 'node:net';
 import type { Logger } from './logger.js';
 import { OncePerSecond } from './once-per-second.js';
+import { RateWindow } from './rate-window.js';
 
 /** Per-connection bounds: what one connection may cost before it is closed (LIMITS has the defaults). */
 export interface ConnectionPolicy {
@@ -37,8 +38,8 @@ interface Connection {
   session: ServerHttp2Session;
   /** Its HTTP/2 preface (SETTINGS) has arrived. */
   started: boolean;
-  windowStartMs: number;
-  refusals: number;
+  /** Calls refused for its own fault, per second. */
+  refusals: RateWindow;
   watches: number;
   expelled: boolean;
   /** What `peerOnce` worked out about the peer (its certificate), once per connection. */
@@ -54,8 +55,6 @@ export interface PoliceStats {
   readonly probation: number;
 }
 
-/** A refused-call rate is judged over windows of this length. */
-const WINDOW_MS = 1_000;
 /** Addresses remembered for probation at once; past it the oldest is forgotten (an attacker with many addresses gains nothing from more). */
 const MAX_OFFENDERS = 10_000;
 
@@ -98,8 +97,7 @@ export class ConnectionPolice {
       const connection: Connection = {
         key,
         session,
-        windowStartMs: 0,
-        refusals: 0,
+        refusals: new RateWindow(),
         watches: 0,
         expelled: false,
         started: false,
@@ -154,12 +152,7 @@ export class ConnectionPolice {
     const c = this.connections.get(connectionKey(address));
     if (c === undefined) return false;
     if (c.expelled) return true;
-    const now = performance.now();
-    if (now - c.windowStartMs >= WINDOW_MS) {
-      c.windowStartMs = now;
-      c.refusals = 0;
-    }
-    if (++c.refusals <= this.policy.maxRefusalsPerSecond) return false;
+    if (c.refusals.add(performance.now()) <= this.policy.maxRefusalsPerSecond) return false;
     c.expelled = true;
     this.counts.expelled++;
     this.markOffender(c.session.socket?.remoteAddress);

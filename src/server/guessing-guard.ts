@@ -3,6 +3,7 @@ import { Errors } from '../domain/errors.js';
 import { metricsMethod } from './call-gate.js';
 import { type ConnectionAddress, connectionKey } from './connection-police.js';
 import type { Logger } from './logger.js';
+import { RATE_WINDOW_MS, RateWindow } from './rate-window.js';
 import { GRPC_STATUS_OF } from './status-codes.js';
 import type { CallObserver } from './unary-handler.js';
 
@@ -48,13 +49,11 @@ export interface GuessingStats {
 }
 
 interface Failing {
-  windowStartMs: number;
-  failures: number;
+  /** Its failed authentications, per second. */
+  failures: RateWindow;
   lastMs: number;
   expelled: boolean;
 }
-
-const WINDOW_MS = 1_000;
 
 /**
  * Policing of credential guessing. Every failed authentication of a connection is counted; past
@@ -72,8 +71,8 @@ const WINDOW_MS = 1_000;
 export class GuessingGuard {
   /** Only connections that failed lately: empty (and free) while nobody fails. */
   private readonly failing = new Map<string, Failing>();
-  private globalWindowStartMs = 0;
-  private globalFailures = 0;
+  /** Failed authentications of all connections, per second. */
+  private readonly globalFailures = new RateWindow();
   private readonly counts = { failures: 0, expelled: 0, unchecked: 0 };
   /** What happened since the last log line. */
   private unlogged = { failures: 0, expelled: 0, unchecked: 0 };
@@ -144,30 +143,24 @@ export class GuessingGuard {
 
   private failed(address: ConnectionAddress): void {
     const now = performance.now();
-    if (now - this.globalWindowStartMs >= WINDOW_MS) {
-      this.globalWindowStartMs = now;
-      this.globalFailures = 0;
-      this.forgetQuiet(now);
-    }
-    this.globalFailures++;
+    const globalFailures = this.globalFailures.add(now);
+    // Once a second, when a new window opens.
+    if (globalFailures === 1) this.forgetQuiet(now);
     this.counts.failures++;
     this.unlogged.failures++;
     this.lastRemote = address.remoteAddress;
     const key = connectionKey(address);
     let c = this.failing.get(key);
     if (c === undefined) {
-      c = { windowStartMs: now, failures: 0, lastMs: now, expelled: false };
+      c = { failures: new RateWindow(), lastMs: now, expelled: false };
       this.failing.set(key, c);
-    } else if (now - c.windowStartMs >= WINDOW_MS) {
-      c.windowStartMs = now;
-      c.failures = 0;
     }
     c.lastMs = now;
-    c.failures++;
+    const failures = c.failures.add(now);
     if (
       !c.expelled &&
-      (c.failures > this.policy.maxFailuresPerConnectionPerSecond ||
-        this.globalFailures > this.policy.maxFailuresPerSecond)
+      (failures > this.policy.maxFailuresPerConnectionPerSecond ||
+        globalFailures > this.policy.maxFailuresPerSecond)
     ) {
       c.expelled = true;
       this.counts.expelled++;
@@ -179,14 +172,14 @@ export class GuessingGuard {
 
   /** Connections that failed more than two windows ago are gone or behaving: forget them. */
   private forgetQuiet(now: number): void {
-    for (const [key, c] of this.failing) if (now - c.lastMs >= 2 * WINDOW_MS) this.failing.delete(key);
+    for (const [key, c] of this.failing) if (now - c.lastMs >= 2 * RATE_WINDOW_MS) this.failing.delete(key);
   }
 
   /** The first event after a quiet second is logged at once; later ones a second later, summed. */
   private scheduleLog(): void {
     if (this.logTimer !== undefined) return;
     this.writeLog();
-    this.logTimer = setTimeout(() => this.flushLog(), WINDOW_MS);
+    this.logTimer = setTimeout(() => this.flushLog(), RATE_WINDOW_MS);
     this.logTimer.unref();
   }
 
