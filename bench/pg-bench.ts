@@ -7,11 +7,12 @@ import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import postgres from 'postgres';
 import { absoluteNowMs } from '../src/harness/precise-timer.js';
+import { SERVE_NODE_FLAGS } from '../src/server/serve-node-flags.js';
 import { ACCOUNTS as BATCH_ACCOUNTS, ids as batchAccountIds, encodeBatch } from './batch-request.js';
 import type { BenchClientKind } from './bench-client.js';
 import { mergeEncoded, newHistogramUs, summarizeUs } from './histogram.js';
 import type { LoadReport, LoadSpec, ParentMessage, WorkerMessage } from './load-spec.js';
-import { loadAverage, processCpuMs } from './proc-stats.js';
+import { loadAverage, processCpuMs, threadCpuMs } from './proc-stats.js';
 
 /**
  * PostgreSQL side by side, in one run (results in BENCHMARKS.md, "PostgreSQL"):
@@ -23,11 +24,12 @@ import { loadAverage, processCpuMs } from './proc-stats.js';
  *  4. the client library: the same 5-statement transaction with `pg` (one statement per round
  *     trip) and `postgres` (sql.begin; a reserved connection with everything pipelined), 16 at once.
  * Usage: npm run build && node dist/bench/pg-bench.js [seconds] [--only pgbench,one,two,open,batch,libs]
- *   [--commit overlap,per-group] [--client h2|raw] [--rounds N] [--profile DIR]
+ *   [--commit overlap,per-group,overlap/main,...] [--client h2|raw] [--rounds N] [--profile DIR]
  * (LEDGER_BENCH_DATABASE_URL: an admin URL, default postgres://postgres:postgres@127.0.0.1:5432/postgres)
  * --client h2 (default) drives the servers with the harness's lean HTTP/2 caller (a few us of CPU
  * per call), raw with the leanest grpc-js client; --rounds N alternates pgbench and the 1-instance
- * runs N times and reports the median ratio; --profile writes the first server's CPU profile.
+ * runs N times and reports the median ratio; --profile writes the first server's CPU profile (with
+ * its database worker's, --db-thread worker); `/main` or `/worker` after a commit mode picks --db-thread.
  */
 const ADMIN_URL =
   process.env.LEDGER_BENCH_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
@@ -147,12 +149,16 @@ const median = (xs: number[]) => {
 
 let profiled = false;
 
-async function startServer(url: string, commit = 'overlap'): Promise<Server> {
+/** `mode` is a --db-commit value, optionally with `/worker` or `/main` (--db-thread). */
+async function startServer(url: string, mode = 'overlap'): Promise<Server> {
+  const [commit, thread] = mode.split('/');
   const profile = flags.profile !== undefined && !profiled;
   profiled ||= profile;
   const child = spawn(
     process.execPath,
     [
+      // As the harness starts servers (BENCH_PLAIN_NODE=1: without serve's node flags).
+      ...(process.env.BENCH_PLAIN_NODE === '1' ? [] : SERVE_NODE_FLAGS),
       ...(profile ? ['--cpu-prof', '--cpu-prof-dir', flags.profile!] : []),
       CLI,
       'serve',
@@ -165,7 +171,8 @@ async function startServer(url: string, commit = 'overlap'): Promise<Server> {
       '--db-pool-size',
       '8',
       '--db-commit',
-      commit,
+      commit!,
+      ...(thread === undefined ? [] : ['--db-thread', thread]),
     ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -192,6 +199,8 @@ interface LoadResult {
   errors: number;
   latency: ReturnType<typeof summarizeUs>;
   serverCpuMs: number[];
+  /** Of serverCpuMs, the main thread's (gRPC; with --db-thread worker, the rest is mostly the worker's). */
+  serverMainCpuMs: number[];
   pgCpuMs: number;
   clientCpuMs: number;
   /** Group transactions (database commits that are not flush barriers). */
@@ -261,6 +270,7 @@ async function runTransfers(
     return {
       at: absoluteNowMs(),
       servers: servers.map((s) => processCpuMs(s.child.pid!)),
+      mains: servers.map((s) => threadCpuMs(s.child.pid!, s.child.pid!)),
       pg: postgresCpuMs(),
       client: (c.user + c.system) / 1000,
       commits: await xactCommits(url),
@@ -284,6 +294,7 @@ async function runTransfers(
     errors,
     latency: summarizeUs(latency),
     serverCpuMs: to.servers.map((v, i) => v - from.servers[i]!),
+    serverMainCpuMs: to.mains.map((v, i) => v - from.mains[i]!),
     pgCpuMs: to.pg - from.pg,
     clientCpuMs: to.client - from.client,
     // --db-commit overlap: every group runs exactly one barrier (this bench reads nothing), an exact
@@ -484,11 +495,11 @@ function describe(label: string, r: LoadResult): void {
       `p99 ${r.latency.p99} us, max ${r.latency.max} us`,
   );
   console.log(
-    `  CPU over ${(r.wallMs / 1000).toFixed(1)} s: servers ${r.serverCpuMs.map((ms) => `${((ms / r.wallMs) * 100).toFixed(0)}%`).join(' + ')}, ` +
+    `  CPU over ${(r.wallMs / 1000).toFixed(1)} s: servers ${r.serverCpuMs.map((ms, i) => `${((ms / r.wallMs) * 100).toFixed(0)}% (main thread ${((r.serverMainCpuMs[i]! / r.wallMs) * 100).toFixed(0)}%)`).join(' + ')}, ` +
       `PostgreSQL ${((r.pgCpuMs / r.wallMs) * 100).toFixed(0)}%, load generator ${((r.clientCpuMs / r.wallMs) * 100).toFixed(0)}%`,
   );
   console.log(
-    `  per write: server ${r.serverCpuMs.map(perWrite).join(' + ')} us CPU, PostgreSQL ${perWrite(r.pgCpuMs)} us CPU; ` +
+    `  per write: server ${r.serverCpuMs.map((ms, i) => `${perWrite(ms)} (main thread ${perWrite(r.serverMainCpuMs[i]!)})`).join(' + ')} us CPU, PostgreSQL ${perWrite(r.pgCpuMs)} us CPU; ` +
       `${groups} group transactions = ${(r.writes / Math.max(1, groups)).toFixed(1)} writes per group, ` +
       `${r.barriers} flush barriers (${(r.writes / Math.max(1, r.barriers)).toFixed(1)} writes per flush), ` +
       `${((2 * groups + r.barriers) / r.writes).toFixed(2)} round trips per write (2 per group, 1 per barrier)`,

@@ -5,8 +5,17 @@ const USER_HZ = 100;
 
 /** A process's user + system CPU so far, in ms, from /proc/<pid>/stat. */
 export function processCpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/** One thread's user + system CPU so far, in ms (a process's main thread: tid = pid). */
+export function threadCpuMs(pid: number, tid: number): number {
+  return statCpuMs(`/proc/${pid}/task/${tid}/stat`);
+}
+
+function statCpuMs(path: string): number {
   // utime and stime are fields 14 and 15 of the whole line; 12 and 13 after "pid (comm) ".
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
 }
 

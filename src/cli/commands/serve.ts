@@ -13,6 +13,11 @@ import { openStorage } from '../../engine/open-storage.js';
 import { DatabaseError } from '../../engine/postgres/database-error.js';
 import { describeUrl } from '../../engine/postgres/pg-connect.js';
 import { PG_COMMIT_MODES, type PgCommitMode, PgLedger } from '../../engine/postgres/pg-ledger.js';
+import {
+  PG_CLIENT_THREADS,
+  type PgClientThread,
+  PgWorkerLedger,
+} from '../../engine/postgres/pg-worker-ledger.js';
 import type { LedgerStorage } from '../../engine/storage.js';
 import { AccessFileError, readAccessTable } from '../../server/access-control.js';
 import { LedgerMetrics } from '../../server/ledger-metrics.js';
@@ -53,6 +58,7 @@ interface ServeOptions {
   dbStatementTimeout: number;
   dbConnectTimeout: number;
   dbCommit: PgCommitMode;
+  dbThread: PgClientThread;
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
@@ -348,6 +354,14 @@ export function registerServe(program: Command): void {
         .default('overlap'),
     )
     .addOption(
+      serveOption(
+        '--db-thread <thread>',
+        'with --database-url: where the database client runs: worker (its own thread, beside gRPC) or main',
+      )
+        .choices(PG_CLIENT_THREADS)
+        .default('main'),
+    )
+    .addOption(
       serveOption('--tls-cert <file>', 'serve TLS with this certificate chain (PEM); reread on SIGHUP'),
     )
     .addOption(serveOption('--tls-key <file>', 'private key of --tls-cert (PEM); reread on SIGHUP'))
@@ -570,7 +584,7 @@ async function start(
 
 async function openPg(options: ServeOptions): Promise<Ledger> {
   try {
-    return await PgLedger.open({
+    const pg = {
       url: options.databaseUrl!,
       migrate: options.migrate,
       poolSize: options.dbPoolSize,
@@ -578,7 +592,8 @@ async function openPg(options: ServeOptions): Promise<Ledger> {
       connectTimeoutMs: options.dbConnectTimeout,
       commitMode: options.dbCommit,
       txidTtlMs: options.txidTtl,
-    });
+    };
+    return options.dbThread === 'worker' ? await PgWorkerLedger.open(pg) : await PgLedger.open(pg);
   } catch (err) {
     if (err instanceof DatabaseError) throw new CliError(err.message);
     throw err;

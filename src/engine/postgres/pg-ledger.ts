@@ -296,10 +296,19 @@ export class PgLedger implements Ledger {
     try {
       if (this.closing) throw Errors.shuttingDown();
       cmd = validate();
-      if (!this.availability.serving) throw Errors.storageUnavailable();
     } catch (err) {
       return Promise.reject(err);
     }
+    return this.writeCommand(cmd, principal);
+  }
+
+  /**
+   * A write already validated (createAccount & co. validate, then call this): the database
+   * worker's entry, whose caller validated on the server's main thread (pg-worker-ledger.ts).
+   */
+  writeCommand(cmd: WriteCommand, principal: string): Promise<WriteOutcome> {
+    if (this.closing) return Promise.reject(Errors.shuttingDown());
+    if (!this.availability.serving) return Promise.reject(Errors.storageUnavailable());
     const txid = cmd.transactionId;
     let claim: ItemClaim | undefined;
     if (txid !== undefined) {
