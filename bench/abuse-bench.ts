@@ -89,7 +89,8 @@ function startServer(): Promise<Server> {
 
 /** GetBalance every SENTINEL_PERIOD_MS on its own connection; latencies in µs, tagged by phase. */
 class Sentinel {
-  readonly samples: { phase: string; us: number; ok: boolean }[] = [];
+  /** atMs: when the call started, performance.now(). */
+  readonly samples: { phase: string; us: number; ok: boolean; atMs: number }[] = [];
   phase = 'idle';
   private running = true;
   private readonly client: LedgerClient;
@@ -103,6 +104,7 @@ class Sentinel {
     this.loop = (async () => {
       while (this.running) {
         const t0 = process.hrtime.bigint();
+        const atMs = performance.now();
         let ok = true;
         try {
           await this.client.getBalance('sentinel');
@@ -110,7 +112,7 @@ class Sentinel {
           ok = false;
         }
         const us = Number(process.hrtime.bigint() - t0) / 1_000;
-        this.samples.push({ phase: this.phase, us, ok });
+        this.samples.push({ phase: this.phase, us, ok, atMs });
         const wait = SENTINEL_PERIOD_MS - us / 1_000;
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       }
@@ -121,6 +123,17 @@ class Sentinel {
     this.running = false;
     await this.loop;
     this.client.close();
+  }
+
+  /** The slowest calls of a phase, as "+start ms: latency ms" from `originMs` (where the tail sits in the attack). */
+  slowest(phase: string, originMs: number, count: number): string {
+    return this.samples
+      .filter((s) => s.phase === phase)
+      .sort((a, b) => b.us - a.us)
+      .slice(0, count)
+      .sort((a, b) => a.atMs - b.atMs)
+      .map((s) => `+${(s.atMs - originMs).toFixed(0)}: ${(s.us / 1_000).toFixed(1)}`)
+      .join(', ');
   }
 
   stats(phase: string): { n: number; p50Us: number; p99Us: number; maxUs: number; failed: number } {
@@ -241,6 +254,7 @@ async function scenario(kind: AbuseKind): Promise<string> {
     `### ${kind}`,
     `- abuse: ${flooded.attempted} attempted in ${(flooded.durationMs / 1000).toFixed(1)} s over ${order.connections || flooded.attempted} connections; outcomes ${JSON.stringify(done.outcomes)}`,
     `- sentinel GetBalance every ${SENTINEL_PERIOD_MS} ms: idle p50 ${ms(idle.p50Us)} / p99 ${ms(idle.p99Us)} ms (n=${idle.n}); during abuse p50 ${ms(abuse.p50Us)} / p99 ${ms(abuse.p99Us)} / max ${ms(abuse.maxUs)} ms (n=${abuse.n}, failed ${abuse.failed}); p99 ratio ${(abuse.p99Us / idle.p99Us).toFixed(2)}x; after p99 ${ms(after.p99Us)} ms (failed ${after.failed})`,
+    `- slowest sentinel calls during the abuse (ms after it began: latency ms): ${sentinel.slowest('abuse', abuseStart, 5)}`,
     `- server RSS: ${mib(rssBefore)} before, peak ${mib(peakRss)} sampled, VmHWM ${mib(hwm)}`,
     `- server CPU during the abuse: ${(abuseCpuMs / 1000).toFixed(1)} s in ${(abuseMs / 1000).toFixed(1)} s (${((abuseCpuMs / abuseMs) * 100).toFixed(0)}% of a core); load average ${loadBefore} before, ${loadAverage()} after`,
     `- attacker (${attacker.label}): ${(flooded.attempted / (flooded.durationMs / 1000)).toFixed(0)} attempts/s; CPU ${(attackerCpuMs / 1000).toFixed(1)} s (${((attackerCpuMs / abuseMs) * 100).toFixed(0)}% of a core${attackerMode === 'thread' ? ', the bench process: attacker thread + sentinel' : ''})`,

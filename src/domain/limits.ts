@@ -120,6 +120,14 @@ export const LIMITS = {
   defaultMaxStreamsPerConnection: 100,
   /** Client connections held at once; further connections are closed as they arrive. */
   defaultMaxConnections: 1_000,
+  /**
+   * HTTP/2 sessions set up per event-loop turn; further accepted connections wait for the next turn
+   * (session-pacer.ts). A burst of connects otherwise holds the event loop ~60-100 us per session,
+   * all in one turn, while established clients wait.
+   */
+  defaultSessionsPerTurn: 4,
+  /** Accepted connections waiting for their HTTP/2 session at once; more are closed as they arrive. */
+  defaultMaxQueuedConnections: 1_000,
   /** Largest request header list (metadata), uncompressed, in bytes; larger requests are reset. */
   defaultMaxHeaderListBytes: 16 * 1024,
   /** A connection with no call open for this long is closed (GOAWAY). */

@@ -104,6 +104,9 @@ export interface RunningServer {
   readonly connections: {
     readonly open: number;
     readonly refused: number;
+    /** Accepted, waiting for their HTTP/2 session now; closed on arrival because that queue was full. */
+    readonly queued: number;
+    readonly shed: number;
     readonly expelled: number;
     readonly silent: number;
     /** Connections accepted on probation (from an address one of whose connections was expelled lately). */
@@ -288,6 +291,12 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     },
     get refused() {
       return listenerStats.refused;
+    },
+    get queued() {
+      return listenerStats.queued;
+    },
+    get shed() {
+      return listenerStats.shed;
     },
     get expelled() {
       return police.stats.expelled;

@@ -3,11 +3,17 @@ import type * as grpc from '@grpc/grpc-js';
 import { LIMITS } from '../domain/limits.js';
 import type { ConnectionPolice } from './connection-police.js';
 import type { Logger } from './logger.js';
+import { OncePerSecond } from './once-per-second.js';
+import { type PacerStats, paceSessionSetUp } from './session-pacer.js';
 
 /** The connection-level bounds of a server; LIMITS has the defaults and README the reasons. */
 export interface TransportLimits {
   /** Connections held at once per listening address; more are closed as they arrive. */
   maxConnections: number;
+  /** HTTP/2 sessions set up per event-loop turn (session-pacer.ts); accepted connections beyond wait in a queue. */
+  sessionsPerTurn: number;
+  /** Accepted connections waiting for their session at once; more are closed as they arrive. */
+  maxQueuedConnections: number;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS: a client's further streams wait in its own queue. */
   maxStreamsPerConnection: number;
   /** Largest request header list (metadata), uncompressed bytes. */
@@ -21,6 +27,8 @@ export interface TransportLimits {
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   maxConnections: LIMITS.defaultMaxConnections,
+  sessionsPerTurn: LIMITS.defaultSessionsPerTurn,
+  maxQueuedConnections: LIMITS.defaultMaxQueuedConnections,
   maxStreamsPerConnection: LIMITS.defaultMaxStreamsPerConnection,
   maxHeaderListBytes: LIMITS.defaultMaxHeaderListBytes,
   connectionIdleMs: LIMITS.defaultConnectionIdleMs,
@@ -92,6 +100,10 @@ export interface ConnectionStats {
   readonly open: number;
   /** Connections closed on arrival because the limit was reached. */
   readonly refused: number;
+  /** Accepted connections waiting for their HTTP/2 session now (session-pacer.ts). */
+  readonly queued: number;
+  /** Connections closed on arrival because the queue of connections waiting for a session was full. */
+  readonly shed: number;
 }
 
 /**
@@ -110,10 +122,35 @@ export function applyListenerLimits(
   if (!(listeners instanceof Map) || listeners.size === 0) {
     throw new Error('grpc-js internals changed: no http2Servers map to apply connection limits to');
   }
-  const stats = { open: 0, refused: 0 };
-  let lastDropLogMs = 0;
+  const counts = { open: 0, refused: 0 };
+  const pacers: PacerStats[] = [];
+  const stats: ConnectionStats = {
+    get open() {
+      return counts.open;
+    },
+    get refused() {
+      return counts.refused;
+    },
+    get queued() {
+      return pacers.reduce((sum, p) => sum + p.queued, 0);
+    },
+    get shed() {
+      return pacers.reduce((sum, p) => sum + p.shed, 0);
+    },
+  };
+  const logOnce = new OncePerSecond();
   for (const listener of listeners.keys() as IterableIterator<Http2Server>) {
     listener.maxConnections = limits.maxConnections;
+    // First: it takes over the 'connection' listeners Node has put there, not the ones added below.
+    pacers.push(
+      paceSessionSetUp(listener, limits, () => {
+        if (logOnce.take('shed') >= 0)
+          logger.warn(
+            { maxQueuedConnections: limits.maxQueuedConnections, shed: stats.shed },
+            'connection refused: too many connections waiting for their HTTP/2 session',
+          );
+      }),
+    );
     police?.watch(listener);
     listener.updateSettings({ maxHeaderListSize: limits.maxHeaderListBytes });
     listener.prependListener('stream', (stream, headers) => {
@@ -121,20 +158,17 @@ export function applyListenerLimits(
       stream.once('finish', () => resetIfClientStillSending(stream));
     });
     listener.on('connection', (socket: NodeJS.EventEmitter) => {
-      stats.open++;
-      socket.once('close', () => stats.open--);
+      counts.open++;
+      socket.once('close', () => counts.open--);
     });
     listener.on('drop', () => {
-      stats.refused++;
+      counts.refused++;
       // One line a second at most: a flood of refused connections must not flood the log.
-      const now = Date.now();
-      if (now - lastDropLogMs >= 1_000) {
-        lastDropLogMs = now;
+      if (logOnce.take('drop') >= 0)
         logger.warn(
-          { maxConnections: limits.maxConnections, refused: stats.refused },
+          { maxConnections: limits.maxConnections, refused: counts.refused },
           'connection refused: too many connections',
         );
-      }
     });
   }
   return stats;
