@@ -1,11 +1,9 @@
-import * as grpc from '@grpc/grpc-js';
-import { Errors } from '../domain/errors.js';
-import { metricsMethod } from './call-gate.js';
+import type * as grpc from '@grpc/grpc-js';
+import { Errors, type LedgerError } from '../domain/errors.js';
+import type { CallGuard } from './call-gate.js';
 import { type ConnectionAddress, connectionKey } from './connection-police.js';
 import type { Logger } from './logger.js';
 import { RATE_WINDOW_MS, RateWindow } from './rate-window.js';
-import { GRPC_STATUS_OF } from './status-codes.js';
-import type { CallObserver } from './unary-handler.js';
 
 /** How many failed authentications the server tolerates (LIMITS has the defaults). */
 export interface GuessingPolicy {
@@ -19,25 +17,6 @@ export interface GuessingPolicy {
 }
 
 type AuthContext = ReturnType<grpc.ServerInterceptingCallInterface['getAuthContext']>;
-
-/**
- * A call whose AuthContext (the peer's TLS certificate) is decoded once per connection instead of
- * once per call: grpc-js builds it with getPeerCertificate() on every getAuthContext(), ~30 us,
- * which was a third of a call's server CPU when mTLS certificates name the callers.
- */
-class ConnectionAuthCall extends grpc.ServerInterceptingCall {
-  constructor(
-    next: grpc.ServerInterceptingCallInterface,
-    private readonly auth: () => AuthContext,
-    responder: grpc.Responder,
-  ) {
-    super(next, responder);
-  }
-
-  override getAuthContext(): AuthContext {
-    return this.auth();
-  }
-}
 
 export interface GuessingStats {
   /** Calls answered UNAUTHENTICATED after their credentials were checked. */
@@ -65,10 +44,10 @@ interface Failing {
  * with TLS, a handshake: far more than the hash and comparisons it buys). A caller that
  * authenticates is never counted, so it keeps its connection whatever others do.
  * Logged once a second with counts, never per attempt, never with the token.
- * Its interceptor, on every call when access control is on, also hands the handler the
- * connection's AuthContext decoded once (ConnectionAuthCall).
+ * The call gate (call-gate.ts) runs its hooks on every call when access control is on, and
+ * through it the handler gets the connection's AuthContext decoded once.
  */
-export class GuessingGuard {
+export class GuessingGuard implements CallGuard {
   /** Only connections that failed lately: empty (and free) while nobody fails. */
   private readonly failing = new Map<string, Failing>();
   /** Failed authentications of all connections, per second. */
@@ -86,62 +65,37 @@ export class GuessingGuard {
     private readonly expel: (address: ConnectionAddress) => void,
     /** Works a value out once per connection (connection-police.ts); here the peer's certificate. */
     private readonly peerOnce: <T>(address: ConnectionAddress, compute: () => T) => T,
-    private readonly observer?: CallObserver | undefined,
   ) {}
 
   get stats(): GuessingStats {
     return this.counts;
   }
 
-  /** Sees every call: refuses the calls of a connection being closed, counts UNAUTHENTICATED answers. */
-  readonly interceptor: grpc.ServerInterceptor = (method, call) => {
-    let refused = false;
-    /**
-     * Looked at on the headers, the request and the half-close: the calls of one connection arrive
-     * together (all headers, then all requests), so the connection may be judged between a call's
-     * headers and its handler.
-     */
-    const refuseIfExpelled = (): boolean => {
-      if (refused) return true;
-      if (this.failing.size === 0 || !this.isExpelled(call.getConnectionInfo())) return false;
-      refused = true;
-      this.counts.unchecked++;
-      this.unlogged.unchecked++;
-      this.scheduleLog();
-      const err = Errors.tooManyAuthFailures();
-      const code = GRPC_STATUS_OF[err.code];
-      this.observer?.callEnded(metricsMethod(method.path), code, process.hrtime.bigint());
-      call.sendStatus({ code, details: err.message, metadata: new grpc.Metadata() });
-      return true;
-    };
-    return new ConnectionAuthCall(
-      call,
-      () => this.peerOnce(call.getConnectionInfo(), () => call.getAuthContext()),
-      {
-        start: (next) => {
-          next({
-            onReceiveMessage: (message, nextMessage) => {
-              if (!refuseIfExpelled()) nextMessage(message);
-            },
-            onReceiveHalfClose: (nextHalfClose) => {
-              if (!refuseIfExpelled()) nextHalfClose();
-            },
-          });
-          refuseIfExpelled();
-        },
-        sendStatus: (status, next) => {
-          if (status.code === grpc.status.UNAUTHENTICATED && !refused) this.failed(call.getConnectionInfo());
-          next(status);
-        },
-      },
-    );
-  };
+  /**
+   * The refusal for a call of a connection being closed for guessing, counted and logged, or
+   * undefined. The call gate asks on a call's headers, its request and its half-close: the calls
+   * of one connection arrive together (all headers, then all requests), so the connection may be
+   * judged between a call's headers and its handler.
+   */
+  refusal(address: ConnectionAddress): LedgerError | undefined {
+    if (this.failing.size === 0 || !this.isExpelled(address)) return undefined;
+    this.counts.unchecked++;
+    this.unlogged.unchecked++;
+    this.scheduleLog();
+    return Errors.tooManyAuthFailures();
+  }
+
+  /** The connection's AuthContext (the peer's TLS certificate), decoded once per connection. */
+  authContext(address: ConnectionAddress, decode: () => AuthContext): AuthContext {
+    return this.peerOnce(address, decode);
+  }
 
   private isExpelled(address: ConnectionAddress): boolean {
     return this.failing.get(connectionKey(address))?.expelled === true;
   }
 
-  private failed(address: ConnectionAddress): void {
+  /** A call of this connection was answered UNAUTHENTICATED. */
+  failed(address: ConnectionAddress): void {
     const now = performance.now();
     const globalFailures = this.globalFailures.add(now);
     // Once a second, when a new window opens.

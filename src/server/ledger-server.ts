@@ -218,15 +218,6 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
     },
     logger,
   );
-  const gate = callGate({
-    logger,
-    calls: limiter,
-    streams: openStreams,
-    maxPendingCalls: options.maxPendingCalls ?? LIMITS.defaultMaxPendingCalls,
-    requestMessageTimeoutMs: options.requestMessageTimeoutMs ?? LIMITS.requestMessageTimeoutMs,
-    observer: options.observer,
-    police,
-  });
   const guessing =
     access === undefined
       ? undefined
@@ -239,14 +230,23 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
           logger,
           (address) => police.expel(address),
           (address, compute) => police.peerOnce(address, compute),
-          options.observer,
         );
+  const gate = callGate({
+    logger,
+    calls: limiter,
+    streams: openStreams,
+    maxPendingCalls: options.maxPendingCalls ?? LIMITS.defaultMaxPendingCalls,
+    requestMessageTimeoutMs: options.requestMessageTimeoutMs ?? LIMITS.requestMessageTimeoutMs,
+    observer: options.observer,
+    police,
+    guard: guessing,
+  });
   const server = new grpc.Server({
     'grpc.max_receive_message_length': SERVER_MAX_RECEIVE_BYTES,
     // Nothing here reads channelz: its per-call bookkeeping (counters, a Date per call) is waste.
     'grpc.enable_channelz': 0,
     ...grpcTransportOptions(transport),
-    interceptors: guessing === undefined ? [gate.interceptor] : [gate.interceptor, guessing.interceptor],
+    interceptors: [gate.interceptor],
   });
   // Every service decodes strictly: malformed requests never reach a handler.
   const strict = strictServices(server, requestSizeLimit);

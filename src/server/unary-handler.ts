@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { InvariantViolation, LedgerError } from '../domain/errors.js';
-import { REPLAYED_METADATA_KEY, SERVER_TIME_METADATA_KEY } from '../wire/ledger-proto.js';
 import { type AccessControl, authorize, type Role } from './access-control.js';
+import { AnswerTrailer } from './answer-trailer.js';
 import type { Logger } from './logger.js';
 import { GRPC_STATUS_OF, INTERNAL_ERROR_MESSAGE } from './status-codes.js';
 
@@ -59,12 +59,8 @@ export interface UnaryMethodSpec<Req, Res> {
  * Every answer's trailer: how long the server handled the call (from the handler's start to the
  * answer, in whole microseconds, docs/contract.md), so a client can tell server time from the rest.
  */
-function answerTrailer(startedMs: number, replayed: boolean): grpc.Metadata {
-  const trailer = new grpc.Metadata();
-  trailer.set(SERVER_TIME_METADATA_KEY, String(Math.round((performance.now() - startedMs) * 1000)));
-  if (replayed) trailer.set(REPLAYED_METADATA_KEY, 'true');
-  return trailer;
-}
+const answerTrailer = (startedMs: number, replayed: boolean): grpc.Metadata =>
+  new AnswerTrailer(startedMs, replayed);
 
 /**
  * The one path every ledger RPC takes (calls in flight are bounded before it, in call-gate.ts):
