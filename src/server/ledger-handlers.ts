@@ -1,23 +1,27 @@
 import type * as grpc from '@grpc/grpc-js';
-import { Errors } from '../domain/errors.js';
-import { parseInt64 } from '../domain/money.js';
 import type { AccountState, LogEntry, Snapshot } from '../domain/types.js';
 import type { Ledger } from '../engine/ledger.js';
 import type {
   WireAccount,
-  WireCreateAccountRequest,
-  WireGetBalanceRequest,
   WireGetSnapshotRequest,
   WireGetTransactionRequest,
   WireLogEntry,
   WireSnapshot,
   WireTimestamp,
-  WireTransferFundsRequest,
-  WireTransferFundsResponse,
-  WireUpdateBalanceRequest,
-  WireUpdateBalanceResponse,
 } from '../wire/ledger-proto.js';
 import type { EncodedResponse } from '../wire/strict-service.js';
+import {
+  type DecodedCreateAccountRequest,
+  type DecodedGetBalanceRequest,
+  type DecodedTransferFundsRequest,
+  type DecodedUpdateBalanceRequest,
+  decodeCreateAccountRequest,
+  decodeGetBalanceRequest,
+  decodeTransferFundsRequest,
+  decodeUpdateBalanceRequest,
+  encodeAccount,
+  encodeWriteResponse,
+} from '../wire/unary-codec.js';
 import type { Role } from './access-control.js';
 import { executeBatchHandler } from './batch-handler.js';
 import { SnapshotReads } from './snapshot-reads.js';
@@ -35,14 +39,31 @@ const EMPTY_SNAPSHOT: WireSnapshot = {
 
 const NS_PER_SECOND = 1_000_000_000n;
 
+/** The codecs of the four hot RPCs (unary-codec.ts) in place of proto-loader's; a bytes answer goes out as it is. */
+const OWN_CODECS: Readonly<Record<string, (bytes: Buffer) => unknown>> = {
+  CreateAccount: decodeCreateAccountRequest,
+  GetBalance: decodeGetBalanceRequest,
+  UpdateBalance: decodeUpdateBalanceRequest,
+  TransferFunds: decodeTransferFundsRequest,
+};
+
 /**
- * proto-loader hands int64 over as an exact decimal string; anything else (a hand-built request
- * object in-process) is refused rather than wrapped.
+ * The ledger service with its unary write and balance RPCs on their own codec (unary-codec.ts):
+ * their handlers below take the decoded requests and answer encoded bytes. The strict wire check
+ * still runs first (strict-service.ts wraps these deserializers).
  */
-export function int64Field(field: string, value: string | undefined): bigint {
-  const parsed = parseInt64(value ?? '0');
-  if (parsed === undefined) throw Errors.notInt64(field);
-  return parsed;
+export function withUnaryCodecs(service: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const own: Record<string, grpc.MethodDefinition<unknown, unknown>> = { ...service };
+  for (const [name, decode] of Object.entries(OWN_CODECS)) {
+    const method = service[name];
+    if (method === undefined) throw new Error(`ledger.v1.Ledger has no ${name}`);
+    own[name] = {
+      ...method,
+      requestDeserialize: decode,
+      responseSerialize: (response) => response as Buffer,
+    };
+  }
+  return own as grpc.ServiceDefinition;
 }
 
 export function toWireAccount(account: AccountState): WireAccount {
@@ -95,7 +116,7 @@ export function ledgerHandlers(
   snapshotReads = new SnapshotReads(),
 ): grpc.UntypedServiceImplementation {
   return {
-    CreateAccount: unaryHandler<WireCreateAccountRequest, WireAccount>(
+    CreateAccount: unaryHandler<DecodedCreateAccountRequest, Buffer>(
       {
         method: 'CreateAccount',
         access: () => need('write', 'call CreateAccount'),
@@ -103,15 +124,11 @@ export function ledgerHandlers(
         handle: (r, principal) =>
           map(
             engine.createAccount(
-              {
-                accountId: r.account_id ?? '',
-                initialBalance: int64Field('initial_balance', r.initial_balance),
-                transactionId: r.transaction_id ?? '',
-              },
+              { accountId: r.account_id, initialBalance: r.initial_balance, transactionId: r.transaction_id },
               principal,
             ),
             ({ result, replayed }) => ({
-              response: toWireAccount(result.accounts[0]!),
+              response: encodeAccount(result.accounts[0]!),
               replayed,
               transactionId: result.transactionId,
             }),
@@ -119,20 +136,20 @@ export function ledgerHandlers(
       },
       ctx,
     ),
-    GetBalance: unaryHandler<WireGetBalanceRequest, WireAccount>(
+    GetBalance: unaryHandler<DecodedGetBalanceRequest, Buffer>(
       {
         method: 'GetBalance',
         access: () => need('read', 'call GetBalance'),
         subject: (r) => ({ accountIds: [r.account_id] }),
         handle: (r) =>
-          map(engine.getBalance(r.account_id ?? ''), (account) => ({
-            response: toWireAccount(account),
+          map(engine.getBalance(r.account_id), (account) => ({
+            response: encodeAccount(account),
             replayed: false,
           })),
       },
       ctx,
     ),
-    UpdateBalance: unaryHandler<WireUpdateBalanceRequest, WireUpdateBalanceResponse>(
+    UpdateBalance: unaryHandler<DecodedUpdateBalanceRequest, Buffer>(
       {
         method: 'UpdateBalance',
         access: () => need('write', 'call UpdateBalance'),
@@ -140,15 +157,11 @@ export function ledgerHandlers(
         handle: (r, principal) =>
           map(
             engine.updateBalance(
-              {
-                accountId: r.account_id ?? '',
-                delta: int64Field('delta', r.delta),
-                transactionId: r.transaction_id ?? '',
-              },
+              { accountId: r.account_id, delta: r.delta, transactionId: r.transaction_id },
               principal,
             ),
             ({ result, replayed }) => ({
-              response: { transaction_id: result.transactionId, account: toWireAccount(result.accounts[0]!) },
+              response: encodeWriteResponse(result.transactionId, result.accounts[0]!),
               replayed,
               transactionId: result.transactionId,
             }),
@@ -156,7 +169,7 @@ export function ledgerHandlers(
       },
       ctx,
     ),
-    TransferFunds: unaryHandler<WireTransferFundsRequest, WireTransferFundsResponse>(
+    TransferFunds: unaryHandler<DecodedTransferFundsRequest, Buffer>(
       {
         method: 'TransferFunds',
         access: () => need('write', 'call TransferFunds'),
@@ -168,19 +181,15 @@ export function ledgerHandlers(
           map(
             engine.transferFunds(
               {
-                fromId: r.from_account_id ?? '',
-                toId: r.to_account_id ?? '',
-                amount: int64Field('amount', r.amount),
-                transactionId: r.transaction_id ?? '',
+                fromId: r.from_account_id,
+                toId: r.to_account_id,
+                amount: r.amount,
+                transactionId: r.transaction_id,
               },
               principal,
             ),
             ({ result, replayed }) => ({
-              response: {
-                transaction_id: result.transactionId,
-                from: toWireAccount(result.accounts[0]!),
-                to: toWireAccount(result.accounts[1]!),
-              },
+              response: encodeWriteResponse(result.transactionId, result.accounts[0]!, result.accounts[1]!),
               replayed,
               transactionId: result.transactionId,
             }),

@@ -21,7 +21,7 @@ import { ConnectionPolice, type ConnectionPolicy } from './connection-police.js'
 import { buildFileDescriptorProtos } from './file-descriptors.js';
 import { GuessingGuard, type GuessingPolicy, type GuessingStats } from './guessing-guard.js';
 import { InFlightLimiter } from './in-flight-limiter.js';
-import { ledgerHandlers } from './ledger-handlers.js';
+import { ledgerHandlers, withUnaryCodecs } from './ledger-handlers.js';
 import type { Logger } from './logger.js';
 import { requestSizeLimit, SERVER_MAX_RECEIVE_BYTES } from './request-size.js';
 import { DEFAULT_SNAPSHOT_READ_LIMITS, SnapshotReads } from './snapshot-reads.js';
@@ -251,7 +251,7 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
   // Every service decodes strictly: malformed requests never reach a handler.
   const strict = strictServices(server, requestSizeLimit);
   strict.addService(
-    withBatchCodec(ledgerServiceDefinition()),
+    withUnaryCodecs(withBatchCodec(ledgerServiceDefinition())),
     ledgerHandlers(
       engine,
       {
