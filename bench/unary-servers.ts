@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LedgerClient } from '../src/client/ledger-client.js';
 import { encodeRequest, METHOD_PATHS } from '../src/harness/ledger-messages.js';
+import { summarizeCpuProfiles } from './cpu-profile.js';
 import type { CpuSample, ServerKind } from './server-child.js';
 import { ServerProcess } from './server-process.js';
 import { runTimed, runTimedH2load } from './timed-child.js';
@@ -22,10 +23,12 @@ import { runTimed, runTimedH2load } from './timed-child.js';
  *
  * Ledger servers run with serve's node flags (src/server/serve-node-flags.ts); BENCH_PLAIN_NODE=1
  * runs them on Node's defaults, BENCH_SERVER_FLAGS[_<KIND>] adds flags (e.g. --trace-gc, whose
- * lines then come out on this process's stdout).
+ * lines then come out on this process's stdout). `--profile DIR` runs each server under
+ * `node --cpu-prof` (profiles in DIR/<kind>-<round>) and prints where its time went; profiling
+ * costs CPU, so calls/s of such a run are not comparable with an unprofiled one.
  *
  * node dist/bench/unary-servers.js [--rate 3000 | --callers 64 [--h2load]] [--seconds 10]
- *   [--rounds 2] [--kinds bare,real,durable]
+ *   [--rounds 2] [--kinds bare,real,durable] [--profile DIR]
  */
 const { values } = parseArgs({
   options: {
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '2' },
     kinds: { type: 'string', default: 'bare,real,durable' },
+    profile: { type: 'string' },
   },
 });
 const dir = mkdtempSync(join(tmpdir(), 'ledgerctl-unary-servers-'));
@@ -108,9 +112,10 @@ async function h2loadGets(server: ServerProcess): Promise<object> {
 
 for (let round = 0; round < Number(values.rounds); round++) {
   for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) {
+    const profileDir = values.profile === undefined ? undefined : join(values.profile, `${kind}-${round}`);
     const server = await ServerProcess.start(
       kind,
-      undefined,
+      profileDir,
       kind === 'durable' ? mkdtempSync(join(dir, 'data-')) : undefined,
     );
     try {
@@ -120,6 +125,10 @@ for (let round = 0; round < Number(values.rounds); round++) {
       console.log(JSON.stringify({ round, server: kind, load, ...ledger, ...gets }));
     } finally {
       await server.stop();
+    }
+    if (profileDir !== undefined) {
+      for (const hot of await summarizeCpuProfiles(profileDir, 40))
+        console.log(`  ${hot.selfPercent.toFixed(1).padStart(5)}%  ${hot.function}`);
     }
   }
 }
