@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { AccountState, LogEntry, Snapshot } from '../domain/types.js';
-import type { Ledger } from '../engine/ledger.js';
+import type { Ledger, WriteOutcome } from '../engine/ledger.js';
 import type {
   WireAccount,
   WireGetSnapshotRequest,
@@ -104,11 +104,6 @@ export function toWireSnapshot(snapshot: Snapshot): WireSnapshot {
   };
 }
 
-/** What an in-process ledger answers synchronously is mapped with no promise per call; the rest when it settles. */
-function map<T, R>(value: T | Promise<T>, fn: (value: T) => R): R | Promise<R> {
-  return value instanceof Promise ? value.then(fn) : fn(value);
-}
-
 /** The ledger.v1.Ledger implementation: wire <-> domain conversion only; the rules live in the engine. */
 export function ledgerHandlers(
   engine: Ledger,
@@ -116,60 +111,56 @@ export function ledgerHandlers(
   snapshotReads = new SnapshotReads(),
 ): grpc.UntypedServiceImplementation {
   return {
-    CreateAccount: unaryHandler<DecodedCreateAccountRequest, Buffer>(
+    CreateAccount: unaryHandler<DecodedCreateAccountRequest, Buffer, WriteOutcome>(
       {
         method: 'CreateAccount',
         access: () => need('write', 'call CreateAccount'),
         subject: (r) => ({ accountIds: [r.account_id], transactionId: r.transaction_id || undefined }),
         handle: (r, principal) =>
-          map(
-            engine.createAccount(
-              { accountId: r.account_id, initialBalance: r.initial_balance, transactionId: r.transaction_id },
-              principal,
-            ),
-            ({ result, replayed }) => ({
-              response: encodeAccount(result.accounts[0]!),
-              replayed,
-              transactionId: result.transactionId,
-            }),
+          engine.createAccount(
+            { accountId: r.account_id, initialBalance: r.initial_balance, transactionId: r.transaction_id },
+            principal,
           ),
+        reply: ({ result, replayed }) => ({
+          response: encodeAccount(result.accounts[0]!),
+          replayed,
+          transactionId: result.transactionId,
+        }),
       },
       ctx,
     ),
-    GetBalance: unaryHandler<DecodedGetBalanceRequest, Buffer>(
+    GetBalance: unaryHandler<DecodedGetBalanceRequest, Buffer, AccountState>(
       {
         method: 'GetBalance',
         access: () => need('read', 'call GetBalance'),
         subject: (r) => ({ accountIds: [r.account_id] }),
-        handle: (r) =>
-          map(engine.getBalance(r.account_id), (account) => ({
-            response: encodeAccount(account),
-            replayed: false,
-          })),
+        handle: (r) => engine.getBalance(r.account_id),
+        reply: (account) => ({
+          response: encodeAccount(account),
+          replayed: false,
+        }),
       },
       ctx,
     ),
-    UpdateBalance: unaryHandler<DecodedUpdateBalanceRequest, Buffer>(
+    UpdateBalance: unaryHandler<DecodedUpdateBalanceRequest, Buffer, WriteOutcome>(
       {
         method: 'UpdateBalance',
         access: () => need('write', 'call UpdateBalance'),
         subject: (r) => ({ accountIds: [r.account_id], transactionId: r.transaction_id }),
         handle: (r, principal) =>
-          map(
-            engine.updateBalance(
-              { accountId: r.account_id, delta: r.delta, transactionId: r.transaction_id },
-              principal,
-            ),
-            ({ result, replayed }) => ({
-              response: encodeWriteResponse(result.transactionId, result.accounts[0]!),
-              replayed,
-              transactionId: result.transactionId,
-            }),
+          engine.updateBalance(
+            { accountId: r.account_id, delta: r.delta, transactionId: r.transaction_id },
+            principal,
           ),
+        reply: ({ result, replayed }) => ({
+          response: encodeWriteResponse(result.transactionId, result.accounts[0]!),
+          replayed,
+          transactionId: result.transactionId,
+        }),
       },
       ctx,
     ),
-    TransferFunds: unaryHandler<DecodedTransferFundsRequest, Buffer>(
+    TransferFunds: unaryHandler<DecodedTransferFundsRequest, Buffer, WriteOutcome>(
       {
         method: 'TransferFunds',
         access: () => need('write', 'call TransferFunds'),
@@ -178,22 +169,20 @@ export function ledgerHandlers(
           transactionId: r.transaction_id,
         }),
         handle: (r, principal) =>
-          map(
-            engine.transferFunds(
-              {
-                fromId: r.from_account_id,
-                toId: r.to_account_id,
-                amount: r.amount,
-                transactionId: r.transaction_id,
-              },
-              principal,
-            ),
-            ({ result, replayed }) => ({
-              response: encodeWriteResponse(result.transactionId, result.accounts[0]!, result.accounts[1]!),
-              replayed,
-              transactionId: result.transactionId,
-            }),
+          engine.transferFunds(
+            {
+              fromId: r.from_account_id,
+              toId: r.to_account_id,
+              amount: r.amount,
+              transactionId: r.transaction_id,
+            },
+            principal,
           ),
+        reply: ({ result, replayed }) => ({
+          response: encodeWriteResponse(result.transactionId, result.accounts[0]!, result.accounts[1]!),
+          replayed,
+          transactionId: result.transactionId,
+        }),
       },
       ctx,
     ),

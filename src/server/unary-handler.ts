@@ -40,7 +40,7 @@ export interface AccessNeed {
   action: string;
 }
 
-export interface UnaryMethodSpec<Req, Res> {
+export interface UnaryMethodSpec<Req, Res, Out = HandlerReply<Res>> {
   /** The RPC name, e.g. TransferFunds (logged as `operation`). */
   method: string;
   subject: (request: Req) => CallSubject;
@@ -52,7 +52,12 @@ export interface UnaryMethodSpec<Req, Res> {
     principal: string,
     /** Long handlers check this between steps: an abandoned call is not worth finishing. */
     cancelled: () => boolean,
-  ) => HandlerReply<Res> | Promise<HandlerReply<Res>>;
+  ) => Out | Promise<Out>;
+  /**
+   * Turns what `handle` gave into the answer (absent: it is the answer). Apart from `handle` so
+   * that an engine's promise is answered when it settles, with no promise of the handler's own.
+   */
+  reply?: (out: Out) => HandlerReply<Res>;
 }
 
 /**
@@ -69,11 +74,12 @@ const answerTrailer = (startedMs: number, replayed: boolean): grpc.Metadata =>
  * Node would die of the unhandled rejection). Domain errors keep their code and exact message;
  * anything else is INTERNAL with a generic message and its stack in the log.
  */
-export function unaryHandler<Req, Res>(
-  spec: UnaryMethodSpec<Req, Res>,
+export function unaryHandler<Req, Res, Out = HandlerReply<Res>>(
+  spec: UnaryMethodSpec<Req, Res, Out>,
   ctx: UnaryAdapterContext,
 ): grpc.handleUnaryCall<Req, Res> {
   const { logger } = ctx;
+  const toReply = spec.reply ?? ((out: Out) => out as unknown as HandlerReply<Res>);
 
   const describe = (request: Req): CallSubject => {
     try {
@@ -141,6 +147,36 @@ export function unaryHandler<Req, Res>(
     logger.error({ operation: spec.method, code: 'INTERNAL', err }, 'failed to answer a call');
   };
 
+  const failed = (request: Req, err: unknown, callback: grpc.sendUnaryData<Res>, startedMs: number): void => {
+    try {
+      fail(request, err, callback, startedMs);
+    } catch (failure) {
+      answerFailed(failure);
+    }
+  };
+
+  /** Answers what the handler gave: a throw while making the answer is the call's failure. */
+  const settled = (
+    request: Req,
+    out: Out,
+    callback: grpc.sendUnaryData<Res>,
+    startedMs: number,
+    cancelled: () => boolean,
+  ): void => {
+    let reply: HandlerReply<Res>;
+    try {
+      reply = toReply(out);
+    } catch (err) {
+      failed(request, err, callback, startedMs);
+      return;
+    }
+    try {
+      answer(request, reply, callback, startedMs, cancelled);
+    } catch (err) {
+      answerFailed(err);
+    }
+  };
+
   /**
    * Runs the handler and answers. A handler that answers synchronously (an in-memory read) is
    * answered in the same turn, with no promise; an asynchronous one when it settles.
@@ -152,31 +188,22 @@ export function unaryHandler<Req, Res>(
     startedMs: number,
     cancelled: () => boolean,
   ): void => {
-    let reply: HandlerReply<Res> | Promise<HandlerReply<Res>>;
+    let out: Out | Promise<Out>;
     try {
-      reply = spec.handle(request, principal, cancelled);
+      out = spec.handle(request, principal, cancelled);
     } catch (err) {
-      try {
-        fail(request, err, callback, startedMs);
-      } catch (failure) {
-        answerFailed(failure);
-      }
+      failed(request, err, callback, startedMs);
       return;
     }
-    if (!(reply instanceof Promise)) {
-      try {
-        answer(request, reply, callback, startedMs, cancelled);
-      } catch (err) {
-        answerFailed(err);
-      }
+    if (!(out instanceof Promise)) {
+      settled(request, out, callback, startedMs, cancelled);
       return;
     }
-    reply
-      .then(
-        (settled) => answer(request, settled, callback, startedMs, cancelled),
-        (err: unknown) => fail(request, err, callback, startedMs),
-      )
-      .catch(answerFailed);
+    // Neither reaction throws, so the promise .then makes is never rejected.
+    out.then(
+      (value) => settled(request, value, callback, startedMs, cancelled),
+      (err: unknown) => failed(request, err, callback, startedMs),
+    );
   };
 
   const { access, observer } = ctx;
