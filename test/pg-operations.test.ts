@@ -84,49 +84,64 @@ describe('serve and migrate on PostgreSQL', () => {
     }
   });
 
-  it('goes NOT_SERVING with UNAVAILABLE calls while the database is gone, then SERVING again without a restart', async () => {
-    const upstream = new URL(db.url);
-    const proxy = await TcpCutProxy.start(upstream.hostname, Number(upstream.port || 5432));
-    const viaProxy = new URL(db.url);
-    viaProxy.port = String(proxy.port);
-    const server = new CliProcess([
-      'serve',
-      '--port',
-      '0',
-      '--migrate',
-      '--database-url',
-      viaProxy.toString(),
-    ]);
-    try {
-      const target = (await server.firstLine()).match(/listening on (\S+)/)![1]!;
-      const client = new LedgerClient(target, { deadlineMs: 10_000 });
-      const health = new HealthClient(target);
-      await client.createAccount('ops-a', 100n, 'ops-create');
-      const acknowledged = await client.updateBalance('ops-a', 5n, 'ops-before-cut');
-      expect(await health.check('')).toBe('SERVING');
+  it.each(['main', 'worker'])(
+    'goes NOT_SERVING with UNAVAILABLE calls while the database is gone, then SERVING again without a restart, and ends at SIGTERM (--db-thread %s)',
+    async (thread) => {
+      const upstream = new URL(db.url);
+      const proxy = await TcpCutProxy.start(upstream.hostname, Number(upstream.port || 5432));
+      const viaProxy = new URL(db.url);
+      viaProxy.port = String(proxy.port);
+      const server = new CliProcess([
+        'serve',
+        '--port',
+        '0',
+        '--migrate',
+        '--database-url',
+        viaProxy.toString(),
+        '--db-thread',
+        thread,
+      ]);
+      let stopped = false;
+      try {
+        const target = (await server.firstLine()).match(/listening on (\S+)/)![1]!;
+        const client = new LedgerClient(target, { deadlineMs: 10_000 });
+        const health = new HealthClient(target);
+        await client.createAccount(`ops-a-${thread}`, 100n, `ops-create-${thread}`);
+        const acknowledged = await client.updateBalance(`ops-a-${thread}`, 5n, `ops-before-cut-${thread}`);
+        expect(await health.check('')).toBe('SERVING');
 
-      await proxy.cut();
-      const during = await callError(client.updateBalance('ops-a', 1n, 'ops-during-cut'));
-      expect(during.codeName).toBe('UNAVAILABLE');
-      expect(during.details).toBe('Ledger storage is unavailable; retry later');
-      expect(await health.check('')).toBe('NOT_SERVING');
-      expect((await callError(client.getBalance('ops-a'))).codeName).toBe('UNAVAILABLE');
+        await proxy.cut();
+        const during = await callError(
+          client.updateBalance(`ops-a-${thread}`, 1n, `ops-during-cut-${thread}`),
+        );
+        expect(during.codeName).toBe('UNAVAILABLE');
+        expect(during.details).toBe('Ledger storage is unavailable; retry later');
+        expect(await health.check('')).toBe('NOT_SERVING');
+        expect((await callError(client.getBalance(`ops-a-${thread}`))).codeName).toBe('UNAVAILABLE');
 
-      await proxy.restore();
-      const deadline = Date.now() + 10_000;
-      while ((await health.check('')) !== 'SERVING' && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
-      expect(await health.check('')).toBe('SERVING');
-      // Nothing acknowledged was lost; the refused write can be sent again and executes once.
-      const retried = await client.updateBalance('ops-a', 1n, 'ops-during-cut');
-      expect(retried.replayed).toBe(false);
-      expect((await client.getBalance('ops-a')).value.balance).toBe(acknowledged.value.account.balance + 1n);
-      client.close();
-      health.close();
-    } finally {
-      server.child.kill('SIGTERM');
-      await server.result;
-      await proxy.close();
-    }
-  });
+        await proxy.restore();
+        const deadline = Date.now() + 10_000;
+        while ((await health.check('')) !== 'SERVING' && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 100));
+        expect(await health.check('')).toBe('SERVING');
+        // Nothing acknowledged was lost; the refused write can be sent again and executes once.
+        const retried = await client.updateBalance(`ops-a-${thread}`, 1n, `ops-during-cut-${thread}`);
+        expect(retried.replayed).toBe(false);
+        expect((await client.getBalance(`ops-a-${thread}`)).value.balance).toBe(
+          acknowledged.value.account.balance + 1n,
+        );
+        client.close();
+        health.close();
+        // A clean end: drained, the database client (and its thread) closed, exit 0.
+        server.child.kill('SIGTERM');
+        const ended = await server.result;
+        stopped = true;
+        expect([ended.code, ended.signal]).toEqual([0, null]);
+      } finally {
+        if (!stopped) server.child.kill('SIGKILL');
+        await server.result;
+        await proxy.close();
+      }
+    },
+  );
 });
