@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { type PgCommitMode, PgLedger } from '../src/engine/postgres/pg-ledger.js';
+import { processCpuMs } from './proc-stats.js';
 
 /**
  * PgLedger without gRPC: N callers in this process send transfers (each with a transaction id)
@@ -33,11 +34,17 @@ const ledger = await PgLedger.open({
 });
 for (let i = 0; i < ACCOUNTS; i++)
   await ledger.createAccount({ accountId: `a${i}`, initialBalance: 1_000_000n });
-const groupsBefore = ledger.stats.groups;
+// CPU of this database's backends (the ledger's pool, all open after a warm-up) and of this
+// process, per write: less noisy than wall-clock rates on a shared machine.
+const watcher = postgres(url.toString(), { max: 1, onnotice: () => {} });
+let backends: number[] = [];
+const backendCpuMs = () => backends.reduce((sum, pid) => sum + processCpuMs(pid), 0);
 let writes = 0;
+let measuring = false;
 const latencyMs: number[] = [];
-const until = performance.now() + seconds * 1000;
-await Promise.all(
+const warmUpMs = 1_000;
+const until = performance.now() + warmUpMs + seconds * 1000;
+const callersDone = Promise.all(
   Array.from({ length: callers }, async (_, c) => {
     for (let i = 0; performance.now() < until; i++) {
       const from = (c * 61 + i * 7) % ACCOUNTS;
@@ -48,16 +55,32 @@ await Promise.all(
         amount: 1n,
         transactionId: `t${c}-${i}-${Date.now()}`,
       });
+      if (!measuring) continue;
       latencyMs.push(performance.now() - t0);
       writes++;
     }
   }),
 );
+await new Promise((r) => setTimeout(r, warmUpMs));
+backends = (
+  await watcher<{ pid: number }[]>`
+    SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`
+).map((r) => r.pid);
+const pg0 = backendCpuMs();
+const cpu0 = process.cpuUsage();
+const groupsBefore = ledger.stats.groups;
+measuring = true;
+await callersDone;
+const pgUsPerWrite = ((backendCpuMs() - pg0) * 1000) / writes;
+const cpu = process.cpuUsage(cpu0);
+const processUsPerWrite = (cpu.user + cpu.system) / writes;
+await watcher.end();
 latencyMs.sort((a, b) => a - b);
 const groups = ledger.stats.groups - groupsBefore;
 console.log(
   `--db-commit ${mode}, ${callers} callers, ${groupsInFlight} groups in flight: ${(writes / seconds).toFixed(0)} writes/s, ` +
     `${(writes / groups).toFixed(1)} writes per group, p50 ${latencyMs[latencyMs.length >> 1]!.toFixed(1)} ms, ` +
-    `p99 ${latencyMs[Math.floor(latencyMs.length * 0.99)]!.toFixed(1)} ms`,
+    `p99 ${latencyMs[Math.floor(latencyMs.length * 0.99)]!.toFixed(1)} ms; CPU per write: PostgreSQL backends ` +
+    `${pgUsPerWrite.toFixed(0)} us (${backends.length} backends), this process ${processUsPerWrite.toFixed(0)} us`,
 );
 await ledger.close();

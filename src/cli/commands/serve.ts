@@ -359,7 +359,7 @@ export function registerServe(program: Command): void {
         'with --database-url: where the database client runs: worker (its own thread, beside gRPC) or main',
       )
         .choices(PG_CLIENT_THREADS)
-        .default('main'),
+        .default('worker'),
     )
     .addOption(
       serveOption('--tls-cert <file>', 'serve TLS with this certificate chain (PEM); reread on SIGHUP'),
