@@ -59,6 +59,7 @@ interface ServeOptions {
   dbConnectTimeout: number;
   dbCommit: PgCommitMode;
   dbThread: PgClientThread;
+  dbGroupsInFlight: number;
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
@@ -355,6 +356,14 @@ export function registerServe(program: Command): void {
     )
     .addOption(
       serveOption(
+        '--db-groups-in-flight <n>',
+        'with --database-url: group transactions this server runs at once, each on its own connection (at most pool size - 2)',
+      )
+        .default(LIMITS.pgGroupsInFlight)
+        .argParser(positiveIntArg),
+    )
+    .addOption(
+      serveOption(
         '--db-thread <thread>',
         'with --database-url: where the database client runs: worker (its own thread, beside gRPC) or main',
       )
@@ -591,6 +600,7 @@ async function openPg(options: ServeOptions): Promise<Ledger> {
       statementTimeoutMs: options.dbStatementTimeout,
       connectTimeoutMs: options.dbConnectTimeout,
       commitMode: options.dbCommit,
+      groupsInFlight: options.dbGroupsInFlight,
       txidTtlMs: options.txidTtl,
     };
     return options.dbThread === 'worker' ? await PgWorkerLedger.open(pg) : await PgLedger.open(pg);
