@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { LIMITS } from '../src/domain/limits.js';
 import { LedgerEngine } from '../src/engine/ledger-engine.js';
 import { LmdbStorage } from '../src/engine/lmdb-storage.js';
 import { MemoryStorage } from '../src/engine/storage.js';
+import { threadsCpuMs } from './proc-stats.js';
 import { machineInfo } from './report.js';
 
 /**
@@ -16,7 +18,7 @@ import { machineInfo } from './report.js';
  * own). Run the variants back to back, alternating, and compare medians: this machine is noisy.
  *
  *   npm run build && node dist/bench/durable-paced-bench.js [--storage memory|durable]
- *     [--rate 2400] [--seconds 2] [--in-flight 1|2|Infinity]
+ *     [--rate 2400] [--seconds 2] [--in-flight 1|2|Infinity] [--overlap-min-puts N]
  */
 
 const { values } = parseArgs({
@@ -24,20 +26,23 @@ const { values } = parseArgs({
     storage: { type: 'string', default: 'durable' },
     rate: { type: 'string', default: '2400' },
     seconds: { type: 'string', default: '2' },
-    'in-flight': { type: 'string', default: '1' },
+    'in-flight': { type: 'string', default: String(LIMITS.lmdbTransactionsInFlight) },
+    'overlap-min-puts': { type: 'string', default: String(LIMITS.lmdbOverlapMinPuts) },
   },
 });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 const inFlight = Number(values['in-flight']);
+const overlapMinPuts = Number(values['overlap-min-puts']);
 if (
   (values.storage !== 'memory' && values.storage !== 'durable') ||
   !(rate > 0) ||
   !(seconds > 0) ||
-  !(inFlight >= 1)
+  !(inFlight >= 1) ||
+  !(overlapMinPuts >= 0)
 ) {
   console.error(
-    'usage: node dist/bench/durable-paced-bench.js [--storage memory|durable] [--rate N] [--seconds S] [--in-flight N|Infinity]',
+    'usage: node dist/bench/durable-paced-bench.js [--storage memory|durable] [--rate N] [--seconds S] [--in-flight N|Infinity] [--overlap-min-puts N]',
   );
   process.exit(2);
 }
@@ -47,7 +52,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ledger-paced-'));
 try {
   const lmdb =
     values.storage === 'durable'
-      ? await LmdbStorage.open(dir, { transactionsInFlight: inFlight })
+      ? await LmdbStorage.open(dir, { transactionsInFlight: inFlight, overlapMinPuts })
       : undefined;
   const engine = await LedgerEngine.open({ storage: lmdb ?? new MemoryStorage(), locking: 'account' });
   const id = (i: number) => `acct-${i}`;
@@ -74,6 +79,7 @@ try {
   };
   const flushes0 = lmdb === undefined ? undefined : { ...lmdb.flushStats };
   const cpu0 = process.cpuUsage();
+  const threads0 = threadsCpuMs(process.pid);
   const started = performance.now();
   // Writes leave when their time comes, checked on a 1 ms timer (a spinning loop would count its
   // own CPU): those due in the same tick share an event turn, as calls arriving together do.
@@ -88,6 +94,16 @@ try {
   });
   while (latenciesMs.length < total) await new Promise((resolve) => setTimeout(resolve, 1));
   const cpu = process.cpuUsage(cpu0);
+  const threads1 = threadsCpuMs(process.pid);
+  // The main thread's id is the pid; the others are V8's GC helpers and libuv's pool (lmdb-js's
+  // write transaction and its fsync run there).
+  let mainMs = 0;
+  let otherMs = 0;
+  for (const [tid, ms] of threads1) {
+    const spent = ms - (threads0.get(tid) ?? 0);
+    if (tid === process.pid) mainMs += spent;
+    else otherMs += spent;
+  }
   const wallMs = performance.now() - started;
   latenciesMs.sort((x, y) => x - y);
   const at = (q: number) => latenciesMs[Math.min(total - 1, Math.floor(total * q))]!.toFixed(2);
@@ -96,9 +112,10 @@ try {
       ? ''
       : `, ${((lmdb.flushStats.commits - flushes0.commits) / (lmdb.flushStats.flushes - flushes0.flushes)).toFixed(2)} writes per transaction`;
   console.log(
-    `${values.storage}${lmdb === undefined ? '' : ` (transactions in flight: ${inFlight})`}, ${rate} writes/s offered, ` +
+    `${values.storage}${lmdb === undefined ? '' : ` (transactions in flight: ${inFlight}, overlap from ${overlapMinPuts} puts)`}, ${rate} writes/s offered, ` +
       `${Math.round((total / wallMs) * 1000)} done, load average ${machineInfo().loadAverage1m.toFixed(2)}: ` +
       `CPU ${((cpu.user + cpu.system) / total).toFixed(1)} us/write (user ${(cpu.user / total).toFixed(1)}, system ${(cpu.system / total).toFixed(1)})` +
+      `, main thread ${((mainMs * 1000) / total).toFixed(1)} us/write, other threads ${((otherMs * 1000) / total).toFixed(1)}` +
       `${perFlush}, latency p50 ${at(0.5)} ms, p99 ${at(0.99)} ms`,
   );
   await engine.close();

@@ -59,15 +59,22 @@ async function start(): Promise<{ target: string; shutdown(): Promise<void> }> {
   }
   // durable: LMDB in the data dir given as the next argument (the bench removes it).
   // BENCH_LMDB_TXNS_IN_FLIGHT: the group-commit bound to compare ('Infinity': no bound, as before).
+  // BENCH_LMDB_OVERLAP_MIN_PUTS: the group size that may start a transaction beside one in flight.
   const inFlight = process.env.BENCH_LMDB_TXNS_IN_FLIGHT;
+  const overlapMinPuts = process.env.BENCH_LMDB_OVERLAP_MIN_PUTS;
   const storage =
     kind === 'durable'
-      ? await LmdbStorage.open(
-          process.argv[3]!,
-          inFlight === undefined ? {} : { transactionsInFlight: Number(inFlight) },
-        )
+      ? await LmdbStorage.open(process.argv[3]!, {
+          ...(inFlight === undefined ? {} : { transactionsInFlight: Number(inFlight) }),
+          ...(overlapMinPuts === undefined ? {} : { overlapMinPuts: Number(overlapMinPuts) }),
+        })
       : new MemoryStorage();
   const engine = await LedgerEngine.open({ storage, locking: 'account' });
+  // BENCH_FLUSH_STATS=1: the LMDB server prints its group-commit counters (stderr) every 2 s.
+  if (process.env.BENCH_FLUSH_STATS === '1' && storage instanceof LmdbStorage) {
+    const t = setInterval(() => console.error(JSON.stringify(storage.flushStats)), 2000);
+    t.unref();
+  }
   return startLedgerServer({ host: '127.0.0.1', port: 0, engine, logger: createLogger('silent') });
 }
 

@@ -11,11 +11,11 @@ afterEach(() => {
 const ACCOUNTS = 100;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function open(dir: string, transactionsInFlight?: number) {
-  const storage = await LmdbStorage.open(
-    dir,
-    transactionsInFlight === undefined ? {} : { transactionsInFlight },
-  );
+async function open(dir: string, transactionsInFlight?: number, overlapMinPuts?: number) {
+  const storage = await LmdbStorage.open(dir, {
+    ...(transactionsInFlight === undefined ? {} : { transactionsInFlight }),
+    ...(overlapMinPuts === undefined ? {} : { overlapMinPuts }),
+  });
   const engine = await LedgerEngine.open({ storage });
   return { storage, engine };
 }
@@ -55,10 +55,10 @@ async function writesInSeparateTurns(engine: LedgerEngine, count: number, tag: s
 
 describe('durable group commit across event turns', () => {
   test('writes arriving while a transaction is in flight share the next one (fewer flushes than writes)', async () => {
-    const flushesPerWrite = async (transactionsInFlight: number) => {
+    const flushesPerWrite = async (transactionsInFlight: number, overlapMinPuts?: number) => {
       const dir = tempDir();
       dirs.push(dir);
-      const { storage, engine } = await open(dir, transactionsInFlight);
+      const { storage, engine } = await open(dir, transactionsInFlight, overlapMinPuts);
       await createAccounts(engine);
       const before = { ...storage.flushStats };
       await writesInSeparateTurns(engine, 60, 'g');
@@ -69,10 +69,38 @@ describe('durable group commit across event turns', () => {
     };
     const grouped = await flushesPerWrite(1);
 
-    const ungrouped = await flushesPerWrite(Number.POSITIVE_INFINITY);
+    const ungrouped = await flushesPerWrite(Number.POSITIVE_INFINITY, 0);
     // Without a bound each turn's write is its own transaction; with one, most wait and share.
     expect(ungrouped).toBeGreaterThan(0.6);
     expect(grouped).toBeLessThan(ungrouped * 0.75);
+  });
+
+  test('a small group waits for the transaction in flight even below the bound; a big one starts beside it', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    // A transfer is 5 puts, an update 4: two updates held are a group of 8.
+    const { storage, engine } = await open(dir, 2, 8);
+    await createAccounts(engine);
+    const flushes0 = storage.flushStats.flushes;
+    const first = engine.transferFunds({
+      fromId: 'acct-0',
+      toId: 'acct-1',
+      amount: 1n,
+      transactionId: 'o-1',
+    });
+    expect(storage.flushStats.flushes).toBe(flushes0 + 1);
+    // A new event turn: the first transaction is still being committed and flushed (its
+    // completion is reported in a later poll phase of the loop).
+    await nextTurn();
+    const second = engine.updateBalance({ accountId: 'acct-2', delta: 1n, transactionId: 'o-2' });
+    // 4 puts: held, though one more transaction would be within the bound.
+    expect(storage.flushStats.flushes).toBe(flushes0 + 1);
+    const third = engine.updateBalance({ accountId: 'acct-3', delta: 1n, transactionId: 'o-3' });
+    // The held group reached 8 puts: it is written now, beside the one in flight.
+    expect(storage.flushStats.flushes).toBe(flushes0 + 2);
+    await Promise.all([first, second, third]);
+    expect(engine.getBalance('acct-3').balance).toBe(1_000_001n);
+    await engine.close();
   });
 
   test('every held write reaches the disk with the head that counts it: the reopened ledger is the acknowledged one', async () => {

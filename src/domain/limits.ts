@@ -65,10 +65,17 @@ export const LIMITS = {
    * Durable mode: LMDB write transactions issued and not yet flushed at once. Commits that arrive
    * while this many are in flight wait and share the next transaction (and its fsync): at a few
    * thousand writes/s each would otherwise get a transaction of its own, and a transaction costs
-   * ~200-300 us of CPU whatever it holds. Two keep one transaction's commit overlapping the
-   * previous one's fsync (1 cost closed-loop throughput under lock contention; BENCHMARKS.md).
+   * ~200-300 us of CPU whatever it holds. Two keep a big group's commit overlapping the previous
+   * transaction's fsync (1 cost ExecuteBatch throughput; BENCHMARKS.md); see lmdbOverlapMinPuts.
    */
   lmdbTransactionsInFlight: 2,
+  /**
+   * Durable mode: the second of those transactions is started only for a group of at least this
+   * many puts (an ExecuteBatch of a few hundred operations); smaller groups (unary writes) wait for
+   * the one in flight to be flushed and share the next. At ~10 unary writes per transaction the
+   * transaction's fixed cost was the larger part of a durable write's CPU (BENCHMARKS.md, issue 11).
+   */
+  lmdbOverlapMinPuts: 1_000,
   /**
    * Durable mode: how long a starting server waits for another starter that is taking over the
    * same data dir's stale LOCK; a takeover guard older than this is itself stale (its owner died).

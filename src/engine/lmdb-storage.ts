@@ -77,6 +77,8 @@ export interface LmdbStorageOptions {
   forceUnlock?: boolean;
   /** Write transactions in flight (issued, not yet flushed) before commits wait for the next one. */
   transactionsInFlight?: number;
+  /** Puts a group needs to start a transaction beside one in flight (0: any group may). */
+  overlapMinPuts?: number;
 }
 
 /** Group-commit counters: mean commits per flush = commits / flushes. */
@@ -137,6 +139,7 @@ export class LmdbStorage implements LedgerStorage {
     readonly txRecords: DurableTxRecords,
     readonly logRetention: DurableLogRetention | undefined,
     private readonly maxInFlight: number,
+    private readonly overlapMinPuts: number,
   ) {
     ({
       accounts: this.accounts,
@@ -210,6 +213,7 @@ export class LmdbStorage implements LedgerStorage {
         txRecords,
         logRetention,
         options.transactionsInFlight ?? LIMITS.lmdbTransactionsInFlight,
+        options.overlapMinPuts ?? LIMITS.lmdbOverlapMinPuts,
       );
       storage.startupCheckMs = startupCheckMs;
       return storage;
@@ -307,16 +311,29 @@ export class LmdbStorage implements LedgerStorage {
       };
     }
     this.flushStats.commits++;
-    // Group commit across event turns: while the transactions in flight are at the limit, a
-    // commit waits for the next one instead of starting a transaction (and an fsync) of its own.
-    // Held commits are written in order, before any later one: an account's newest state wins.
-    if (this.held !== undefined || (this.inFlight >= this.maxInFlight && !this.turnOpen)) {
-      this.held ??= heldGroup();
-      this.held.batches.push(batch);
-      return this.held.durable;
+    // Group commit across event turns: while a transaction is in flight, a commit waits for the
+    // next one instead of starting a transaction (and an fsync) of its own. Held commits are
+    // written in order, before any later one: an account's newest state wins.
+    if (this.held === undefined && (this.turnOpen || this.mayStartTransaction(puts))) {
+      this.write(batch);
+      return this.lastDurable;
     }
-    this.write(batch);
-    return this.lastDurable;
+    this.held ??= heldGroup();
+    const group = this.held;
+    group.batches.push(batch);
+    group.puts += puts;
+    if (this.mayStartTransaction(group.puts)) this.releaseHeld();
+    return group.durable;
+  }
+
+  /**
+   * Whether `puts` may start a write transaction now: always when none is in flight; beside one
+   * in flight (its fsync overlapping this commit) only up to the bound and only for big groups (an
+   * ExecuteBatch): a transaction costs ~150-300 us of CPU whatever it holds, so small unary groups
+   * wait and share the next one (BENCHMARKS.md, issue 11).
+   */
+  private mayStartTransaction(puts: number): boolean {
+    return this.inFlight === 0 || (this.inFlight < this.maxInFlight && puts >= this.overlapMinPuts);
   }
 
   /** Issues one commit's puts; they land in the write transaction of this event turn. */
@@ -387,7 +404,7 @@ export class LmdbStorage implements LedgerStorage {
   /** Writes the held commits as one transaction, once one in flight is durable. */
   private releaseHeld(): void {
     const group = this.held;
-    if (group === undefined || this.inFlight >= this.maxInFlight) return;
+    if (group === undefined || !this.mayStartTransaction(group.puts)) return;
     this.held = undefined;
     if (this.failed !== undefined || this.closed) {
       group.reject(this.failed ?? new StorageFailure('storage closed with commits pending'));
@@ -486,6 +503,8 @@ export class LmdbStorage implements LedgerStorage {
 
 interface HeldGroup {
   batches: CommitBatch[];
+  /** Puts of those batches (heads not counted). */
+  puts: number;
   /** Settles with the transaction the group is written in. */
   durable: Promise<void>;
   resolve: () => void;
@@ -501,7 +520,7 @@ function heldGroup(): HeldGroup {
   });
   // Observed here: a failure reaches the engine through every commit's own promise.
   durable.catch(() => {});
-  return { batches: [], durable, resolve, reject };
+  return { batches: [], puts: 0, durable, resolve, reject };
 }
 
 let observingCommitFailures = false;
