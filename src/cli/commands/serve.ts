@@ -368,7 +368,7 @@ export function registerServe(program: Command): void {
         'with --database-url: where the database client runs: worker (its own thread, beside gRPC) or main',
       )
         .choices(PG_CLIENT_THREADS)
-        .default('worker'),
+        .default('main'),
     )
     .addOption(
       serveOption('--tls-cert <file>', 'serve TLS with this certificate chain (PEM); reread on SIGHUP'),
