@@ -70,13 +70,37 @@ const SNAPSHOT_READS_REFUSED = Errors.tooManySnapshotReads(0, 0).message.split('
 /** How often calls waiting too long for their request are looked for. */
 const SWEEP_EVERY_MS = 250;
 
-/** What every call of one server shares: the limits, the pending calls in age order, the log. */
+/**
+ * What every call of one server shares: the limits, the pending calls, the log. The pending calls
+ * are a list threaded through the calls themselves, oldest first: a call joins and leaves it with
+ * a few field writes, where a Set hashed every call twice.
+ */
 class Gate {
-  /** Insertion order is age order: the first entry has waited longest. */
-  readonly pending = new Set<GatedCall>();
+  oldest: GatedCall | undefined;
+  newest: GatedCall | undefined;
+  pendingCount = 0;
   readonly floodLog = new OncePerSecond();
 
   constructor(readonly options: CallGateOptions) {}
+
+  addPending(call: GatedCall): void {
+    call.older = this.newest;
+    call.newer = undefined;
+    if (this.newest === undefined) this.oldest = call;
+    else this.newest.newer = call;
+    this.newest = call;
+    this.pendingCount++;
+  }
+
+  removePending(call: GatedCall): void {
+    if (call.older === undefined) this.oldest = call.newer;
+    else call.older.newer = call.newer;
+    if (call.newer === undefined) this.newest = call.older;
+    else call.newer.older = call.older;
+    call.older = undefined;
+    call.newer = undefined;
+    this.pendingCount--;
+  }
 }
 
 /**
@@ -93,8 +117,11 @@ class GatedCall implements grpc.ServerInterceptingCallInterface, CallListener {
   private countedCall = false;
   private countedStream = false;
   private countedWatch = false;
-  /** Waiting for its request message (in the gate's pending set). */
+  /** Waiting for its request message (in the gate's pending list). */
   private isPending = false;
+  /** Its neighbours in the gate's pending list while it is pending. */
+  older: GatedCall | undefined;
+  newer: GatedCall | undefined;
   /** Answered here: later messages and the half-close are dropped. */
   private over = false;
   /** Refused by the guard: its status is not a failed authentication. */
@@ -133,11 +160,9 @@ class GatedCall implements grpc.ServerInterceptingCallInterface, CallListener {
     if (method.requestStream) {
       this.admit();
     } else {
-      if (gate.pending.size >= maxPendingCalls) {
-        const oldest = gate.pending.values().next().value as GatedCall;
-        oldest.refuse(Errors.tooManyPendingCalls(maxPendingCalls), true);
-      }
-      gate.pending.add(this);
+      if (gate.pendingCount >= maxPendingCalls)
+        gate.oldest?.endPending(Errors.tooManyPendingCalls(maxPendingCalls));
+      gate.addPending(this);
       this.isPending = true;
     }
     // The calls of one connection arrive together (all headers, then all requests), so the guard
@@ -254,7 +279,7 @@ class GatedCall implements grpc.ServerInterceptingCallInterface, CallListener {
   private leavePending(): void {
     if (!this.isPending) return;
     this.isPending = false;
-    this.gate.pending.delete(this);
+    this.gate.removePending(this);
   }
 
   private release(): void {
@@ -283,12 +308,18 @@ class GatedCall implements grpc.ServerInterceptingCallInterface, CallListener {
     return true;
   }
 
+  /** Ends a pending call for waiting too long (or longest): it leaves the list whatever happens. */
+  endPending(err: LedgerError): void {
+    this.leavePending();
+    this.refuse(err, true);
+  }
+
   /**
    * Ends the call here with a status of ours (the handler never sees it). `callersFault`: the
    * caller holds what others need (no request after its headers, a stream past a cap), unlike
    * a full server; such refusals count against its connection.
    */
-  refuse(err: LedgerError, callersFault: boolean): void {
+  private refuse(err: LedgerError, callersFault: boolean): void {
     if (this.over) return;
     this.over = true;
     this.release();
@@ -304,7 +335,7 @@ class GatedCall implements grpc.ServerInterceptingCallInterface, CallListener {
           operation: methodName(method.path),
           code: err.code,
           inFlight: calls.inFlight,
-          pending: gate.pending.size,
+          pending: gate.pendingCount,
           streams: streams.inFlight,
           ...(unlogged > 0 ? { notLoggedSince: unlogged } : {}),
         },
@@ -349,10 +380,8 @@ export function callGate(options: CallGateOptions): CallGate {
 
   const sweep = setInterval(() => {
     const expiredBefore = performance.now() - requestMessageTimeoutMs;
-    for (const call of gate.pending) {
-      if (call.sinceMs > expiredBefore) break;
-      call.refuse(Errors.requestNotReceived(requestMessageTimeoutMs), true);
-    }
+    for (let call = gate.oldest; call !== undefined && call.sinceMs <= expiredBefore; call = gate.oldest)
+      call.endPending(Errors.requestNotReceived(requestMessageTimeoutMs));
   }, SWEEP_EVERY_MS);
   sweep.unref();
 
@@ -363,7 +392,7 @@ export function callGate(options: CallGateOptions): CallGate {
   return {
     interceptor,
     get pending() {
-      return gate.pending.size;
+      return gate.pendingCount;
     },
     close: () => clearInterval(sweep),
   };
