@@ -196,6 +196,19 @@ export class LedgerEngine implements Ledger {
     return this.write(validateTransfer(input), principal);
   }
 
+  /** Ledger.createAccountNow: synchronous while nothing has to wait; refusals are thrown. */
+  createAccountNow(input: CreateInput, principal = ''): WriteOutcome | Promise<WriteOutcome> {
+    return this.write(validateCreate(input), principal);
+  }
+
+  updateBalanceNow(input: UpdateInput, principal = ''): WriteOutcome | Promise<WriteOutcome> {
+    return this.write(validateUpdate(input), principal);
+  }
+
+  transferFundsNow(input: TransferInput, principal = ''): WriteOutcome | Promise<WriteOutcome> {
+    return this.write(validateTransfer(input), principal);
+  }
+
   /**
    * ExecuteBatch: every operation answered in order, exactly as its unary call would be, in one
    * durable commit whose log entries are consecutive. Operations run in order and each sees the

@@ -24,6 +24,15 @@ export interface Ledger {
   updateBalance(input: UpdateInput, principal?: string): Promise<WriteOutcome>;
   transferFunds(input: TransferInput, principal?: string): Promise<WriteOutcome>;
   /**
+   * The same three writes, answered synchronously when nothing has to wait (state in this
+   * process, locks free, storage instant), else by a promise; a refusal may be thrown. The server
+   * uses them when a ledger has them, so such a write is answered in the turn its request came,
+   * with no promise at all.
+   */
+  createAccountNow?(input: CreateInput, principal?: string): WriteOutcome | Promise<WriteOutcome>;
+  updateBalanceNow?(input: UpdateInput, principal?: string): WriteOutcome | Promise<WriteOutcome>;
+  transferFundsNow?(input: TransferInput, principal?: string): WriteOutcome | Promise<WriteOutcome>;
+  /**
    * ExecuteBatch: every operation answered in order as its unary call would be, all committed
    * together at consecutive log positions; linked chains succeed or fail as a whole.
    */

@@ -110,6 +110,10 @@ export function ledgerHandlers(
   ctx: UnaryAdapterContext,
   snapshotReads = new SnapshotReads(),
 ): grpc.UntypedServiceImplementation {
+  // A ledger that can answer a write synchronously does so (no promise per call); else its promise.
+  const createAccount = engine.createAccountNow?.bind(engine) ?? engine.createAccount.bind(engine);
+  const updateBalance = engine.updateBalanceNow?.bind(engine) ?? engine.updateBalance.bind(engine);
+  const transferFunds = engine.transferFundsNow?.bind(engine) ?? engine.transferFunds.bind(engine);
   return {
     CreateAccount: unaryHandler<DecodedCreateAccountRequest, Buffer, WriteOutcome>(
       {
@@ -117,7 +121,7 @@ export function ledgerHandlers(
         access: () => need('write', 'call CreateAccount'),
         subject: (r) => ({ accountIds: [r.account_id], transactionId: r.transaction_id || undefined }),
         handle: (r, principal) =>
-          engine.createAccount(
+          createAccount(
             { accountId: r.account_id, initialBalance: r.initial_balance, transactionId: r.transaction_id },
             principal,
           ),
@@ -148,7 +152,7 @@ export function ledgerHandlers(
         access: () => need('write', 'call UpdateBalance'),
         subject: (r) => ({ accountIds: [r.account_id], transactionId: r.transaction_id }),
         handle: (r, principal) =>
-          engine.updateBalance(
+          updateBalance(
             { accountId: r.account_id, delta: r.delta, transactionId: r.transaction_id },
             principal,
           ),
@@ -169,7 +173,7 @@ export function ledgerHandlers(
           transactionId: r.transaction_id,
         }),
         handle: (r, principal) =>
-          engine.transferFunds(
+          transferFunds(
             {
               fromId: r.from_account_id,
               toId: r.to_account_id,
