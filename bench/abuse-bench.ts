@@ -11,7 +11,7 @@
  * with the attacker's rate and CPU beside the server's.
  *
  *   npm run build && node dist/bench/abuse-bench.js [--only header-only,watch,idle,snapshot] [--quick]
- *     [--attacker process|thread] [--attacker-nice 19]
+ *     [--attacker process|thread] [--attacker-nice 19] [--idle-connections 5000]
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     attacker: { type: 'string', default: 'process' },
     'attacker-nice': { type: 'string', default: '19' },
+    /** The idle attack's connection count (default 5,000; 1 measures what starting the attacker costs alone). */
+    'idle-connections': { type: 'string' },
   },
 });
 if (values.attacker !== 'process' && values.attacker !== 'thread') {
@@ -41,7 +43,12 @@ const kinds = values.only.split(',').map((k) => k.trim()) as AbuseKind[];
 const ORDERS: Record<AbuseKind, Omit<AbuseOrder, 'target' | 'kind'>> = {
   'header-only': { total: quick ? 60_000 : 600_000, connections: 20, maxDurationMs: quick ? 8_000 : 30_000 },
   watch: { total: quick ? 10_000 : 100_000, connections: 100, maxDurationMs: quick ? 8_000 : 30_000 },
-  idle: { total: quick ? 2_000 : 5_000, connections: 0, maxDurationMs: 20_000 },
+  idle: {
+    total:
+      values['idle-connections'] !== undefined ? Number(values['idle-connections']) : quick ? 2_000 : 5_000,
+    connections: 0,
+    maxDurationMs: 20_000,
+  },
   snapshot: { total: 1_000, connections: 1, maxDurationMs: 5_000 },
 };
 const SNAPSHOT_ACCOUNTS = 22_000;
