@@ -72,6 +72,19 @@ afterEach(async () => {
 });
 
 describe('Prometheus metrics', () => {
+  it('reads the connections waiting for their HTTP/2 session and those shed, as the server counts them', async () => {
+    const metrics = new LedgerMetrics();
+    metrics.bind({
+      inFlightCalls: () => 0,
+      connections: () => ({ open: 3, refused: 1, queued: 7, shed: 5 }),
+    });
+    http = await startMetricsServer(metrics, '127.0.0.1', 0, silentLogger());
+    const { samples } = await scrape(http.target);
+    expect(value(samples, 'ledger_connections')).toBe(3);
+    expect(value(samples, 'ledger_connections_waiting')).toBe(7);
+    expect(value(samples, 'ledger_connections_shed_total')).toBe(5);
+  });
+
   it('counts calls by method and status, times them, and reads the engine at scrape time', async () => {
     const metrics = new LedgerMetrics();
     t = await startTestServer({ observer: metrics, engine: { commitObserver: metrics } });
@@ -110,6 +123,8 @@ describe('Prometheus metrics', () => {
     expect(value(samples, 'ledger_rpc_in_flight')).toBe(0);
     expect(value(samples, 'ledger_connections')).toBeGreaterThanOrEqual(1);
     expect(value(samples, 'ledger_connections_refused_total')).toBe(0);
+    expect(value(samples, 'ledger_connections_waiting')).toBe(0);
+    expect(value(samples, 'ledger_connections_shed_total')).toBe(0);
     expect(value(samples, 'ledger_streams')).toBe(0);
     expect(value(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     // Prometheus conventions: counters end in _total, units in the name.

@@ -28,6 +28,9 @@ export interface MetricsSources {
         readonly refused: number;
         readonly expelled?: number;
         readonly silent?: number;
+        /** Connections that spoke and wait for their HTTP/2 session; closed because that queue was full (session-pacer.ts). */
+        readonly queued?: number;
+        readonly shed?: number;
       })
     | undefined;
   /** Failed authentications (guessing-guard.ts), when access control is on. */
@@ -138,6 +141,14 @@ export class LedgerMetrics implements CallObserver, CommitObserver {
       'ledger_connections_expelled_total',
       'Connections sent GOAWAY and closed for too many refused calls in a second',
       () => read((s) => s.connections?.().expelled),
+    );
+    this.gauge('ledger_connections_waiting', 'Connections that spoke and wait for their HTTP/2 session', () =>
+      read((s) => s.connections?.().queued),
+    );
+    this.counter(
+      'ledger_connections_shed_total',
+      'Connections closed because too many were waiting for their HTTP/2 session',
+      () => read((s) => s.connections?.().shed),
     );
     this.counter(
       'ledger_connections_silent_closed_total',
