@@ -255,4 +255,23 @@ describe('session set-up waits for the client to speak, then is paced', () => {
     expect(outcomes.filter((o) => o === 'closed').length).toBeGreaterThan(0);
     expect(outcomes.every((o) => o === 'closed' || o === status.OK)).toBe(true);
   });
+
+  test('a connection reset by its client before it speaks is just gone (the server lives on)', async () => {
+    t = await startTestServer();
+    const openBefore = t.server.connections.open;
+    const doomed = Array.from({ length: 20 }, () => {
+      const s = connectTcp({ host: '127.0.0.1', port: t!.server.port });
+      sockets.push(s);
+      s.on('error', () => {});
+      return new Promise((r) => s.once('connect', r));
+    });
+    await Promise.all(doomed);
+    await until(() => t!.server.connections.open >= openBefore + 20);
+    // An RST, not a FIN: the server's read fails with ECONNRESET.
+    for (const s of sockets) s.resetAndDestroy();
+    await until(() => t!.server.connections.open === openBefore);
+    expect((await t.client.getBalance('nobody').catch((e: { code: number }) => e.code)) as number).toBe(
+      status.NOT_FOUND,
+    );
+  });
 });

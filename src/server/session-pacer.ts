@@ -73,6 +73,8 @@ export function paceSessionSetUp(listener: NetServer, pacing: SessionPacing, onS
         continue;
       }
       budget--;
+      // From here Node's own listeners handle the socket's errors, as they did before pacing.
+      socket.off('error', onWaitingError);
       for (const f of setUp) f.call(listener, socket);
     }
     if (head === queue.length) {
@@ -103,6 +105,11 @@ export function paceSessionSetUp(listener: NetServer, pacing: SessionPacing, onS
     schedule();
   };
   // One function for every socket (no closure per connection): `this` is the socket.
+  // A socket with no 'error' listener throws its error (a client's RST, ECONNRESET) out of the
+  // event loop, which would end the process; Node's own listeners would have attached one on arrival.
+  function onWaitingError(this: Socket): void {
+    this.destroy();
+  }
   function onFirstBytes(this: Socket): void {
     this.off('readable', onFirstBytes);
     // 'readable' with nothing buffered is the end of the stream: the client left without a word.
@@ -111,6 +118,7 @@ export function paceSessionSetUp(listener: NetServer, pacing: SessionPacing, onS
   }
 
   listener.on('connection', (socket: Socket) => {
+    socket.on('error', onWaitingError);
     if (socket.readableLength > 0) admit(socket);
     else socket.on('readable', onFirstBytes);
   });
