@@ -19,7 +19,7 @@ import { runTimed, runTimedH2load } from './timed-child.js';
  * - closed loop (`--callers N`): N callers each sending the next call on an answer; throughput.
  *   `--h2load` adds h2load's closed loop of GetBalance (N streams over 4 connections) on the same
  *   server: an independent generator for the read (writes need unique ids, which h2load's fixed
- *   body cannot give).
+ *   body cannot give). Each round ends with the issue's ratios of calls/s within that round.
  *
  * Ledger servers run with serve's node flags (src/server/serve-node-flags.ts); BENCH_PLAIN_NODE=1
  * runs them on Node's defaults, BENCH_SERVER_FLAGS[_<KIND>] adds flags (e.g. --trace-gc, whose
@@ -110,7 +110,19 @@ async function h2loadGets(server: ServerProcess): Promise<object> {
   };
 }
 
+/** The issue's ratios within one round: in memory / bare and durable / in memory, calls/s (closed loop). */
+function roundRatios(round: number, rates: Map<ServerKind, number>): void {
+  const ratio = (a: ServerKind, b: ServerKind) => {
+    const x = rates.get(a);
+    const y = rates.get(b);
+    return x === undefined || y === undefined ? undefined : Math.round((x / y) * 1000) / 1000;
+  };
+  const ratios = { 'real/bare': ratio('real', 'bare'), 'durable/real': ratio('durable', 'real') };
+  if (Object.values(ratios).some((r) => r !== undefined)) console.log(JSON.stringify({ round, ratios }));
+}
+
 for (let round = 0; round < Number(values.rounds); round++) {
+  const rates = new Map<ServerKind, number>();
   for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) {
     const profileDir = values.profile === undefined ? undefined : join(values.profile, `${kind}-${round}`);
     const server = await ServerProcess.start(
@@ -121,6 +133,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
     try {
       const load = loadavg()[0]!.toFixed(2);
       const ledger = await ledgerLoad(server, join(dir, `${kind}-${round}.json`));
+      if ('callsPerS' in ledger) rates.set(kind, ledger.callsPerS as number);
       const gets = closed && values.h2load ? await h2loadGets(server) : {};
       console.log(JSON.stringify({ round, server: kind, load, ...ledger, ...gets }));
     } finally {
@@ -131,4 +144,5 @@ for (let round = 0; round < Number(values.rounds); round++) {
         console.log(`  ${hot.selfPercent.toFixed(1).padStart(5)}%  ${hot.function}`);
     }
   }
+  if (closed) roundRatios(round, rates);
 }
