@@ -104,7 +104,12 @@ export function toWireSnapshot(snapshot: Snapshot): WireSnapshot {
   };
 }
 
-/** The ledger.v1.Ledger implementation: wire <-> domain conversion only; the rules live in the engine. */
+/**
+ * The ledger.v1.Ledger implementation: wire <-> domain conversion only; the rules live in the
+ * engine. Its CreateAccount, GetBalance, UpdateBalance and TransferFunds take the own codec's
+ * requests and answer bytes: register it on `withUnaryCodecs(withBatchCodec(...))`, as
+ * ledger-server.ts does (with proto-loader's codec they would get int64 as strings).
+ */
 export function ledgerHandlers(
   engine: Ledger,
   ctx: UnaryAdapterContext,
