@@ -38,3 +38,27 @@ export function openTestLedger(url: string, options: Partial<PgLedgerOptions> = 
     ...options,
   });
 }
+
+/**
+ * Runs `lock` in a transaction of its own on `sql` and holds whatever row locks it took until the
+ * returned function is called (which then waits for that transaction to end).
+ */
+export async function holdRowLocks(
+  sql: postgres.Sql,
+  lock: (tx: postgres.TransactionSql) => Promise<unknown>,
+): Promise<() => Promise<void>> {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let locked!: () => void;
+  const holding = new Promise<void>((r) => (locked = r));
+  const blocker = sql.begin(async (tx) => {
+    await lock(tx);
+    locked();
+    await released;
+  });
+  await holding;
+  return async () => {
+    release();
+    await blocker;
+  };
+}

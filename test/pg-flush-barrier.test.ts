@@ -1,7 +1,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PgLedger } from '../src/engine/postgres/pg-ledger.js';
-import { createTestDatabase, openTestLedger, type TestDatabase } from './pg-fixture.js';
+import { createTestDatabase, holdRowLocks, openTestLedger, type TestDatabase } from './pg-fixture.js';
 
 /**
  * --db-commit overlap: group transactions commit asynchronously (the head row is free at COMMIT),
@@ -41,22 +41,8 @@ describe('PostgreSQL: answers wait for the flush barrier', () => {
       ?.balance;
 
   /** Another transaction holds every barrier row until the returned function is called. */
-  const lockBarrierRows = async (): Promise<() => Promise<void>> => {
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    let locked!: () => void;
-    const holding = new Promise<void>((r) => (locked = r));
-    const blocker = sql.begin(async (tx) => {
-      await tx`SELECT slot FROM ledger_flush_barrier ORDER BY slot FOR UPDATE`;
-      locked();
-      await released;
-    });
-    await holding;
-    return async () => {
-      release();
-      await blocker;
-    };
-  };
+  const lockBarrierRows = () =>
+    holdRowLocks(sql, (tx) => tx`SELECT slot FROM ledger_flush_barrier ORDER BY slot FOR UPDATE`);
 
   const until = async (what: () => Promise<boolean>) => {
     for (let i = 0; i < 400 && !(await what()); i++) await new Promise((r) => setTimeout(r, 25));

@@ -8,7 +8,7 @@ import { PgWorkerLedger } from '../src/engine/postgres/pg-worker-ledger.js';
 import type { StorageFailure } from '../src/engine/storage.js';
 import { runConformance } from '../src/harness/conformance/index.js';
 import { type RunningServer, startLedgerServer } from '../src/server/ledger-server.js';
-import { createTestDatabase, openTestLedger, type TestDatabase } from './pg-fixture.js';
+import { createTestDatabase, holdRowLocks, openTestLedger, type TestDatabase } from './pg-fixture.js';
 
 /**
  * The database client on a worker thread (serve's default, --db-thread worker): the same contract
@@ -53,22 +53,8 @@ describe('PostgreSQL: the database client on a worker thread', () => {
   };
 
   /** Another transaction holds the account's row lock until the returned function is called. */
-  const lockAccount = async (id: string): Promise<() => Promise<void>> => {
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    let locked!: () => void;
-    const holding = new Promise<void>((r) => (locked = r));
-    const blocker = sql.begin(async (tx) => {
-      await tx`SELECT id FROM ledger_accounts WHERE id = ${id} FOR UPDATE`;
-      locked();
-      await released;
-    });
-    await holding;
-    return async () => {
-      release();
-      await blocker;
-    };
-  };
+  const lockAccount = (id: string) =>
+    holdRowLocks(sql, (tx) => tx`SELECT id FROM ledger_accounts WHERE id = ${id} FOR UPDATE`);
 
   const failureOf = (ledger: PgWorkerLedger) =>
     new Promise<StorageFailure>((resolve) => ledger.onStorageFailure(resolve));
