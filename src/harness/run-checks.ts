@@ -20,9 +20,10 @@ export async function checkRun(
   injector: FaultInjector | undefined,
 ): Promise<InvariantVerdict[]> {
   const { scenario, pool, deadlineMs, notes } = ctx;
-  const finalSnapshot = await snapshotOrUndefined(pool.first, deadlineMs);
+  let why = '';
+  const finalSnapshot = await snapshotOrUndefined(pool.first, deadlineMs, true, (w) => (why = w));
   if (finalSnapshot === undefined)
-    notes.push('final snapshot unavailable: balance checks have no final state');
+    notes.push(`final snapshot unavailable (${why}): balance checks have no final state`);
   const wantsLog = scenario.expect.invariants.some(
     (n) => n === 'audit-log' || n === 'idempotency' || n === 'durability',
   );

@@ -84,6 +84,7 @@ export async function snapshotOrUndefined(
   client: LedgerClient,
   deadlineMs: number,
   includeAccounts = true,
+  onGiveUp?: (why: string) => void,
 ): Promise<SnapshotView | undefined> {
   const giveUpAt = Date.now() + HARNESS_LIMITS.snapshotUnavailableRetryMs;
   for (;;) {
@@ -92,7 +93,10 @@ export async function snapshotOrUndefined(
       return value;
     } catch (err) {
       const unavailable = err instanceof LedgerCallError && err.code === grpc.status.UNAVAILABLE;
-      if (!unavailable || Date.now() >= giveUpAt) return undefined;
+      if (!unavailable || Date.now() >= giveUpAt) {
+        onGiveUp?.(err instanceof LedgerCallError ? `${err.codeName} ${err.details}` : String(err));
+        return undefined;
+      }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
