@@ -13,8 +13,6 @@ export interface PacerStats {
   readonly queued: number;
   /** Connections closed because the queue was full. */
   readonly shed: number;
-  /** Most connections that waited at once so far. */
-  readonly maxQueued: number;
 }
 
 type ConnectionListener = (this: NetServer, socket: Socket) => void;
@@ -59,7 +57,7 @@ export function paceSessionSetUp(listener: NetServer, pacing: SessionPacing, onS
   let queue: Socket[] = [];
   let head = 0;
   let scheduled = false;
-  const stats = { queued: 0, shed: 0, maxQueued: 0 };
+  const stats = { queued: 0, shed: 0 };
 
   const drain = (): void => {
     scheduled = false;
@@ -101,7 +99,6 @@ export function paceSessionSetUp(listener: NetServer, pacing: SessionPacing, onS
     }
     queue.push(socket);
     stats.queued = queue.length - head;
-    if (stats.queued > stats.maxQueued) stats.maxQueued = stats.queued;
     schedule();
   };
   // One function for every socket (no closure per connection): `this` is the socket.
