@@ -16,6 +16,7 @@ import {
 } from '../src/harness/hpack-huffman.js';
 import { encodeRequest } from '../src/harness/ledger-messages.js';
 import { ledgerServiceDefinition } from '../src/wire/ledger-proto.js';
+import { h2Frame as frame } from './h2-raw-frame.js';
 
 const ACCOUNT = frameMessage(encodeRequest('get', { accountId: 'z' }).subarray(5));
 const channel = (target: string, extra: { maxStreamId?: number; maxResponseBytes?: number } = {}) =>
@@ -456,14 +457,6 @@ describe('lean caller against misbehaving raw servers', () => {
       close: () => server.close(),
     };
   }
-  const frame = (type: number, flags: number, stream: number, payload: Buffer) => {
-    const h = Buffer.alloc(9);
-    h.writeUIntBE(payload.length, 0, 3);
-    h[3] = type;
-    h[4] = flags;
-    h.writeUInt32BE(stream, 5);
-    return Buffer.concat([h, payload]);
-  };
 
   it('an undecodable header block is a connection error: GOAWAY(COMPRESSION_ERROR), calls UNAVAILABLE', async () => {
     const s = await rawServer(() => frame(1, 0x5, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff])));

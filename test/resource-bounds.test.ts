@@ -10,6 +10,7 @@ import { MisbehavingClient, outcomeOf } from '../src/harness/misbehaving-client.
 import { SnapshotReads } from '../src/server/snapshot-reads.js';
 import { grpcTimeoutMs } from '../src/server/transport-limits.js';
 import { oneErrorLine, runCli } from './cli-run.js';
+import { h2Frame } from './h2-raw-frame.js';
 import { PINO_ERROR, startTestServer, type TestServer } from './server-fixture.js';
 import { TestPki } from './tls-fixture.js';
 
@@ -256,15 +257,8 @@ describe('per-connection policing', () => {
       ['content-type', 'application/grpc'],
       ['te', 'trailers'],
     ]);
-    const frames: Buffer[] = [CONNECTION_PREFACE, Buffer.from([0, 0, 0, H2.SETTINGS, 0, 0, 0, 0, 0])];
-    for (let i = 0; i < 10; i++) {
-      const head = Buffer.alloc(9);
-      head.writeUIntBE(headers.length, 0, 3);
-      head[3] = H2.HEADERS;
-      head[4] = H2.END_HEADERS;
-      head.writeUInt32BE(1 + 2 * i, 5);
-      frames.push(head, headers);
-    }
+    const frames: Buffer[] = [CONNECTION_PREFACE, h2Frame(H2.SETTINGS, 0, 0, Buffer.alloc(0))];
+    for (let i = 0; i < 10; i++) frames.push(h2Frame(H2.HEADERS, H2.END_HEADERS, 1 + 2 * i, headers));
     raw.write(Buffer.concat(frames));
     await until(() => resets.length >= 8);
     expect(maxStreams).toBe(2);

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { CONNECTION_PREFACE, H2, H2FrameReader } from '../src/harness/h2-frames.js';
 import { encodeHeaderBlock, HpackDecoder } from '../src/harness/hpack.js';
 import { grpcFrame, MisbehavingClient } from '../src/harness/misbehaving-client.js';
+import { h2Frame as frame } from './h2-raw-frame.js';
 import { startTestServer, type TestServer } from './server-fixture.js';
 
 const CHECK = '/grpc.health.v1.Health/Check';
@@ -65,14 +66,6 @@ function speaker(port: number, path: string, message: Uint8Array): Speaker {
     ['content-type', 'application/grpc'],
     ['te', 'trailers'],
   ]);
-  const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
-    const head = Buffer.alloc(9);
-    head.writeUIntBE(payload.length, 0, 3);
-    head[3] = type;
-    head[4] = flags;
-    head.writeUInt32BE(stream, 5);
-    return Buffer.concat([head, payload]);
-  };
   const body = grpcFrame(message);
   const frames: Buffer[] = [CONNECTION_PREFACE, frame(H2.SETTINGS, 0, 0, Buffer.alloc(0))];
   frames.push(frame(H2.HEADERS, H2.END_HEADERS, 1, headers));
