@@ -12,13 +12,19 @@
  *
  *   npm run build && node dist/bench/abuse-bench.js [--only header-only,watch,idle,snapshot] [--quick]
  *     [--attacker process|thread] [--attacker-nice 19] [--idle-connections 5000]
+ *
+ * BENCH_TRACE=/tmp/x writes /tmp/x-<kind>.json: every sentinel call's start (CLOCK_MONOTONIC ns, the
+ * clock of `perf record -k mono`), latency and timer lateness, the abuse's start and the pids, to
+ * line the calls up with a system-wide `perf record` of the same run.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { LedgerClient } from '../src/client/ledger-client.js';
 import { procStatusBytes } from '../src/harness/process-rss.js';
+import { fdTableSlots } from '../src/server/fd-table.js';
 import type { AbuseKind, AbuseOrder, AbuseReport } from './abuse-worker.js';
 import { loadAverage, processCpuMs } from './proc-stats.js';
 
@@ -97,7 +103,8 @@ function startServer(): Promise<Server> {
 /** GetBalance every SENTINEL_PERIOD_MS on its own connection; latencies in µs, tagged by phase. */
 class Sentinel {
   /** atMs: when the call started, performance.now(). */
-  readonly samples: { phase: string; us: number; ok: boolean; atMs: number }[] = [];
+  readonly samples: { phase: string; us: number; ok: boolean; atMs: number; t0Ns: number; lateUs: number }[] =
+    [];
   phase = 'idle';
   private running = true;
   private readonly client: LedgerClient;
@@ -109,6 +116,7 @@ class Sentinel {
 
   start(): void {
     this.loop = (async () => {
+      let lateUs = 0;
       while (this.running) {
         const t0 = process.hrtime.bigint();
         const atMs = performance.now();
@@ -119,9 +127,14 @@ class Sentinel {
           ok = false;
         }
         const us = Number(process.hrtime.bigint() - t0) / 1_000;
-        this.samples.push({ phase: this.phase, us, ok, atMs });
+        this.samples.push({ phase: this.phase, us, ok, atMs, t0Ns: Number(t0), lateUs });
         const wait = SENTINEL_PERIOD_MS - us / 1_000;
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        lateUs = 0;
+        if (wait > 0) {
+          const due = performance.now() + wait;
+          await new Promise((r) => setTimeout(r, wait));
+          lateUs = (performance.now() - due) * 1_000;
+        }
       }
     })();
   }
@@ -211,6 +224,7 @@ async function scenario(kind: AbuseKind): Promise<string> {
   setup.close();
   if (kind === 'snapshot') await populate(server.target, SNAPSHOT_ACCOUNTS);
   const rssBefore = procStatusBytes(pid, ['VmRSS'])?.VmRSS;
+  const fdSlotsBefore = fdTableSlots(pid);
 
   const sentinel = new Sentinel(server.target);
   sentinel.start();
@@ -249,10 +263,24 @@ async function scenario(kind: AbuseKind): Promise<string> {
   clearInterval(sampler);
   await sentinel.stop();
   const hwm = procStatusBytes(pid, ['VmHWM'])?.VmHWM;
+  const fdSlotsAfter = fdTableSlots(pid);
   // SIGINT lets a --cpu-prof server write its profile.
   server.child.kill('SIGINT');
   await new Promise((r) => server.child.once('exit', r));
 
+  if (process.env.BENCH_TRACE) {
+    const abuseStartNs = Number(process.hrtime.bigint()) - (performance.now() - abuseStart) * 1e6;
+    writeFileSync(
+      `${process.env.BENCH_TRACE}-${kind}.json`,
+      JSON.stringify({
+        abuseStartNs,
+        serverPid: pid,
+        target: server.target,
+        benchPid: process.pid,
+        samples: sentinel.samples,
+      }),
+    );
+  }
   const idle = sentinel.stats('idle');
   const abuse = sentinel.stats('abuse');
   const after = sentinel.stats('after');
@@ -262,7 +290,7 @@ async function scenario(kind: AbuseKind): Promise<string> {
     `- abuse: ${flooded.attempted} attempted in ${(flooded.durationMs / 1000).toFixed(1)} s over ${order.connections || flooded.attempted} connections; outcomes ${JSON.stringify(done.outcomes)}`,
     `- sentinel GetBalance every ${SENTINEL_PERIOD_MS} ms: idle p50 ${ms(idle.p50Us)} / p99 ${ms(idle.p99Us)} ms (n=${idle.n}); during abuse p50 ${ms(abuse.p50Us)} / p99 ${ms(abuse.p99Us)} / max ${ms(abuse.maxUs)} ms (n=${abuse.n}, failed ${abuse.failed}); p99 ratio ${(abuse.p99Us / idle.p99Us).toFixed(2)}x; after p99 ${ms(after.p99Us)} ms (failed ${after.failed})`,
     `- slowest sentinel calls during the abuse (ms after it began: latency ms): ${sentinel.slowest('abuse', abuseStart, 5)}`,
-    `- server RSS: ${mib(rssBefore)} before, peak ${mib(peakRss)} sampled, VmHWM ${mib(hwm)}`,
+    `- server RSS: ${mib(rssBefore)} before, peak ${mib(peakRss)} sampled, VmHWM ${mib(hwm)}; descriptor table (FDSize) ${fdSlotsBefore} before, ${fdSlotsAfter} after (a growth in between slept in accept: src/server/fd-table.ts)`,
     `- server CPU during the abuse: ${(abuseCpuMs / 1000).toFixed(1)} s in ${(abuseMs / 1000).toFixed(1)} s (${((abuseCpuMs / abuseMs) * 100).toFixed(0)}% of a core); load average ${loadBefore} before, ${loadAverage()} after`,
     `- attacker (${attacker.label}): ${(flooded.attempted / (flooded.durationMs / 1000)).toFixed(0)} attempts/s; CPU ${(attackerCpuMs / 1000).toFixed(1)} s (${((attackerCpuMs / abuseMs) * 100).toFixed(0)}% of a core${attackerMode === 'thread' ? ', the bench process: attacker thread + sentinel' : ''})`,
   ].join('\n');

@@ -135,6 +135,14 @@ export const LIMITS = {
   defaultSessionsPerTurn: 4,
   /** Accepted connections waiting for their HTTP/2 session at once; more are closed as they arrive. */
   defaultMaxQueuedConnections: 1_000,
+  /**
+   * Descriptor slots a server reserves at start beyond max-connections per listener (its own files,
+   * the metrics endpoint, storage): Linux grows a multi-threaded process's descriptor table only
+   * after an RCU grace period (10-35 ms asleep), which in accept() holds the event loop (fd-table.ts).
+   */
+  fdTableHeadroomSlots: 256,
+  /** Most descriptor slots a server reserves at start (each costs one open and close of /dev/null, ~20 us). */
+  fdTableReserveMaxSlots: 65_536,
   /** Largest request header list (metadata), uncompressed, in bytes; larger requests are reset. */
   defaultMaxHeaderListBytes: 16 * 1024,
   /** A connection with no call open for this long is closed (GOAWAY). */

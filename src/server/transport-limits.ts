@@ -2,6 +2,7 @@ import { constants, type Http2Server, type IncomingHttpHeaders, type ServerHttp2
 import type * as grpc from '@grpc/grpc-js';
 import { LIMITS } from '../domain/limits.js';
 import type { ConnectionPolice } from './connection-police.js';
+import { reserveFdTable } from './fd-table.js';
 import type { Logger } from './logger.js';
 import { OncePerSecond } from './once-per-second.js';
 import { type PacerStats, paceSessionSetUp } from './session-pacer.js';
@@ -171,5 +172,21 @@ export function applyListenerLimits(
         );
     });
   }
+  // Now, before the event loop accepts anything: growing the table later sleeps in accept() (fd-table.ts).
+  const wanted = Math.min(
+    LIMITS.fdTableReserveMaxSlots,
+    limits.maxConnections * listeners.size + LIMITS.fdTableHeadroomSlots,
+  );
+  const reserved = reserveFdTable(wanted);
+  if (reserved?.stoppedBy !== undefined)
+    logger.warn(
+      { wanted, slots: reserved.slotsAfter, stoppedBy: reserved.stoppedBy },
+      'the open-files limit is below what max-connections needs; raise it (ulimit -n) or lower --max-connections',
+    );
+  else if (reserved !== undefined)
+    logger.debug(
+      { slots: reserved.slotsAfter, before: reserved.slotsBefore, ms: reserved.ms },
+      'descriptor table reserved',
+    );
   return stats;
 }
