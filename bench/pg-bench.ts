@@ -29,7 +29,8 @@ import { loadAverage, processCpuMs, threadCpuMs } from './proc-stats.js';
  * --client h2 (default) drives the servers with the harness's lean HTTP/2 caller (a few us of CPU
  * per call), raw with the leanest grpc-js client; --rounds N alternates pgbench and the 1-instance
  * runs N times and reports the median ratio; --profile writes the first server's CPU profile (with
- * its database worker's, --db-thread worker); `/main` or `/worker` after a commit mode picks --db-thread.
+ * its database worker's, --db-thread worker); `/main` or `/worker` after a commit mode picks --db-thread,
+ * `/N` --db-groups-in-flight, `/cached` or `/locked` --db-decide (e.g. `per-group/cached,per-group/locked`).
  */
 const ADMIN_URL =
   process.env.LEDGER_BENCH_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
@@ -178,9 +179,17 @@ const median = (xs: number[]) => {
 
 let profiled = false;
 
-/** `mode` is a --db-commit value, optionally with `/worker` or `/main` (--db-thread), then `/N` (--db-groups-in-flight). */
+/**
+ * `mode` is a --db-commit value, optionally followed by `/worker` or `/main` (--db-thread), `/N`
+ * (--db-groups-in-flight) and `/cached` or `/locked` (--db-decide), in any order.
+ */
 async function startServer(url: string, mode = 'overlap'): Promise<Server> {
-  const [commit, thread, groups] = mode.split('/');
+  const [commit, ...rest] = mode.split('/');
+  const thread = rest.find((p) => p === 'main' || p === 'worker');
+  const groups = rest.find((p) => /^\d+$/.test(p));
+  const decide = rest.find((p) => p === 'cached' || p === 'locked');
+  const unknown = rest.filter((p) => p !== thread && p !== groups && p !== decide);
+  if (unknown.length > 0) throw new Error(`--commit: unknown part ${unknown.join('/')} in ${mode}`);
   const profile = flags.profile !== undefined && !profiled;
   profiled ||= profile;
   const child = spawn(
@@ -203,6 +212,7 @@ async function startServer(url: string, mode = 'overlap'): Promise<Server> {
       commit!,
       ...(thread === undefined ? [] : ['--db-thread', thread]),
       ...(groups === undefined ? [] : ['--db-groups-in-flight', groups]),
+      ...(decide === undefined ? [] : ['--db-decide', decide]),
     ],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -236,18 +246,32 @@ interface LoadResult {
   /** Group transactions (database commits that are not flush barriers). */
   commits: number;
   barriers: number;
+  /** Transactions rolled back: with --db-decide cached, groups whose cached states were stale. */
+  rollbacks: number;
+  /** Idempotency records updated after their insert: one per write with an id on the locked path. */
+  recordRewrites: number;
   writes: number;
   wallMs: number;
 }
 
 /** Transactions committed in the database, and flush barriers run (each one of those commits). */
-async function xactCommits(url: string): Promise<{ commits: number; barriers: number }> {
+async function xactCommits(
+  url: string,
+): Promise<{ commits: number; barriers: number; rollbacks: number; rewrites: number }> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
-  const [row] = await sql<{ n: string; b: string }[]>`
+  // pg_stat_* lag by up to a second (backends report at most once a second): good for shares.
+  const [row] = await sql<{ n: string; b: string; r: string; u: string }[]>`
     SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())::text AS n,
+      (SELECT xact_rollback FROM pg_stat_database WHERE datname = current_database())::text AS r,
+      (SELECT n_tup_upd FROM pg_stat_user_tables WHERE relname = 'ledger_txids')::text AS u,
       (SELECT sum(n) FROM ledger_flush_barrier)::text AS b`;
   await sql.end();
-  return { commits: Number(row!.n), barriers: Number(row!.b) };
+  return {
+    commits: Number(row!.n),
+    barriers: Number(row!.b),
+    rollbacks: Number(row!.r),
+    rewrites: Number(row!.u),
+  };
 }
 
 /** Transfers through gRPC: callers spread over the servers, one load thread per server. */
@@ -335,6 +359,8 @@ async function runTransfers(
         ? to.commits.barriers - from.commits.barriers
         : to.commits.commits - from.commits.commits - 1,
     barriers: to.commits.barriers - from.commits.barriers,
+    rollbacks: to.commits.rollbacks - from.commits.rollbacks,
+    recordRewrites: to.commits.rewrites - from.commits.rewrites,
     writes: count,
     wallMs: to.at - from.at,
   };
@@ -537,6 +563,16 @@ function describe(label: string, r: LoadResult): void {
       `${groups} group transactions = ${(r.writes / Math.max(1, groups)).toFixed(1)} writes per group, ` +
       `${r.barriers} flush barriers (${(r.writes / Math.max(1, r.barriers)).toFixed(1)} writes per flush), ` +
       `${((2 * groups + r.barriers) / r.writes).toFixed(2)} round trips per write (2 per group, 1 per barrier)`,
+  );
+  // --db-decide cached: a cached group writes each record once and takes 1 round trip; a locked
+  // one rewrites its records and takes 2; a stale cached try (rolled back) costs 1 more. Overlap
+  // mode's barriers count stale tries too, so the cached share is of writes, the trips estimated.
+  const cachedShare = Math.min(1, Math.max(0, 1 - r.recordRewrites / r.writes));
+  const committed = Math.max(1, groups - (r.barriers > 0 ? r.rollbacks : 0));
+  console.log(
+    `  decided from the cache: ${(cachedShare * 100).toFixed(0)}% of writes (records written once); ` +
+      `${r.rollbacks} rolled back (stale cached tries); about ${(2 - cachedShare + r.rollbacks / committed).toFixed(2)} ` +
+      `round trips per group (barrier riding with the COMMIT)`,
   );
 }
 

@@ -1,12 +1,12 @@
 import postgres from 'postgres';
-import { type PgCommitMode, PgLedger } from '../src/engine/postgres/pg-ledger.js';
+import { type PgCommitMode, type PgDecideMode, PgLedger } from '../src/engine/postgres/pg-ledger.js';
 import { processCpuMs } from './proc-stats.js';
 
 /**
  * PgLedger without gRPC: N callers in this process send transfers (each with a transaction id)
  * for a few seconds; writes/s, writes per group and latency. Isolates the write path's database
  * cost from the gRPC hop that bench/pg-bench.ts includes.
- * Usage: npm run build && node dist/bench/pg-inprocess.js <overlap|per-group> [callers] [groups in flight] [seconds]
+ * Usage: npm run build && node dist/bench/pg-inprocess.js <overlap|per-group> [callers] [groups in flight] [seconds] [cached|locked]
  * (LEDGER_BENCH_DATABASE_URL: an admin URL, default postgres://postgres:postgres@127.0.0.1:5432/postgres)
  */
 const ADMIN_URL =
@@ -15,6 +15,7 @@ const mode = (process.argv[2] ?? 'overlap') as PgCommitMode;
 const callers = Number(process.argv[3] ?? 16);
 const groupsInFlight = Number(process.argv[4] ?? 2);
 const seconds = Number(process.argv[5] ?? 5);
+const decide = (process.argv[6] ?? 'cached') as PgDecideMode;
 const ACCOUNTS = 1_000;
 
 const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
@@ -31,6 +32,7 @@ const ledger = await PgLedger.open({
   connectTimeoutMs: 5_000,
   commitMode: mode,
   groupsInFlight,
+  decide,
 });
 for (let i = 0; i < ACCOUNTS; i++)
   await ledger.createAccount({ accountId: `a${i}`, initialBalance: 1_000_000n });
@@ -69,6 +71,8 @@ backends = (
 const pg0 = backendCpuMs();
 const cpu0 = process.cpuUsage();
 const groupsBefore = ledger.stats.groups;
+const cachedBefore = ledger.stats.cachedGroups;
+const staleBefore = ledger.stats.staleGroups;
 measuring = true;
 await callersDone;
 const pgUsPerWrite = ((backendCpuMs() - pg0) * 1000) / writes;
@@ -79,7 +83,8 @@ latencyMs.sort((a, b) => a - b);
 const groups = ledger.stats.groups - groupsBefore;
 console.log(
   `--db-commit ${mode}, ${callers} callers, ${groupsInFlight} groups in flight: ${(writes / seconds).toFixed(0)} writes/s, ` +
-    `${(writes / groups).toFixed(1)} writes per group, p50 ${latencyMs[latencyMs.length >> 1]!.toFixed(1)} ms, ` +
+    `${(writes / groups).toFixed(1)} writes per group (--db-decide ${decide}: ${ledger.stats.cachedGroups - cachedBefore} ` +
+    `groups committed from the cache, ${ledger.stats.staleGroups - staleBefore} stale), p50 ${latencyMs[latencyMs.length >> 1]!.toFixed(1)} ms, ` +
     `p99 ${latencyMs[Math.floor(latencyMs.length * 0.99)]!.toFixed(1)} ms; CPU per write: PostgreSQL backends ` +
     `${pgUsPerWrite.toFixed(0)} us (${backends.length} backends), this process ${processUsPerWrite.toFixed(0)} us`,
 );

@@ -99,6 +99,14 @@ export const LIMITS = {
   pgFlushBarriersInFlight: 2,
   /** PostgreSQL: most writes in one group transaction. */
   pgMaxGroupWrites: 512,
+  /** PostgreSQL, `--db-decide cached`: account states one process keeps to decide groups before they reach the database. */
+  pgAccountCacheAccounts: 100_000,
+  /** PostgreSQL, `--db-decide cached`: cached groups judged together for the stale share below. */
+  pgCachedWindowGroups: 32,
+  /** PostgreSQL, `--db-decide cached`: more stale groups than this share (percent) of a window pause the cached path. */
+  pgCachedMaxStalePercent: 20,
+  /** PostgreSQL, `--db-decide cached`: groups that take the locked path during a pause. */
+  pgCachedPauseGroups: 1_024,
   /** PostgreSQL: tries of one group that meets a deadlock, a serialization failure or a racing create. */
   pgGroupAttempts: 8,
   /** PostgreSQL: how often a server that lost its database tries to reach it again. */

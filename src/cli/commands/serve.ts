@@ -12,7 +12,14 @@ import { STARTUP_CHECKS, type StartupCheck } from '../../engine/lmdb-storage.js'
 import { openStorage } from '../../engine/open-storage.js';
 import { DatabaseError } from '../../engine/postgres/database-error.js';
 import { describeUrl } from '../../engine/postgres/pg-connect.js';
-import { PG_COMMIT_MODES, type PgCommitMode, PgLedger } from '../../engine/postgres/pg-ledger.js';
+import {
+  DEFAULT_PG_DECIDE,
+  PG_COMMIT_MODES,
+  PG_DECIDE_MODES,
+  type PgCommitMode,
+  type PgDecideMode,
+  PgLedger,
+} from '../../engine/postgres/pg-ledger.js';
 import {
   PG_CLIENT_THREADS,
   type PgClientThread,
@@ -58,6 +65,7 @@ interface ServeOptions {
   dbStatementTimeout: number;
   dbConnectTimeout: number;
   dbCommit: PgCommitMode;
+  dbDecide: PgDecideMode;
   dbThread: PgClientThread;
   dbGroupsInFlight: number;
   tlsCert?: string;
@@ -356,6 +364,14 @@ export function registerServe(program: Command): void {
     )
     .addOption(
       serveOption(
+        '--db-decide <mode>',
+        'with --database-url: cached (groups decided on account states this server saw committed, one round trip, checked by the database under the locks) or locked (lock, decide, commit: two round trips)',
+      )
+        .choices(PG_DECIDE_MODES)
+        .default(DEFAULT_PG_DECIDE),
+    )
+    .addOption(
+      serveOption(
         '--db-groups-in-flight <n>',
         'with --database-url: group transactions this server runs at once, each on its own connection (at most pool size - 2)',
       )
@@ -600,6 +616,7 @@ async function openPg(options: ServeOptions): Promise<Ledger> {
       statementTimeoutMs: options.dbStatementTimeout,
       connectTimeoutMs: options.dbConnectTimeout,
       commitMode: options.dbCommit,
+      decide: options.dbDecide,
       groupsInFlight: options.dbGroupsInFlight,
       txidTtlMs: options.txidTtl,
     };

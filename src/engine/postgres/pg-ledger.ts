@@ -17,6 +17,7 @@ import {
 import { type Clock, systemClock } from '../clock.js';
 import type { Ledger, WriteOutcome } from '../ledger.js';
 import type { Outcome } from '../outcome.js';
+import { AccountCache } from './pg-account-cache.js';
 import { Availability } from './pg-availability.js';
 import { type AccountRow, accountOf, type LogRow, logEntryOf } from './pg-codec.js';
 import {
@@ -30,9 +31,12 @@ import { FlushBarrier } from './pg-flush-barrier.js';
 import { checkSchema, migrate } from './pg-migrations.js';
 import { TxidSweep } from './pg-txid-sweep.js';
 import {
+  CacheStale,
   CommitUnconfirmed,
+  cachedStates,
   type GroupStats,
   type GroupUnit,
+  groupAccountIds,
   type ItemAnswer,
   type ItemClaim,
   RetryGroup,
@@ -53,14 +57,29 @@ export interface PgLedgerOptions extends DatabaseOptions {
    * each group's own flush while it holds the head row (for databases without synchronous_commit).
    */
   commitMode?: PgCommitMode;
+  /**
+   * How a group is decided: 'locked' (round trip 1 locks the rows, the decision, round trip 2
+   * commits) or 'cached' (decided on account states this process saw committed, and committed in
+   * one round trip that the database checks under the locks; the locked path when the cache
+   * misses or is stale). docs/postgres.md, "Decision: one round trip per group".
+   */
+  decide?: PgDecideMode;
   clock?: Clock;
 }
+
+export const PG_DECIDE_MODES = ['cached', 'locked'] as const;
+export type PgDecideMode = (typeof PG_DECIDE_MODES)[number];
+/** serve --db-decide's default. */
+export const DEFAULT_PG_DECIDE: PgDecideMode = 'locked';
 
 export const PG_COMMIT_MODES = ['overlap', 'per-group'] as const;
 export type PgCommitMode = (typeof PG_COMMIT_MODES)[number];
 
 export interface PgLedgerStats extends GroupStats {
   groups: number;
+  /** Groups committed on the cached path (one round trip), and cached attempts that were stale. */
+  cachedGroups: number;
+  staleGroups: number;
   writes: number;
   retries: number;
   groupsInFlight: number;
@@ -94,7 +113,15 @@ export class PgLedger implements Ledger {
   private writesInFlight = 0;
   private closing = false;
   private drained: (() => void) | undefined;
-  readonly stats: PgLedgerStats = { groups: 0, writes: 0, retries: 0, groupsInFlight: 0, statements: 0 };
+  readonly stats: PgLedgerStats = {
+    groups: 0,
+    cachedGroups: 0,
+    staleGroups: 0,
+    writes: 0,
+    retries: 0,
+    groupsInFlight: 0,
+    statements: 0,
+  };
 
   private constructor(
     private readonly sql: postgres.Sql,
@@ -107,11 +134,16 @@ export class PgLedger implements Ledger {
     private readonly groupTimeoutMs: number,
     /** Undefined in 'per-group' mode: every COMMIT answered is already durable. */
     private readonly barrier: FlushBarrier | undefined,
+    /** Undefined with --db-decide locked. */
+    private readonly cache: AccountCache | undefined,
   ) {
     // A group whose connection died may never settle (see runWriteGroup): losing the database
     // abandons every group in flight, and so does a group older than any statement may run.
+    // A restart may also have lost commits the cache saw (asynchronous commits not yet flushed).
     availability.watch((serving) => {
-      if (!serving) for (const abandon of this.abandons) abandon();
+      if (serving) return;
+      for (const abandon of this.abandons) abandon();
+      this.cache?.clear();
     });
   }
 
@@ -164,6 +196,14 @@ export class PgLedger implements Ledger {
       options.statementTimeoutMs + options.connectTimeoutMs,
       (options.commitMode ?? 'overlap') === 'overlap'
         ? new FlushBarrier(sql, LIMITS.pgFlushBarriersInFlight)
+        : undefined,
+      (options.decide ?? DEFAULT_PG_DECIDE) === 'cached'
+        ? new AccountCache({
+            maxAccounts: LIMITS.pgAccountCacheAccounts,
+            windowGroups: LIMITS.pgCachedWindowGroups,
+            maxStalePercent: LIMITS.pgCachedMaxStalePercent,
+            pauseGroups: LIMITS.pgCachedPauseGroups,
+          })
         : undefined,
     );
   }
@@ -408,10 +448,20 @@ export class PgLedger implements Ledger {
   }
 
   private async runGroup(group: Queued[], transactionOver: () => void): Promise<void> {
+    const units = group.map((q) => q.unit);
+    const cache = this.cache;
+    // Decided before this group holds its own accounts busy (only other groups' count).
+    let cached = cache?.worthTrying() === true ? cachedStates(units, cache) : undefined;
+    const touched = cache === undefined ? [] : groupAccountIds(units);
+    cache?.hold(touched);
     let slotFree = false;
-    const over = () => {
+    const over = (accounts?: readonly AccountState[]) => {
       if (slotFree) return;
       slotFree = true;
+      if (cache !== undefined) {
+        if (accounts !== undefined) cache.remember(accounts);
+        cache.release(touched);
+      }
       transactionOver();
     };
     this.stats.groups++;
@@ -422,21 +472,35 @@ export class PgLedger implements Ledger {
     for (let attempt = 1; answers === undefined && failure === undefined; attempt++) {
       try {
         if (!this.availability.serving) throw Errors.storageUnavailable();
-        answers = await this.watchdog(
-          runWriteGroup(
-            this.sql,
-            group.map((q) => q.unit),
-            {
-              nowMs: this.clock.nowMs(),
-              nowNs: this.clock.nowNs,
-              careful,
-              asyncCommit: this.barrier !== undefined,
-              onCommitted: over,
-              stats: this.stats,
-            },
-          ),
-        );
+        ({ answers } = await this.watchdog(
+          runWriteGroup(this.sql, units, {
+            nowMs: this.clock.nowMs(),
+            nowNs: this.clock.nowNs,
+            careful,
+            asyncCommit: this.barrier !== undefined,
+            cached,
+            onCommitted: over,
+            stats: this.stats,
+          }),
+        ));
+        if (cached !== undefined) {
+          this.stats.cachedGroups++;
+          cache!.judge(false);
+        }
       } catch (err) {
+        if (err instanceof CacheStale) {
+          // Nothing committed; decide again on locked rows (not a failed try of the group).
+          this.stats.staleGroups++;
+          cache!.judge(true);
+          cache!.forget(cached!.keys());
+          cached = undefined;
+          attempt--;
+          continue;
+        }
+        // A retry, a rollback, a lost connection or an unconfirmed commit: states this process
+        // saw may be gone or about to change; trust none of them.
+        cache?.clear();
+        cached = undefined;
         if (attempt < LIMITS.pgGroupAttempts && isRetryable(err)) {
           this.stats.retries++;
           careful ||= err instanceof RetryGroup && err.careful;

@@ -47,6 +47,24 @@ export interface ItemAnswer {
   readonly recorded: boolean;
 }
 
+/**
+ * A group decided on cached states met the database disagreeing: an account's balance or version
+ * changed behind the cache, an account it created exists, or a transaction id it claimed was
+ * recorded (or is being executed) elsewhere. Nothing of it committed; run it on the locked path.
+ */
+export class CacheStale extends Error {
+  override readonly name = 'CacheStale';
+  constructor(override readonly cause: unknown) {
+    super('the cached account states were stale');
+  }
+}
+
+/** What a committed group answers, and the committed states of the accounts it locked or created. */
+export interface GroupResult {
+  readonly answers: ItemAnswer[][];
+  readonly accounts: AccountState[];
+}
+
 /** The group must run again from scratch (nothing of it committed). */
 export class RetryGroup extends Error {
   override readonly name = 'RetryGroup';
@@ -68,8 +86,17 @@ export interface GroupOptions {
    * at COMMIT, and the caller must wait for a FlushBarrier before answering anything of the group.
    */
   asyncCommit: boolean;
-  /** The COMMIT answered (with asyncCommit: not yet durable): the head row and locks are free. */
-  onCommitted?: () => void;
+  /**
+   * The COMMIT answered (with asyncCommit: not yet durable): the head row and locks are free, and
+   * `accounts` are the committed states of every account the group locked or created.
+   */
+  onCommitted?: (accounts: readonly AccountState[]) => void;
+  /**
+   * Decide on these account states (from this process's AccountCache: the accounts the group
+   * touches, an absent id meaning one its creates assume new) and commit in one round trip, with
+   * the database checking them under the locks (runCachedGroup). Undefined: the locked path.
+   */
+  cached?: ReadonlyMap<string, AccountState>;
   stats: GroupStats;
 }
 
@@ -142,115 +169,255 @@ export async function runWriteGroup(
   sql: postgres.Sql,
   units: readonly GroupUnit[],
   options: GroupOptions,
-): Promise<ItemAnswer[][]> {
+): Promise<GroupResult> {
   // A reserved connection, so BEGIN and COMMIT ride in the pipelined round trips (sql.begin
   // would spend one round trip on each). postgres.js 3.4 leaves statements queued on a reserved
   // connection waiting forever when that connection dies: PgLedger's watchdog answers for them.
-  return await withReservedConnection(sql, (tx) => runInTransaction(tx, units, options), {
-    failureOf: (err) => (err instanceof CommitUnconfirmed ? err.cause : err),
-    // After CommitUnconfirmed the transaction is over.
-    rollBack: (err) => !(err instanceof CommitUnconfirmed),
-  });
+  const cached = options.cached;
+  return await withReservedConnection(
+    sql,
+    (tx) =>
+      cached === undefined ? runInTransaction(tx, units, options) : runCached(tx, units, cached, options),
+    {
+      failureOf: (err) => (err instanceof CommitUnconfirmed ? err.cause : err),
+      // After CommitUnconfirmed the transaction is over.
+      rollBack: (err) => !(err instanceof CommitUnconfirmed),
+    },
+  );
+}
+
+/** The writes of a group that still need the database (not answered before it ran). */
+function openItems(units: readonly GroupUnit[]): UnitItem[] {
+  return units.flatMap((u) => u.items.filter((item) => item.known === undefined && item.cmd !== undefined));
+}
+
+/** Every account a group's writes touch, each once: what it locks, or holds busy in this process. */
+export function groupAccountIds(units: readonly GroupUnit[]): string[] {
+  return ids(openItems(units).flatMap((item) => touchedIds(item.cmd!)));
+}
+
+/**
+ * The states a group would be decided on from a cache, or undefined when it cannot be: an account
+ * it reads is not cached (and not created earlier in the group), or is being changed by another
+ * group in flight. A create of an uncached account assumes the account is new (the insert checks).
+ */
+export function cachedStates(
+  units: readonly GroupUnit[],
+  cache: { get(id: string): AccountState | undefined; isBusy(id: string): boolean },
+): Map<string, AccountState> | undefined {
+  const states = new Map<string, AccountState>();
+  const created = new Set<string>();
+  for (const item of openItems(units)) {
+    const cmd = item.cmd!;
+    for (const id of touchedIds(cmd)) {
+      if (states.has(id) || created.has(id)) continue;
+      if (cache.isBusy(id)) return undefined;
+      const state = cache.get(id);
+      if (state !== undefined) states.set(id, state);
+      else if (cmd.op === 'create') created.add(id);
+      else return undefined;
+    }
+  }
+  return states;
+}
+
+/**
+ * The pipelined statements of one group transaction: each is counted, kept for settleAll, and
+ * sent by postgres.js when it is first awaited (settleAll, or the void below, starts them in order).
+ */
+function pipeline(options: GroupOptions) {
+  const pending: Promise<unknown>[] = [];
+  const send = <T>(query: Promise<T>): Promise<T> => {
+    options.stats.statements++;
+    pending.push(query);
+    return query;
+  };
+  return { pending, send };
+}
+
+function begin(tx: postgres.ReservedSql, options: GroupOptions) {
+  // One simple-protocol message; SET LOCAL lasts until this transaction ends.
+  return tx.unsafe(options.asyncCommit ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
 }
 
 async function runInTransaction(
   tx: postgres.ReservedSql,
   units: readonly GroupUnit[],
   options: GroupOptions,
-): Promise<ItemAnswer[][]> {
-  {
-    const open = units.flatMap((u) =>
-      u.items.filter((item) => item.known === undefined && item.cmd !== undefined),
-    );
-    const claims = open.flatMap((item) => (item.claim === undefined ? [] : [item.claim]));
-    const accountIds = ids(open.flatMap((item) => touchedIds(item.cmd!)));
-    const pending: Promise<unknown>[] = [];
-    const send = <T>(query: Promise<T>): Promise<T> => {
-      options.stats.statements++;
-      pending.push(query);
-      return query;
-    };
-    // One simple-protocol message; SET LOCAL lasts until this transaction ends.
-    send(tx.unsafe(options.asyncCommit ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN'));
-    const claimed =
-      claims.length === 0
-        ? undefined
-        : send(tx<{ id: string }[]>`
-          INSERT INTO ledger_txids (id, fingerprint, expires_at_ms, outcome)
-          SELECT u.id, u.fingerprint, u.expires_at_ms, '' FROM unnest(
-            ${claims.map((c) => c.txid)}::text[], ${claims.map((c) => c.print)}::text[],
-            ${claims.map((c) => String(c.expiresAtMs))}::int8[]
-          ) AS u(id, fingerprint, expires_at_ms)
-          ORDER BY u.id
-          ON CONFLICT (id) DO UPDATE SET
-            fingerprint = excluded.fingerprint, expires_at_ms = excluded.expires_at_ms, outcome = ''
-          WHERE ledger_txids.expires_at_ms <= ${String(options.nowMs)}::int8
-          RETURNING id`);
-    const locked = send(tx<AccountRow[]>`
-      SELECT id, balance, version FROM ledger_accounts WHERE id = ANY(${accountIds}::text[])
-      ORDER BY id FOR UPDATE`);
-    const head = options.careful
-      ? send(tx<{ total_balance: string }[]>`SELECT total_balance FROM ledger_head FOR UPDATE`)
-      : undefined;
-    await settleAll(pending);
-    pending.length = 0;
+): Promise<GroupResult> {
+  const open = openItems(units);
+  const claims = open.flatMap((item) => (item.claim === undefined ? [] : [item.claim]));
+  const accountIds = ids(open.flatMap((item) => touchedIds(item.cmd!)));
+  const { pending, send } = pipeline(options);
+  send(begin(tx, options));
+  const claimed =
+    claims.length === 0
+      ? undefined
+      : send(tx<{ id: string }[]>`
+        INSERT INTO ledger_txids (id, fingerprint, expires_at_ms, outcome)
+        SELECT u.id, u.fingerprint, u.expires_at_ms, '' FROM unnest(
+          ${claims.map((c) => c.txid)}::text[], ${claims.map((c) => c.print)}::text[],
+          ${claims.map((c) => String(c.expiresAtMs))}::int8[]
+        ) AS u(id, fingerprint, expires_at_ms)
+        ORDER BY u.id
+        ON CONFLICT (id) DO UPDATE SET
+          fingerprint = excluded.fingerprint, expires_at_ms = excluded.expires_at_ms, outcome = ''
+        WHERE ledger_txids.expires_at_ms <= ${String(options.nowMs)}::int8
+        RETURNING id`);
+  const locked = send(tx<AccountRow[]>`
+    SELECT id, balance, version FROM ledger_accounts WHERE id = ANY(${accountIds}::text[])
+    ORDER BY id FOR UPDATE`);
+  const head = options.careful
+    ? send(tx<{ total_balance: string }[]>`SELECT total_balance FROM ledger_head FOR UPDATE`)
+    : undefined;
+  await settleAll(pending);
+  pending.length = 0;
 
-    const mine = new Set((await claimed)?.map((r) => r.id));
-    // Ids that were not ours belong to a committed record (a replay or a conflict): read them, in
-    // one more round trip that only groups with such ids pay. The claim waited for any writer of
-    // them, so their records are committed and visible to this statement.
-    const notMine = claims.filter((c) => !mine.has(c.txid)).map((c) => c.txid);
-    const others = new Map<string, { id: string; fingerprint: string; outcome: string }>();
-    if (notMine.length > 0) {
-      options.stats.statements++;
-      const rows = await tx<{ id: string; fingerprint: string; outcome: string }[]>`
-        SELECT id, fingerprint, outcome FROM ledger_txids WHERE id = ANY(${notMine}::text[])`;
-      for (const r of rows) others.set(r.id, r);
-    }
-    const state = new Map<string, AccountState | undefined>((await locked).map((r) => [r.id, accountOf(r)]));
-    const total = head === undefined ? undefined : BigInt((await head)[0]!.total_balance);
-    const decided = decide(units, mine, others, state, total, options.nowNs);
-
-    if (decided.accountInserts.length > 0) {
-      // Before the head row: an id another server is creating right now makes this insert wait,
-      // and it must not wait while holding the head row.
-      const rows = decided.accountInserts;
-      send(tx`
-        INSERT INTO ledger_accounts (id, balance, version)
-        SELECT * FROM unnest(${rows.map((a) => a.id)}::text[], ${rows.map((a) => a.balance.toString())}::int8[],
-          ${rows.map((a) => String(a.version))}::int8[])`);
-    }
-    if (decided.unclaimed.length > 0) {
-      send(tx`DELETE FROM ledger_txids WHERE id = ANY(${decided.unclaimed}::text[])`);
-    }
-    sendEffects(tx, decided, send);
-    const commit = send(tx.unsafe('COMMIT'));
-    // Same round trip: a synchronous one-row commit after ours flushes the WAL through our commit
-    // record, while the head row is already free for the next group (see FlushBarrier).
-    // postgres.js sends a query when it is first awaited: start them all now, in this order, so the
-    // barrier goes out after the COMMIT (in the transaction it would flush nothing).
-    const flushed = options.asyncCommit ? flushBarrier(tx) : undefined;
-    void Promise.allSettled(flushed === undefined ? pending : [...pending, flushed]);
-    try {
-      await settleAll(pending);
-    } catch (err) {
-      // The total of all balances left int64: decide again with the head row locked first.
-      if ((err as { code?: string }).code === '22003') throw new RetryGroup('total out of int64 range', true);
-      throw err;
-    }
-    // A COMMIT after a failed statement answers ROLLBACK, not an error; settleAll threw before that.
-    invariant((await commit).command === 'COMMIT', 'a group transaction without errors committed');
-    options.onCommitted?.();
-    if (flushed !== undefined) {
-      options.stats.statements++;
-      try {
-        await flushed;
-      } catch (err) {
-        throw new CommitUnconfirmed(err);
-      }
-    }
-    return decided.answers;
+  const mine = new Set((await claimed)?.map((r) => r.id));
+  // Ids that were not ours belong to a committed record (a replay or a conflict): read them, in
+  // one more round trip that only groups with such ids pay. The claim waited for any writer of
+  // them, so their records are committed and visible to this statement.
+  const notMine = claims.filter((c) => !mine.has(c.txid)).map((c) => c.txid);
+  const others = new Map<string, { id: string; fingerprint: string; outcome: string }>();
+  if (notMine.length > 0) {
+    options.stats.statements++;
+    const rows = await tx<{ id: string; fingerprint: string; outcome: string }[]>`
+      SELECT id, fingerprint, outcome FROM ledger_txids WHERE id = ANY(${notMine}::text[])`;
+    for (const r of rows) others.set(r.id, r);
   }
+  const state = new Map<string, AccountState | undefined>((await locked).map((r) => [r.id, accountOf(r)]));
+  const total = head === undefined ? undefined : BigInt((await head)[0]!.total_balance);
+  const decided = decide(units, mine, others, state, total, options.nowNs);
+
+  if (decided.accountInserts.length > 0) {
+    // Before the head row: an id another server is creating right now makes this insert wait,
+    // and it must not wait while holding the head row.
+    send(insertAccounts(tx, decided.accountInserts));
+  }
+  if (decided.unclaimed.length > 0) {
+    send(tx`DELETE FROM ledger_txids WHERE id = ANY(${decided.unclaimed}::text[])`);
+  }
+  sendEffects(tx, decided, send);
+  return await commitGroup(tx, pending, send, options, decided, state);
+}
+
+/**
+ * The cached path: the group decided before it reaches the database, on states this process saw
+ * committed, and sent in ONE pipelined round trip that makes the database check every assumption
+ * under the locks, failing the transaction (so its COMMIT answers ROLLBACK) if one does not hold:
+ * - each transaction id is claimed by a plain INSERT of its final record: an id recorded
+ *   elsewhere (or expired but not swept) is a unique violation; an id another server is executing
+ *   right now makes the insert wait for that transaction, then fail the same way (the locked path
+ *   then replays it);
+ * - the cached accounts are locked in id order (the global lock order: ids, accounts, head) by a
+ *   statement that divides by zero unless every locked row has the cached balance *and* version
+ *   (a version alone can come back with another balance after a commit lost in a crash);
+ * - a created account is a plain INSERT: one that exists is a unique violation.
+ * Then the same effects statement as the locked path, COMMIT, and (asyncCommit) the barrier.
+ * A failed check is CacheStale: nothing committed; the caller runs the group on the locked path.
+ */
+async function runCached(
+  tx: postgres.ReservedSql,
+  units: readonly GroupUnit[],
+  cached: ReadonlyMap<string, AccountState>,
+  options: GroupOptions,
+): Promise<GroupResult> {
+  const claims = openItems(units).flatMap((item) => (item.claim === undefined ? [] : [item.claim]));
+  const guarded = [...cached.values()];
+  const state = new Map<string, AccountState | undefined>(cached);
+  const decided = decide(
+    units,
+    new Set(claims.map((c) => c.txid)),
+    new Map(),
+    state,
+    undefined,
+    options.nowNs,
+  );
+  const outcomes = new Map(decided.recordedOutcomes);
+  const { pending, send } = pipeline(options);
+  send(begin(tx, options));
+  if (claims.length > 0) {
+    // Each id written once, with its outcome; an unrecorded one (a failed linked chain) is
+    // claimed all the same, so a record elsewhere still fails this path, then deleted below.
+    send(tx`
+      INSERT INTO ledger_txids (id, fingerprint, expires_at_ms, outcome)
+      SELECT * FROM unnest(
+        ${claims.map((c) => c.txid)}::text[], ${claims.map((c) => c.print)}::text[],
+        ${claims.map((c) => String(c.expiresAtMs))}::int8[], ${claims.map((c) => outcomes.get(c.txid) ?? '')}::text[]
+      ) AS u(id, fingerprint, expires_at_ms, outcome)
+      ORDER BY u.id`);
+  }
+  if (guarded.length > 0) {
+    // The division depends on the locked rows, so it is evaluated at run time, after the locks.
+    send(tx`
+      SELECT 1 / (count(*) FILTER (WHERE l.balance = u.balance AND l.version = u.version)
+        = ${String(guarded.length)}::int8)::int AS fresh
+      FROM (SELECT id, balance, version FROM ledger_accounts WHERE id = ANY(${guarded.map((a) => a.id)}::text[])
+        ORDER BY id FOR UPDATE) AS l
+      JOIN unnest(${guarded.map((a) => a.id)}::text[], ${guarded.map((a) => a.balance.toString())}::int8[],
+        ${guarded.map((a) => String(a.version))}::int8[]) AS u(id, balance, version) ON l.id = u.id`);
+  }
+  if (decided.accountInserts.length > 0) send(insertAccounts(tx, decided.accountInserts));
+  if (decided.unclaimed.length > 0) {
+    send(tx`DELETE FROM ledger_txids WHERE id = ANY(${decided.unclaimed}::text[])`);
+  }
+  sendEffects(tx, { ...decided, recordedOutcomes: [] }, send);
+  try {
+    return await commitGroup(tx, pending, send, options, decided, state);
+  } catch (err) {
+    // settleAll throws the first failure in pipeline order: a check's, if one failed.
+    const code = (err as { code?: string }).code;
+    if (code === '22012' || code === '23505') throw new CacheStale(err);
+    throw err;
+  }
+}
+
+function insertAccounts(tx: postgres.ReservedSql, rows: readonly AccountState[]) {
+  return tx`
+    INSERT INTO ledger_accounts (id, balance, version)
+    SELECT * FROM unnest(${rows.map((a) => a.id)}::text[], ${rows.map((a) => a.balance.toString())}::int8[],
+      ${rows.map((a) => String(a.version))}::int8[])`;
+}
+
+/**
+ * COMMIT, pipelined behind the group's statements, and with asyncCommit the flush barrier in the
+ * same round trip: a synchronous one-row commit after ours flushes the WAL through our commit
+ * record, while the head row is already free for the next group (see FlushBarrier).
+ */
+async function commitGroup(
+  tx: postgres.ReservedSql,
+  pending: Promise<unknown>[],
+  send: <T>(query: Promise<T>) => Promise<T>,
+  options: GroupOptions,
+  decided: Decided,
+  state: ReadonlyMap<string, AccountState | undefined>,
+): Promise<GroupResult> {
+  const commit = send(tx.unsafe('COMMIT'));
+  // postgres.js sends a query when it is first awaited: start them all now, in this order, so the
+  // barrier goes out after the COMMIT (in the transaction it would flush nothing).
+  const flushed = options.asyncCommit ? flushBarrier(tx) : undefined;
+  void Promise.allSettled(flushed === undefined ? pending : [...pending, flushed]);
+  try {
+    await settleAll(pending);
+  } catch (err) {
+    // The total of all balances left int64: decide again with the head row locked first.
+    if ((err as { code?: string }).code === '22003') throw new RetryGroup('total out of int64 range', true);
+    throw err;
+  }
+  // A COMMIT after a failed statement answers ROLLBACK, not an error; settleAll threw before that.
+  invariant((await commit).command === 'COMMIT', 'a group transaction without errors committed');
+  const accounts: AccountState[] = [];
+  for (const account of state.values()) if (account !== undefined) accounts.push(account);
+  options.onCommitted?.(accounts);
+  if (flushed !== undefined) {
+    options.stats.statements++;
+    try {
+      await flushed;
+    } catch (err) {
+      throw new CommitUnconfirmed(err);
+    }
+  }
+  return { answers: decided.answers, accounts };
 }
 
 /**
