@@ -55,6 +55,25 @@ export function openPool(options: DatabaseOptions, onClose?: () => void): postgr
   });
 }
 
+/**
+ * A result whose rows are not numbered from 0: postgres.js 3.4.9 numbered them from a row counter
+ * left by a session that closed while sending rows (pg-pool.ts). Reading it would miss rows
+ * (`const [row] = rows` is a hole), so it is refused as a failure of the connection.
+ */
+export class TornResult extends Error {
+  override readonly name = 'TornResult';
+  readonly code = 'TORN_RESULT';
+  constructor(rows: number, count: number) {
+    super(`a result of ${count} rows arrived as ${rows} (a connection's state left from a closed session)`);
+  }
+}
+
+/** The rows of a row-returning statement, checked whole: as many rows as its command tag counted. */
+export function wholeRows<T extends readonly unknown[] & { count: number }>(rows: T): T {
+  if (rows.length !== rows.count) throw new TornResult(rows.length, rows.count);
+  return rows;
+}
+
 /** SQLSTATEs that mean the connection, not the statement, failed (class 08, admin shutdown...). */
 const CONNECTION_STATES = new Set([
   '57P01',
@@ -123,7 +142,11 @@ export async function withReservedConnection<T>(
     return await work(tx);
   } catch (err) {
     lost = isConnectionFailure(options.failureOf?.(err) ?? err);
-    if (!lost && (options.rollBack?.(err) ?? true)) await tx.unsafe('ROLLBACK').catch(() => {});
+    // A ROLLBACK that fails means the connection failed too (it closed meanwhile): not given back.
+    if (!lost && (options.rollBack?.(err) ?? true))
+      await tx.unsafe('ROLLBACK').catch(() => {
+        lost = true;
+      });
     throw err;
   } finally {
     if (!lost) tx.release();

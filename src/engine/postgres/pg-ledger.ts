@@ -23,12 +23,13 @@ import { type AccountRow, accountOf, type LogRow, logEntryOf } from './pg-codec.
 import {
   type DatabaseOptions,
   isConnectionFailure,
-  openPool,
   probeDatabase,
+  wholeRows,
   withReservedConnection,
 } from './pg-connect.js';
 import { FlushBarrier } from './pg-flush-barrier.js';
 import { checkSchema, migrate } from './pg-migrations.js';
+import { PgPool } from './pg-pool.js';
 import { TxidSweep } from './pg-txid-sweep.js';
 import {
   CacheStale,
@@ -124,7 +125,7 @@ export class PgLedger implements Ledger {
   };
 
   private constructor(
-    private readonly sql: postgres.Sql,
+    private readonly pool: PgPool,
     private readonly availability: Availability,
     private readonly sweep: TxidSweep,
     private readonly clock: Clock,
@@ -168,32 +169,30 @@ export class PgLedger implements Ledger {
   /** Connects, checks (or migrates) the schema. Throws DatabaseError (one line) when it cannot. */
   static async open(options: PgLedgerOptions): Promise<PgLedger> {
     let availability: Availability | undefined;
-    const sql = openPool(options, () => availability?.suspect());
+    const groupTimeoutMs = options.statementTimeoutMs + options.connectTimeoutMs;
+    const pool = new PgPool(options, groupTimeoutMs, () => availability?.suspect());
+    const sql = pool.sql;
     try {
       await probeDatabase(sql, options.url);
       if (options.migrate === true) await migrate(sql);
       await checkSchema(sql);
     } catch (err) {
-      await sql.end({ timeout: 1 });
+      await pool.end(1_000);
       throw err;
     }
     const clock = options.clock ?? systemClock();
-    availability = new Availability(
-      sql,
-      LIMITS.pgProbeIntervalMs,
-      options.statementTimeoutMs + options.connectTimeoutMs,
-    );
+    availability = new Availability(sql, LIMITS.pgProbeIntervalMs, groupTimeoutMs);
     const sweep = new TxidSweep(sql, clock, availability);
     sweep.start();
     return new PgLedger(
-      sql,
+      pool,
       availability,
       sweep,
       clock,
       options.txidTtlMs ?? LIMITS.defaultTxidTtlMs,
       options.maxSnapshotAccounts ?? LIMITS.maxSnapshotAccounts,
       Math.max(1, Math.min(options.groupsInFlight ?? LIMITS.pgGroupsInFlight, options.poolSize - 2)),
-      options.statementTimeoutMs + options.connectTimeoutMs,
+      groupTimeoutMs,
       (options.commitMode ?? 'overlap') === 'overlap'
         ? new FlushBarrier(sql, LIMITS.pgFlushBarriersInFlight)
         : undefined,
@@ -206,6 +205,11 @@ export class PgLedger implements Ledger {
           })
         : undefined,
     );
+  }
+
+  /** The current pool (PgPool: replaced whole when one of its connections closed). */
+  private get sql(): postgres.Sql {
+    return this.pool.sql;
   }
 
   watchServing(listener: (serving: boolean) => void): void {
@@ -226,9 +230,11 @@ export class PgLedger implements Ledger {
 
   async getBalance(accountId: string): Promise<AccountState> {
     validateAccountId(accountId);
-    const [row] = await this.query(
-      (sql) => sql<AccountRow[]>`
+    const [row] = await this.query(async (sql) =>
+      wholeRows(
+        await sql<AccountRow[]>`
       SELECT id, balance, version FROM ledger_accounts WHERE id = ${accountId}`,
+      ),
     );
     if (row === undefined) throw Errors.accountNotFound(accountId);
     await this.durable();
@@ -238,8 +244,8 @@ export class PgLedger implements Ledger {
   async getSnapshot(includeAccounts: boolean): Promise<Snapshot> {
     type HeadRow = { last_position: string; total_balance: string; account_count: string };
     if (!includeAccounts) {
-      const [head] = await this.query(
-        (sql) => sql<HeadRow[]>`SELECT ${sql.unsafe(SNAPSHOT_COLUMNS)} FROM ledger_head`,
+      const [head] = await this.query(async (sql) =>
+        wholeRows(await sql<HeadRow[]>`SELECT ${sql.unsafe(SNAPSHOT_COLUMNS)} FROM ledger_head`),
       );
       await this.durable();
       return snapshotOf(head!, undefined);
@@ -250,18 +256,19 @@ export class PgLedger implements Ledger {
     const snapshot = await this.query((sql) =>
       this.watchdog(
         withReservedConnection(sql, async (tx): Promise<Snapshot> => {
-          const [, [head]] = await Promise.all([
+          const [, heads] = await Promise.all([
             tx.unsafe('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'),
             tx<HeadRow[]>`SELECT ${tx.unsafe(SNAPSHOT_COLUMNS)} FROM ledger_head`,
           ]);
+          const [head] = wholeRows(heads);
           const count = Number(head!.account_count);
           if (count > this.maxSnapshotAccounts)
             throw Errors.snapshotTooLarge(count, this.maxSnapshotAccounts);
-          const [rows]: [AccountRow[], unknown] = await Promise.all([
+          const [rows]: [postgres.RowList<AccountRow[]>, unknown] = await Promise.all([
             tx<AccountRow[]>`SELECT id, balance, version FROM ledger_accounts`,
             tx.unsafe('COMMIT'),
           ]);
-          const accounts = rows.map(accountOf);
+          const accounts = wholeRows(rows).map(accountOf);
           // The contract's order is by UTF-16 code units, which no database collation promises.
           accounts.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
           return snapshotOf(head!, accounts);
@@ -274,9 +281,11 @@ export class PgLedger implements Ledger {
 
   async getTransaction(transactionId: string): Promise<LogEntry> {
     validateTransactionId(transactionId);
-    const [row] = await this.query(
-      (sql) => sql<LogRow[]>`
+    const [row] = await this.query(async (sql) =>
+      wholeRows(
+        await sql<LogRow[]>`
       SELECT * FROM ledger_log WHERE transaction_id = ${transactionId} ORDER BY position DESC LIMIT 1`,
+      ),
     );
     if (row === undefined) throw Errors.transactionNotFound(transactionId);
     await this.durable();
@@ -302,7 +311,7 @@ export class PgLedger implements Ledger {
     if (this.writesInFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
     await this.sweep.stop();
     this.availability.close();
-    await this.sql.end({ timeout: 5 });
+    await this.pool.end(5_000);
   }
 
   /** A read, with connection failures turned into UNAVAILABLE and the database marked lost. */

@@ -13,7 +13,7 @@ import type { AccountState, WriteCommand } from '../../domain/types.js';
 import type { Outcome } from '../outcome.js';
 import { generateTransactionId } from '../transaction-ids.js';
 import { type AccountRow, accountOf, decodeOutcome, encodeOutcome } from './pg-codec.js';
-import { withReservedConnection } from './pg-connect.js';
+import { wholeRows, withReservedConnection } from './pg-connect.js';
 import { flushBarrier } from './pg-flush-barrier.js';
 
 /** A transaction id an operation claims: its fingerprint and the expiry of its record. */
@@ -273,7 +273,7 @@ async function runInTransaction(
   await settleAll(pending);
   pending.length = 0;
 
-  const mine = new Set((await claimed)?.map((r) => r.id));
+  const mine = new Set(claimed === undefined ? [] : wholeRows(await claimed).map((r) => r.id));
   // Ids that were not ours belong to a committed record (a replay or a conflict): read them, in
   // one more round trip that only groups with such ids pay. The claim waited for any writer of
   // them, so their records are committed and visible to this statement.
@@ -283,10 +283,12 @@ async function runInTransaction(
     options.stats.statements++;
     const rows = await tx<{ id: string; fingerprint: string; outcome: string }[]>`
       SELECT id, fingerprint, outcome FROM ledger_txids WHERE id = ANY(${notMine}::text[])`;
-    for (const r of rows) others.set(r.id, r);
+    for (const r of wholeRows(rows)) others.set(r.id, r);
   }
-  const state = new Map<string, AccountState | undefined>((await locked).map((r) => [r.id, accountOf(r)]));
-  const total = head === undefined ? undefined : BigInt((await head)[0]!.total_balance);
+  const state = new Map<string, AccountState | undefined>(
+    wholeRows(await locked).map((r) => [r.id, accountOf(r)]),
+  );
+  const total = head === undefined ? undefined : BigInt(wholeRows(await head)[0]!.total_balance);
   const decided = decide(units, mine, others, state, total, options.nowNs);
 
   if (decided.accountInserts.length > 0) {
