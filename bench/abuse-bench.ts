@@ -11,7 +11,11 @@
  * with the attacker's rate and CPU beside the server's.
  *
  *   npm run build && node dist/bench/abuse-bench.js [--only header-only,watch,idle,snapshot] [--quick]
- *     [--attacker process|thread] [--attacker-nice 19] [--idle-connections 5000]
+ *     [--attacker process|thread] [--attacker-nice 19] [--idle-connections 5000] [--sentinel process|bench]
+ *
+ * The sentinel runs in its own process (bench/sentinel-process.ts) so that its calls do not wait
+ * behind this process's own work (forking the attacker, sampling /proc, its garbage); `--sentinel
+ * bench` runs it here, as the first four passes did, to compare.
  *
  * BENCH_TRACE=/tmp/x writes /tmp/x-<kind>.json: every sentinel call's start (CLOCK_MONOTONIC ns, the
  * clock of `perf record -k mono`), latency and timer lateness, the abuse's start and the pids, to
@@ -27,6 +31,7 @@ import { procStatusBytes } from '../src/harness/process-rss.js';
 import { fdTableSlots } from '../src/server/fd-table.js';
 import type { AbuseKind, AbuseOrder, AbuseReport } from './abuse-worker.js';
 import { loadAverage, processCpuMs } from './proc-stats.js';
+import { type SentinelSample, sentinelLoop } from './sentinel-loop.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,8 +41,14 @@ const { values } = parseArgs({
     'attacker-nice': { type: 'string', default: '19' },
     /** The idle attack's connection count (default 5,000; 1 measures what starting the attacker costs alone). */
     'idle-connections': { type: 'string' },
+    /** Where the sentinel runs: its own process (default) or this one (the first four passes). */
+    sentinel: { type: 'string', default: 'process' },
   },
 });
+if (values.sentinel !== 'process' && values.sentinel !== 'bench') {
+  throw new Error(`--sentinel must be process or bench, not ${values.sentinel}`);
+}
+const sentinelMode = values.sentinel;
 if (values.attacker !== 'process' && values.attacker !== 'thread') {
   throw new Error(`--attacker must be process or thread, not ${values.attacker}`);
 }
@@ -100,64 +111,84 @@ function startServer(): Promise<Server> {
   });
 }
 
-/** GetBalance every SENTINEL_PERIOD_MS on its own connection; latencies in µs, tagged by phase. */
+type Phase = 'idle' | 'abuse' | 'after';
+
+/**
+ * GetBalance every SENTINEL_PERIOD_MS on its own connection, by default in its own process
+ * (sentinel-process.ts; `--sentinel bench` runs it in this process, as the first four passes did).
+ * A call counts in the phase in which it started; phases are marked on the monotonic clock.
+ */
 class Sentinel {
-  /** atMs: when the call started, performance.now(). */
-  readonly samples: { phase: string; us: number; ok: boolean; atMs: number; t0Ns: number; lateUs: number }[] =
-    [];
-  phase = 'idle';
-  private running = true;
-  private readonly client: LedgerClient;
+  samples: SentinelSample[] = [];
+  private readonly phaseStartNs: { phase: Phase; ns: number }[] = [{ phase: 'idle', ns: 0 }];
+  private child: ChildProcess | undefined;
+  private stopped = false;
   private loop: Promise<void> | undefined;
 
-  constructor(target: string) {
-    this.client = new LedgerClient(target, { deadlineMs: 10_000, channelKey: 'sentinel' });
-  }
+  constructor(private readonly target: string) {}
 
   start(): void {
-    this.loop = (async () => {
-      let lateUs = 0;
-      while (this.running) {
-        const t0 = process.hrtime.bigint();
-        const atMs = performance.now();
-        let ok = true;
-        try {
-          await this.client.getBalance('sentinel');
-        } catch {
-          ok = false;
-        }
-        const us = Number(process.hrtime.bigint() - t0) / 1_000;
-        this.samples.push({ phase: this.phase, us, ok, atMs, t0Ns: Number(t0), lateUs });
-        const wait = SENTINEL_PERIOD_MS - us / 1_000;
-        lateUs = 0;
-        if (wait > 0) {
-          const due = performance.now() + wait;
-          await new Promise((r) => setTimeout(r, wait));
-          lateUs = (performance.now() - due) * 1_000;
-        }
-      }
-    })();
+    if (sentinelMode === 'bench') {
+      this.loop = sentinelLoop(this.target, SENTINEL_PERIOD_MS, () => this.stopped, this.samples);
+      return;
+    }
+    const script = fileURLToPath(new URL('./sentinel-process.js', import.meta.url));
+    this.child = fork(script, [this.target, String(SENTINEL_PERIOD_MS)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const child = this.child;
+    this.loop = new Promise((resolve, reject) => {
+      child.once('message', (m) => {
+        this.samples = (m as { samples: SentinelSample[] }).samples;
+        resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`sentinel process exited (${code}) before its report`)));
+    });
+  }
+
+  get pid(): number {
+    return this.child?.pid ?? process.pid;
+  }
+
+  mark(phase: Phase): void {
+    this.phaseStartNs.push({ phase, ns: Number(process.hrtime.bigint()) });
   }
 
   async stop(): Promise<void> {
-    this.running = false;
+    this.stopped = true;
+    this.child?.send('stop');
     await this.loop;
-    this.client.close();
   }
 
-  /** The slowest calls of a phase, as "+start ms: latency ms" from `originMs` (where the tail sits in the attack). */
-  slowest(phase: string, originMs: number, count: number): string {
-    return this.samples
-      .filter((s) => s.phase === phase)
+  phaseOf(s: SentinelSample): Phase {
+    let phase: Phase = 'idle';
+    for (const p of this.phaseStartNs) if (s.t0Ns >= p.ns) phase = p.phase;
+    return phase;
+  }
+
+  of(phase: Phase): SentinelSample[] {
+    return this.samples.filter((s) => this.phaseOf(s) === phase);
+  }
+
+  /** The slowest calls of a phase, as "+start ms: latency ms" from `originNs` (where the tail sits in the attack). */
+  slowest(phase: Phase, originNs: number, count: number): string {
+    return this.of(phase)
       .sort((a, b) => b.us - a.us)
       .slice(0, count)
-      .sort((a, b) => a.atMs - b.atMs)
-      .map((s) => `+${(s.atMs - originMs).toFixed(0)}: ${(s.us / 1_000).toFixed(1)}`)
+      .sort((a, b) => a.t0Ns - b.t0Ns)
+      .map((s) => `+${((s.t0Ns - originNs) / 1e6).toFixed(0)}: ${(s.us / 1_000).toFixed(1)}`)
       .join(', ');
   }
 
-  stats(phase: string): { n: number; p50Us: number; p99Us: number; maxUs: number; failed: number } {
-    const xs = this.samples.filter((s) => s.phase === phase);
+  stats(phase: Phase): {
+    n: number;
+    p50Us: number;
+    p99Us: number;
+    maxUs: number;
+    failed: number;
+    maxLateUs: number;
+  } {
+    const xs = this.of(phase);
     const us = xs.map((s) => s.us).sort((a, b) => a - b);
     const at = (q: number) => us[Math.min(us.length - 1, Math.floor(q * us.length))] ?? Number.NaN;
     return {
@@ -166,6 +197,7 @@ class Sentinel {
       p99Us: at(0.99),
       maxUs: us[us.length - 1] ?? Number.NaN,
       failed: xs.filter((s) => !s.ok).length,
+      maxLateUs: Math.max(0, ...xs.map((s) => s.lateUs)),
     };
   }
 }
@@ -234,9 +266,10 @@ async function scenario(kind: AbuseKind): Promise<string> {
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, procStatusBytes(pid, ['VmRSS'])?.VmRSS ?? 0);
   }, 100);
-  sentinel.phase = 'abuse';
+  sentinel.mark('abuse');
   const cpuBefore = processCpuMs(pid);
   const abuseStart = performance.now();
+  const abuseStartNs = Number(process.hrtime.bigint());
   const loadBefore = loadAverage();
   const order: AbuseOrder = { kind, target: server.target, ...ORDERS[kind] };
   const attacker = startAttacker(order);
@@ -252,7 +285,7 @@ async function scenario(kind: AbuseKind): Promise<string> {
   const abuseCpuMs = processCpuMs(pid) - cpuBefore;
   const attackerCpuMs = attacker.cpuMs() - attackerCpuBefore;
   const abuseMs = performance.now() - abuseStart;
-  sentinel.phase = 'after';
+  sentinel.mark('after');
   attacker.postMessage('release');
   const done = await new Promise<AbuseReport>((resolve) =>
     attacker.on('message', (m) => {
@@ -269,15 +302,14 @@ async function scenario(kind: AbuseKind): Promise<string> {
   await new Promise((r) => server.child.once('exit', r));
 
   if (process.env.BENCH_TRACE) {
-    const abuseStartNs = Number(process.hrtime.bigint()) - (performance.now() - abuseStart) * 1e6;
     writeFileSync(
       `${process.env.BENCH_TRACE}-${kind}.json`,
       JSON.stringify({
         abuseStartNs,
         serverPid: pid,
         target: server.target,
-        benchPid: process.pid,
-        samples: sentinel.samples,
+        benchPid: sentinel.pid,
+        samples: sentinel.samples.map((x) => ({ ...x, phase: sentinel.phaseOf(x) })),
       }),
     );
   }
@@ -288,8 +320,9 @@ async function scenario(kind: AbuseKind): Promise<string> {
   return [
     `### ${kind}`,
     `- abuse: ${flooded.attempted} attempted in ${(flooded.durationMs / 1000).toFixed(1)} s over ${order.connections || flooded.attempted} connections; outcomes ${JSON.stringify(done.outcomes)}`,
-    `- sentinel GetBalance every ${SENTINEL_PERIOD_MS} ms: idle p50 ${ms(idle.p50Us)} / p99 ${ms(idle.p99Us)} ms (n=${idle.n}); during abuse p50 ${ms(abuse.p50Us)} / p99 ${ms(abuse.p99Us)} / max ${ms(abuse.maxUs)} ms (n=${abuse.n}, failed ${abuse.failed}); p99 ratio ${(abuse.p99Us / idle.p99Us).toFixed(2)}x; after p99 ${ms(after.p99Us)} ms (failed ${after.failed})`,
-    `- slowest sentinel calls during the abuse (ms after it began: latency ms): ${sentinel.slowest('abuse', abuseStart, 5)}`,
+    `- sentinel (${sentinelMode === 'process' ? 'own process' : 'in the bench process'}) GetBalance every ${SENTINEL_PERIOD_MS} ms: idle p50 ${ms(idle.p50Us)} / p99 ${ms(idle.p99Us)} ms (n=${idle.n}); during abuse p50 ${ms(abuse.p50Us)} / p99 ${ms(abuse.p99Us)} / max ${ms(abuse.maxUs)} ms (n=${abuse.n}, failed ${abuse.failed}); p99 ratio ${(abuse.p99Us / idle.p99Us).toFixed(2)}x; after p99 ${ms(after.p99Us)} ms (failed ${after.failed})`,
+    `- the sentinel's own timer, latest: idle ${ms(idle.maxLateUs)} ms, abuse ${ms(abuse.maxLateUs)} ms (its process's pauses, not the server's)`,
+    `- slowest sentinel calls during the abuse (ms after it began: latency ms): ${sentinel.slowest('abuse', abuseStartNs, 5)}`,
     `- server RSS: ${mib(rssBefore)} before, peak ${mib(peakRss)} sampled, VmHWM ${mib(hwm)}; descriptor table (FDSize) ${fdSlotsBefore} before, ${fdSlotsAfter} after (a growth in between slept in accept: src/server/fd-table.ts)`,
     `- server CPU during the abuse: ${(abuseCpuMs / 1000).toFixed(1)} s in ${(abuseMs / 1000).toFixed(1)} s (${((abuseCpuMs / abuseMs) * 100).toFixed(0)}% of a core); load average ${loadBefore} before, ${loadAverage()} after`,
     `- attacker (${attacker.label}): ${(flooded.attempted / (flooded.durationMs / 1000)).toFixed(0)} attempts/s; CPU ${(attackerCpuMs / 1000).toFixed(1)} s (${((attackerCpuMs / abuseMs) * 100).toFixed(0)}% of a core${attackerMode === 'thread' ? ', the bench process: attacker thread + sentinel' : ''})`,
