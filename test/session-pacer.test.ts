@@ -1,9 +1,11 @@
+import { readdirSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, test } from 'vitest';
 import { CONNECTION_PREFACE, H2, H2FrameReader } from '../src/harness/h2-frames.js';
 import { encodeHeaderBlock, HpackDecoder } from '../src/harness/hpack.js';
 import { grpcFrame, MisbehavingClient } from '../src/harness/misbehaving-client.js';
+import { CliProcess } from './cli-run.js';
 import { h2Frame as frame } from './h2-raw-frame.js';
 import { startTestServer, type TestServer } from './server-fixture.js';
 
@@ -266,5 +268,44 @@ describe('session set-up waits for the client to speak, then is paced', () => {
     expect((await t.client.getBalance('nobody').catch((e: { code: number }) => e.code)) as number).toBe(
       status.NOT_FOUND,
     );
+  });
+
+  test('serve --sessions-per-turn and --max-queued-connections reach the pacer', async () => {
+    const serve = new CliProcess([
+      'serve',
+      '--port',
+      '0',
+      '--in-memory',
+      '--log-level',
+      'silent',
+      '--sessions-per-turn',
+      '1',
+      '--max-queued-connections',
+      '5',
+    ]);
+    try {
+      const port = Number(/127\.0\.0\.1:(\d+)/.exec(await serve.firstLine())?.[1]);
+      const pid = serve.child.pid!;
+      const openBefore = readdirSync(`/proc/${pid}/fd`).length;
+      const burst = Array.from({ length: 50 }, () => speaker(port, CHECK, new Uint8Array(0)));
+      await Promise.all(burst.map((s) => s.connected));
+      await until(() => readdirSync(`/proc/${pid}/fd`).length >= openBefore + burst.length);
+      // Stopped, the server reads every first request in one poll phase when it resumes.
+      serve.child.kill('SIGSTOP');
+      for (const s of burst) s.say();
+      await sleep(100);
+      serve.child.kill('SIGCONT');
+      const outcomes = await Promise.all(burst.map((s) => s.outcome));
+      const served = outcomes.filter((o) => o === status.OK).length;
+      const closed = outcomes.filter((o) => o === 'closed').length;
+      // The defaults (4 a turn, 1,000 waiting) would serve all 50.
+      expect(closed).toBeGreaterThan(0);
+      expect(served).toBeGreaterThanOrEqual(5);
+      expect(served + closed).toBe(50);
+    } finally {
+      serve.child.kill('SIGCONT');
+      serve.child.kill('SIGTERM');
+      await serve.result;
+    }
   });
 });

@@ -76,6 +76,8 @@ interface ServeOptions {
   maxStreams: number;
   maxStreamsPerConnection: number;
   maxConnections: number;
+  sessionsPerTurn: number;
+  maxQueuedConnections: number;
   maxHeaderBytes: number;
   idleTimeout: number;
   keepaliveTime: number;
@@ -222,6 +224,20 @@ export function registerServe(program: Command): void {
         '--max-connections <n>',
         'client connections held at once per listening address',
         LIMITS.defaultMaxConnections,
+      ),
+    )
+    .addOption(
+      countOption(
+        '--sessions-per-turn <n>',
+        'HTTP/2 sessions (TLS: handshakes) set up per event-loop turn for connections that have spoken; the rest wait for the next turn',
+        LIMITS.defaultSessionsPerTurn,
+      ),
+    )
+    .addOption(
+      countOption(
+        '--max-queued-connections <n>',
+        'connections that have spoken and wait for their session, at once; more are closed as they arrive',
+        LIMITS.defaultMaxQueuedConnections,
       ),
     )
     .addOption(
@@ -583,6 +599,8 @@ async function start(
       maxPendingCalls: options.maxPending,
       transport: {
         maxConnections: options.maxConnections,
+        sessionsPerTurn: options.sessionsPerTurn,
+        maxQueuedConnections: options.maxQueuedConnections,
         maxStreamsPerConnection: options.maxStreamsPerConnection,
         maxHeaderListBytes: options.maxHeaderBytes,
         connectionIdleMs: options.idleTimeout,
