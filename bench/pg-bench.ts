@@ -24,13 +24,16 @@ import { loadAverage, processCpuMs, threadCpuMs } from './proc-stats.js';
  *  4. the client library: the same 5-statement transaction with `pg` (one statement per round
  *     trip) and `postgres` (sql.begin; a reserved connection with everything pipelined), 16 at once.
  * Usage: npm run build && node dist/bench/pg-bench.js [seconds] [--only pgbench,one,two,open,batch,libs]
- *   [--commit overlap,per-group,overlap/main,...] [--client h2|raw] [--rounds N] [--profile DIR] [--callers 16]
+ *   [--commit overlap,per-group,overlap/main,...] [--client h2|raw] [--rounds N] [--profile DIR] [--callers 16] [--shared]
  * (LEDGER_BENCH_DATABASE_URL: an admin URL, default postgres://postgres:postgres@127.0.0.1:5432/postgres)
  * --client h2 (default) drives the servers with the harness's lean HTTP/2 caller (a few us of CPU
  * per call), raw with the leanest grpc-js client; --rounds N alternates pgbench and the 1-instance
  * runs N times and reports the median ratio; --profile writes the first server's CPU profile (with
  * its database worker's, --db-thread worker); `/main` or `/worker` after a commit mode picks --db-thread,
  * `/N` --db-groups-in-flight, `/cached` or `/locked` --db-decide (e.g. `per-group/cached,per-group/locked`).
+ * Each caller moves money back and forth between its own two accounts; --shared gives caller k of
+ * every server the same two, so two servers write the same accounts (--only two; the worst case
+ * for --db-decide cached). --only two without one runs --rounds rounds, in alternating order.
  */
 const ADMIN_URL =
   process.env.LEDGER_BENCH_DATABASE_URL ?? 'postgres://postgres:postgres@127.0.0.1:5432/postgres';
@@ -44,6 +47,7 @@ const { values: flags, positionals } = parseArgs({
     profile: { type: 'string' },
     rounds: { type: 'string', default: '1' },
     callers: { type: 'string', default: '16' },
+    shared: { type: 'boolean', default: false },
   },
 });
 const ROUNDS = Number(flags.rounds);
@@ -288,7 +292,9 @@ async function runTransfers(
         workerData: {
           target: server.target,
           client: CLIENT,
-          workerId: i,
+          // --shared: every server's callers take the same account pairs (caller k of each server
+          // moves the same two accounts), so each server's writes make the other's cache stale.
+          workerId: flags.shared ? 0 : i,
           runTag: `pg${Date.now()}-${mode}-${i}`,
           connections: 2,
           mode,
@@ -598,7 +604,7 @@ const ratios = new Map<string, number[]>(modes.map((m) => [m, []]));
 const rates = new Map<string, number[]>(modes.map((m) => [m, []]));
 const pgbRates: number[] = [];
 const oneServers = new Map<string, Server>();
-if (ONLY.has('one')) {
+if (ONLY.has('one') || ONLY.has('two')) {
   // The first closed loop on the fresh ledger ran at 2-4x PostgreSQL CPU per write (120-224 us,
   // whichever variant it was): its tables were empty when analyzed. One unmeasured loop, then
   // ANALYZE, so round 1's first variant is not that run.
@@ -609,7 +615,7 @@ if (ONLY.has('one')) {
   await sql`VACUUM ANALYZE`;
   await sql.end();
 }
-for (let round = 1; round <= ROUNDS; round++) {
+for (let round = 1; round <= (ONLY.has('one') || pgbUrl !== undefined ? ROUNDS : 0); round++) {
   if (ROUNDS > 1) console.log(`round ${round} of ${ROUNDS}, load average ${loadAverage()}`);
   if (pgbUrl !== undefined) {
     const pgb = await runPgbench(pgbUrl);
@@ -647,21 +653,29 @@ if (ROUNDS > 1 && ONLY.has('one')) {
     );
   }
 }
-for (const mode of modes) {
-  if (!ONLY.has('two') && !(ONLY.has('open') && mode === modes.at(-1))) continue;
-  const first = await startServer(url, mode);
-  if (ONLY.has('two')) {
-    const second = await startServer(url, mode);
-    const pair = await runTransfers(url, [first, second], 'closed');
-    describe(`ledgerctl, 2 instances, 8 callers each, --db-commit ${mode}`, pair);
-    console.log(vsPgbench(pair.transfersPerSec));
-    await stopServer(second);
+const twoRounds = ONLY.has('two') && !ONLY.has('one') ? ROUNDS : 1;
+for (let round = 1; round <= twoRounds; round++) {
+  if (twoRounds > 1)
+    console.log(`two instances, round ${round} of ${twoRounds}, load average ${loadAverage()}`);
+  for (const mode of round % 2 === 1 ? modes : [...modes].reverse()) {
+    if (!ONLY.has('two') && !(ONLY.has('open') && mode === modes.at(-1))) continue;
+    const first = await startServer(url, mode);
+    if (ONLY.has('two')) {
+      const second = await startServer(url, mode);
+      const pair = await runTransfers(url, [first, second], 'closed');
+      describe(
+        `ledgerctl, 2 instances, ${CALLERS / 2} callers each${flags.shared ? ' (same accounts on both)' : ''}, --db-commit ${mode}`,
+        pair,
+      );
+      console.log(vsPgbench(pair.transfersPerSec));
+      await stopServer(second);
+    }
+    if (ONLY.has('open') && mode === modes.at(-1) && round === 1) {
+      const open = await runTransfers(url, [first], 'open', 500);
+      describe(`ledgerctl, 1 instance, open loop 500/s, --db-commit ${mode}`, open);
+    }
+    await stopServer(first);
   }
-  if (ONLY.has('open') && mode === modes.at(-1)) {
-    const open = await runTransfers(url, [first], 'open', 500);
-    describe(`ledgerctl, 1 instance, open loop 500/s, --db-commit ${mode}`, open);
-  }
-  await stopServer(first);
 }
 if (ONLY.has('batch')) {
   const batchUrl = await freshDatabase('ledgerctl_bench_batch');

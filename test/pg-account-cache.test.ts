@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AccountCache } from '../src/engine/postgres/pg-account-cache.js';
 
-const limits = { maxAccounts: 3, windowGroups: 10, maxStalePercent: 20, pauseGroups: 5 };
+const limits = { maxAccounts: 3, windowGroups: 10, maxStalePercent: 20, pauseGroups: 5, maxPauseGroups: 12 };
 const acc = (id: string, balance: bigint, version: number) => ({ id, balance, version });
 
 describe('AccountCache (the states --db-decide cached decides on)', () => {
@@ -55,5 +55,18 @@ describe('AccountCache (the states --db-decide cached decides on)', () => {
       true,
     ]);
     expect(cache.stats).toEqual({ cached: 15, stale: 5, pauses: 1 });
+  });
+
+  it('doubles the pause after each stale window in a row, up to maxPauseGroups, and resets it after a good one', () => {
+    const cache = new AccountCache(limits);
+    const pauseAfter = (staleOfTen: number) => {
+      for (let i = 0; i < 10; i++) cache.judge(i < staleOfTen);
+      let paused = 0;
+      while (!cache.worthTrying()) paused++;
+      return paused;
+    };
+    expect([pauseAfter(10), pauseAfter(10), pauseAfter(10), pauseAfter(0), pauseAfter(10)]).toEqual([
+      5, 10, 12, 0, 5,
+    ]);
   });
 });

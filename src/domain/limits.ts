@@ -105,8 +105,10 @@ export const LIMITS = {
   pgCachedWindowGroups: 32,
   /** PostgreSQL, `--db-decide cached`: more stale groups than this share (percent) of a window pause the cached path. */
   pgCachedMaxStalePercent: 20,
-  /** PostgreSQL, `--db-decide cached`: groups that take the locked path during a pause. */
+  /** PostgreSQL, `--db-decide cached`: groups that take the locked path during a first pause (doubled by each stale window in a row). */
   pgCachedPauseGroups: 1_024,
+  /** PostgreSQL, `--db-decide cached`: the longest pause, in groups. */
+  pgCachedMaxPauseGroups: 65_536,
   /** PostgreSQL: tries of one group that meets a deadlock, a serialization failure or a racing create. */
   pgGroupAttempts: 8,
   /** PostgreSQL: how often a server that lost its database tries to reach it again. */

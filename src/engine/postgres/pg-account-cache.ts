@@ -7,8 +7,12 @@ export interface AccountCacheLimits {
   readonly windowGroups: number;
   /** A window with more stale groups than this share (percent) pauses the cached path. */
   readonly maxStalePercent: number;
-  /** Groups that take the locked path during a pause, before the cached path is tried again. */
+  /**
+   * Groups that take the locked path during a first pause, before the cached path is tried again;
+   * each stale window in a row doubles it, up to maxPauseGroups.
+   */
   readonly pauseGroups: number;
+  readonly maxPauseGroups: number;
 }
 
 /**
@@ -27,7 +31,8 @@ export interface AccountCacheLimits {
  *
  * And it judges itself: when more than `maxStalePercent` of a window's cached groups turn out
  * stale (typically: another instance writes the same accounts), the cached path pauses for
- * `pauseGroups` groups, then is tried again.
+ * `pauseGroups` groups, then is tried again; a stale window after a pause doubles the next one (up
+ * to `maxPauseGroups`), so two instances that always share accounts spend almost nothing probing.
  */
 export class AccountCache {
   private readonly states = new Map<string, AccountState>();
@@ -35,9 +40,12 @@ export class AccountCache {
   private windowTried = 0;
   private windowStale = 0;
   private pausedGroups = 0;
+  private nextPauseGroups: number;
   readonly stats = { cached: 0, stale: 0, pauses: 0 };
 
-  constructor(private readonly limits: AccountCacheLimits) {}
+  constructor(private readonly limits: AccountCacheLimits) {
+    this.nextPauseGroups = limits.pauseGroups;
+  }
 
   get size(): number {
     return this.states.size;
@@ -110,8 +118,11 @@ export class AccountCache {
     if (stale) this.windowStale++;
     if (this.windowTried < this.limits.windowGroups) return;
     if (this.windowStale * 100 > this.windowTried * this.limits.maxStalePercent) {
-      this.pausedGroups = this.limits.pauseGroups;
+      this.pausedGroups = this.nextPauseGroups;
+      this.nextPauseGroups = Math.min(this.nextPauseGroups * 2, this.limits.maxPauseGroups);
       this.stats.pauses++;
+    } else {
+      this.nextPauseGroups = this.limits.pauseGroups;
     }
     this.windowTried = 0;
     this.windowStale = 0;

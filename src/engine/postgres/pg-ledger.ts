@@ -71,7 +71,7 @@ export interface PgLedgerOptions extends DatabaseOptions {
 export const PG_DECIDE_MODES = ['cached', 'locked'] as const;
 export type PgDecideMode = (typeof PG_DECIDE_MODES)[number];
 /** serve --db-decide's default. */
-export const DEFAULT_PG_DECIDE: PgDecideMode = 'locked';
+export const DEFAULT_PG_DECIDE: PgDecideMode = 'cached';
 
 export const PG_COMMIT_MODES = ['overlap', 'per-group'] as const;
 export type PgCommitMode = (typeof PG_COMMIT_MODES)[number];
@@ -202,6 +202,7 @@ export class PgLedger implements Ledger {
             windowGroups: LIMITS.pgCachedWindowGroups,
             maxStalePercent: LIMITS.pgCachedMaxStalePercent,
             pauseGroups: LIMITS.pgCachedPauseGroups,
+            maxPauseGroups: LIMITS.pgCachedMaxPauseGroups,
           })
         : undefined,
     );
