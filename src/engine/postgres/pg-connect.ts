@@ -1,4 +1,5 @@
 import postgres from 'postgres';
+import { LedgerError } from '../../domain/errors.js';
 import { DatabaseError } from './database-error.js';
 
 export interface DatabaseOptions {
@@ -93,6 +94,9 @@ const CONNECTION_STATES = new Set([
  */
 export function isConnectionFailure(err: unknown): boolean {
   if (err instanceof postgres.PostgresError) return CONNECTION_STATES.has(err.code);
+  // The ledger's own refusals carry a string code too (a snapshot too large, decided on a reserved
+  // connection): the connection is fine and must be rolled back and given back.
+  if (err instanceof LedgerError) return false;
   if (typeof err !== 'object' || err === null) return false;
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string';
