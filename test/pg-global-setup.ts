@@ -62,6 +62,8 @@ export interface ThrowawayCluster {
   url: string;
   /** `pg_ctl stop -m fast` (as the postgres user when running as root). */
   stopCommand: string;
+  /** `pg_ctl stop -m immediate`: a crash, the next start replays the WAL (commits not yet flushed are gone). */
+  crashCommand: string;
   /** `pg_ctl start -w` with the cluster's options. */
   startCommand: string;
   /** Stops it and removes its directory. */
@@ -95,11 +97,13 @@ export function startThrowawayCluster(binDir: string, port: number): ThrowawayCl
     'start',
   ];
   const stopArgs = ['-D', data, '-m', 'fast', '-w', 'stop'];
+  const crashArgs = ['-D', data, '-m', 'immediate', '-w', 'stop'];
   run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync']);
   run('pg_ctl', startArgs);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     stopCommand: argv('pg_ctl', stopArgs).map(shellQuote).join(' '),
+    crashCommand: argv('pg_ctl', crashArgs).map(shellQuote).join(' '),
     startCommand: argv('pg_ctl', startArgs).map(shellQuote).join(' '),
     stop: () => {
       try {

@@ -47,6 +47,9 @@ export function openPool(options: DatabaseOptions, onClose?: () => void): postgr
     max: options.poolSize,
     connect_timeout: Math.max(1, Math.ceil(options.connectTimeoutMs / 1000)),
     idle_timeout: 0,
+    // No planned reconnects: every connection that closes retires its whole pool (pg-pool.ts), so
+    // postgres.js's default 30-60 min lifetime would reopen all of them every few minutes.
+    max_lifetime: null,
     prepare: true,
     onnotice: () => {},
     connection: {
