@@ -146,7 +146,8 @@ interface LogRow {
 const ids = (values: Iterable<string>) => [...new Set(values)];
 
 /**
- * One database transaction for many writes, in two pipelined round trips.
+ * One database transaction for many writes: with `cached`, one pipelined round trip (runCached);
+ * otherwise the locked path, two.
  *
  * Round trip 1: BEGIN; claim every transaction id (INSERT ... ON CONFLICT: an id another
  * instance is executing right now makes this wait for its commit); lock the touched accounts with
