@@ -137,6 +137,14 @@ describe('serve and migrate on PostgreSQL', () => {
         const ended = await server.result;
         stopped = true;
         expect([ended.code, ended.signal]).toEqual([0, null]);
+        // The log says why the database was taken for lost (the connection failure, one line).
+        const lost = ended.stderr
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as { msg?: string; reason?: unknown })
+          .filter((entry) => entry.msg === 'ledger storage lost');
+        expect(lost.length).toBeGreaterThan(0);
+        for (const entry of lost) expect(entry.reason).toMatch(/\S/);
       } finally {
         if (!stopped) server.child.kill('SIGKILL');
         await server.result;

@@ -44,7 +44,7 @@ export interface Ledger {
    * Ledgers whose state lives elsewhere report losing and regaining it (a database connection):
    * the server turns it into health NOT_SERVING / SERVING. Called with the current state at once.
    */
-  watchServing?(listener: (serving: boolean) => void): void;
+  watchServing?(listener: (serving: boolean, reason?: string) => void): void;
   /**
    * Ledgers that keep state in this process report a storage failure they cannot recover from
    * (the server then stays NOT_SERVING and `serve` exits); see LedgerEngine.

@@ -310,9 +310,9 @@ export async function startLedgerServer(options: LedgerServerOptions): Promise<R
   };
   let draining = false;
   let serving = true;
-  const setServing = (now: boolean): void => {
+  const setServing = (now: boolean, reason?: string): void => {
     if (now !== serving)
-      logger.warn({ serving: now }, now ? 'ledger storage is back' : 'ledger storage lost');
+      logger.warn({ serving: now, reason }, now ? 'ledger storage is back' : 'ledger storage lost');
     serving = now;
     if (draining) return;
     for (const name of HEALTH_SERVICE_NAMES) health.setStatus(name, now ? 'SERVING' : 'NOT_SERVING');

@@ -1,4 +1,4 @@
-import type postgres from 'postgres';
+import postgres from 'postgres';
 
 /**
  * Whether the database can be reached. Any connection failure marks it lost: listeners hear
@@ -8,7 +8,7 @@ import type postgres from 'postgres';
  */
 export class Availability {
   private servingValue = true;
-  private readonly listeners: ((serving: boolean) => void)[] = [];
+  private readonly listeners: ((serving: boolean, reason?: string) => void)[] = [];
   private probeTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -34,7 +34,8 @@ export class Availability {
     return this.servingValue;
   }
 
-  watch(listener: (serving: boolean) => void): void {
+  /** `reason`: with `false`, the failure that marked the database lost (for the server's log). */
+  watch(listener: (serving: boolean, reason?: string) => void): void {
     this.listeners.push(listener);
     listener(this.servingValue);
   }
@@ -42,12 +43,12 @@ export class Availability {
   /** A connection closed: check at once whether the database is still there. */
   suspect(): void {
     if (this.closed || !this.servingValue) return;
-    this.probe().catch(() => this.lost());
+    this.probe().catch((err: unknown) => this.lost(err));
   }
 
-  lost(): void {
+  lost(cause?: unknown): void {
     if (this.closed || !this.servingValue) return;
-    this.set(false);
+    this.set(false, cause === undefined ? undefined : failureReason(cause));
     this.scheduleProbe();
   }
 
@@ -69,8 +70,20 @@ export class Availability {
     }, this.probeIntervalMs);
   }
 
-  private set(serving: boolean): void {
+  private set(serving: boolean, reason?: string): void {
     this.servingValue = serving;
-    for (const listener of this.listeners) listener(serving);
+    for (const listener of this.listeners) listener(serving, reason);
   }
+}
+
+/**
+ * One line naming a connection failure: PostgreSQL's SQLSTATE and message, or postgres.js's and
+ * Node's code and message (host:port at most, never the URL's password).
+ */
+export function failureReason(err: unknown): string {
+  if (err instanceof postgres.PostgresError) return `${err.code} ${err.message}`;
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  return (code === undefined || message.includes(code) ? message : `${code} ${message}`).slice(0, 300);
 }

@@ -213,7 +213,7 @@ export class PgLedger implements Ledger {
     return this.pool.sql;
   }
 
-  watchServing(listener: (serving: boolean) => void): void {
+  watchServing(listener: (serving: boolean, reason?: string) => void): void {
     this.availability.watch(listener);
   }
 
@@ -333,7 +333,7 @@ export class PgLedger implements Ledger {
       return cause instanceof LedgerError ? cause : Errors.storageUnavailable();
     }
     if (isConnectionFailure(err)) {
-      this.availability.lost();
+      this.availability.lost(err);
       return Errors.storageUnavailable();
     }
     // statement_timeout (57014): the database is there but too slow; the caller may retry.

@@ -68,7 +68,7 @@ export class PgWorkerLedger implements Ledger {
   private closing = false;
   private closed: Promise<void> | undefined;
   private failure: StorageFailure | undefined;
-  private readonly servingListeners: ((serving: boolean) => void)[] = [];
+  private readonly servingListeners: ((serving: boolean, reason?: string) => void)[] = [];
   private readonly failureListeners: ((failure: StorageFailure) => void)[] = [];
   private readonly exited: Promise<void>;
 
@@ -118,7 +118,7 @@ export class PgWorkerLedger implements Ledger {
     return new PgWorkerLedger(worker, options.statementTimeoutMs + options.connectTimeoutMs + 5_000);
   }
 
-  watchServing(listener: (serving: boolean) => void): void {
+  watchServing(listener: (serving: boolean, reason?: string) => void): void {
     this.servingListeners.push(listener);
     listener(this.serving);
   }
@@ -229,17 +229,17 @@ export class PgWorkerLedger implements Ledger {
         }
         return;
       case 'serving':
-        this.setServing(message.serving);
+        this.setServing(message.serving, message.reason);
         return;
       default:
         return;
     }
   }
 
-  private setServing(serving: boolean): void {
+  private setServing(serving: boolean, reason?: string): void {
     if (this.failure !== undefined) return;
     this.serving = serving;
-    for (const listener of this.servingListeners) listener(serving);
+    for (const listener of this.servingListeners) listener(serving, reason);
   }
 
   /** The worker is gone: nothing it had in flight can be vouched for, and nothing more is served. */

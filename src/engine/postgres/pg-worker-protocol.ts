@@ -55,7 +55,7 @@ export type FromWorker =
   | { readonly type: 'opened' }
   | { readonly type: 'open-failed'; readonly error: EncodedError }
   | { readonly type: 'answers'; readonly answers: readonly Answer[] }
-  | { readonly type: 'serving'; readonly serving: boolean }
+  | { readonly type: 'serving'; readonly serving: boolean; readonly reason?: string | undefined }
   | { readonly type: 'closed' };
 
 export function encodeError(err: unknown): EncodedError {

@@ -33,7 +33,7 @@ if (ledger !== undefined) serve(ledger);
 
 function serve(ledger: PgLedger): void {
   post({ type: 'opened' });
-  ledger.watchServing((serving) => post({ type: 'serving', serving }));
+  ledger.watchServing((serving, reason) => post({ type: 'serving', serving, reason }));
   let answers: Answer[] = [];
   let flushScheduled = false;
   const flush = (): void => {
