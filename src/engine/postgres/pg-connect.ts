@@ -138,6 +138,17 @@ export async function probeDatabase(sql: postgres.Sql, url: string): Promise<voi
  * (the process dies) and never settles. A lost connection is left where its close put it: the
  * pool opens it again when needed. `failureOf` names the error to judge (a wrapped cause).
  */
+/**
+ * Set by PgPool on the connections it reserves: false once the pool they came from saw any of its
+ * connections close (it is retired then, and ends them itself).
+ */
+export const RESERVED_FROM_SOUND_POOL: unique symbol = Symbol('reserved from a pool that saw no close');
+
+function fromSoundPool(tx: postgres.ReservedSql): boolean {
+  const sound = (tx as { [RESERVED_FROM_SOUND_POOL]?: () => boolean })[RESERVED_FROM_SOUND_POOL];
+  return sound?.() ?? true;
+}
+
 export async function withReservedConnection<T>(
   sql: postgres.Sql,
   work: (tx: postgres.ReservedSql) => Promise<T>,
@@ -148,7 +159,10 @@ export async function withReservedConnection<T>(
   try {
     return await work(tx);
   } catch (err) {
-    lost = isConnectionFailure(options.failureOf?.(err) ?? err);
+    // The error reported may be a statement's own (the first of a pipeline) while the connection
+    // closed under a later one: written to then, postgres.js throws from a timer (serve ends). Any
+    // close in its pool (PgPool) counts as this connection's.
+    lost = isConnectionFailure(options.failureOf?.(err) ?? err) || !fromSoundPool(tx);
     // A ROLLBACK that fails means the connection failed too (it closed meanwhile): not given back.
     if (!lost && (options.rollBack?.(err) ?? true))
       await tx.unsafe('ROLLBACK').catch(() => {
@@ -156,6 +170,6 @@ export async function withReservedConnection<T>(
       });
     throw err;
   } finally {
-    if (!lost) tx.release();
+    if (!lost && fromSoundPool(tx)) tx.release();
   }
 }

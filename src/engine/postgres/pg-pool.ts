@@ -1,5 +1,5 @@
 import type postgres from 'postgres';
-import { type DatabaseOptions, openPool } from './pg-connect.js';
+import { type DatabaseOptions, openPool, RESERVED_FROM_SOUND_POOL } from './pg-connect.js';
 
 /**
  * The ledger's connection pool, replaced by a fresh one as soon as any of its connections closes.
@@ -20,7 +20,10 @@ import { type DatabaseOptions, openPool } from './pg-connect.js';
  * connections retires the whole pool (new work goes to a fresh one) and ends it gracefully, its
  * statements in flight on live connections finishing, the rest failed after `retireTimeoutMs`
  * (a connection that closed with a statement in flight never reports itself ended: postgres.js
- * destroys it at that timeout). `sql` always reaches the current pool, whatever was captured when.
+ * destroys it at that timeout). `sql` always reaches the current pool, whatever was captured when,
+ * and a connection reserved through it knows whether its pool was retired since: then
+ * withReservedConnection neither rolls it back nor gives it back (it may have closed, and
+ * postgres.js throws from a timer when a closed connection is written to).
  */
 export class PgPool {
   /** The current pool: every call and property goes to whichever pool is current at that moment. */
@@ -40,7 +43,8 @@ export class PgPool {
     this.current = this.open();
     this.sql = new Proxy(() => {}, {
       apply: (_target, _this, args) => Reflect.apply(this.current, undefined, args),
-      get: (_target, property) => Reflect.get(this.current, property),
+      get: (_target, property) =>
+        property === 'reserve' ? this.reserve : Reflect.get(this.current, property),
     }) as unknown as postgres.Sql;
   }
 
@@ -53,6 +57,13 @@ export class PgPool {
     this.ended = true;
     await this.current.end({ timeout: timeoutMs / 1000 });
   }
+
+  /** A reserved connection that knows whether its pool is still the current one (pg-connect.ts). */
+  private readonly reserve = async (): Promise<postgres.ReservedSql> => {
+    const pool = this.current;
+    const tx = await pool.reserve();
+    return Object.assign(tx, { [RESERVED_FROM_SOUND_POOL]: () => pool === this.current });
+  };
 
   private open(): postgres.Sql {
     const sql: postgres.Sql = openPool(this.options, () => this.closed(sql));
