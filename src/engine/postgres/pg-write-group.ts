@@ -443,12 +443,18 @@ function sendEffects(tx: postgres.ReservedSql, d: Decided, send: <T>(query: Prom
         ${accounts.map((a) => String(a.version))}::int8[]) AS u(id, balance, version)
       WHERE a.id = u.id
       RETURNING 1
-    ), records AS (
+    ), ${
+      // Left out when no record changes (the cached path writes each record once, in its
+      // insert): planning and running it empty cost PostgreSQL about 0.06 ms per group.
+      records.length === 0
+        ? tx``
+        : tx`records AS (
       UPDATE ledger_txids AS t SET outcome = u.outcome
       FROM unnest(${records.map((r) => r[0])}::text[], ${records.map((r) => r[1])}::text[]) AS u(id, outcome)
       WHERE t.id = u.id
       RETURNING 1
-    ), head AS (
+    ),`
+    } head AS (
       UPDATE ledger_head SET last_position = last_position + ${n}::int8,
         total_balance = total_balance + ${d.increase.toString()}::int8,
         account_count = account_count + ${String(d.creates)}::int8
