@@ -11,7 +11,7 @@ import { createTestDatabase, type TestDatabase } from './pg-fixture.js';
  * under it. The first failure is what the group reports, and it is no connection failure, so the
  * connection used to be rolled back and given back: postgres.js 3.4.9 then wrote the ROLLBACK to
  * the closed socket from a timer, an uncaught TypeError that ended `serve` (the PostgreSQL-restart
- * test at load average 12-16: 5 of 27 runs lost a server; the log kept of one shows this error). A reserved connection of a pool that saw any close is now
+ * test at load average 10-16: 5 of 30 runs lost a server; the log kept of one shows this error). A reserved connection of a pool that saw any close is now
  * neither rolled back nor given back (its pool is retired and ends it; pg-pool.ts).
  */
 describe('PostgreSQL: a reserved connection that closed under a failing statement', () => {
