@@ -8,6 +8,7 @@ import { WRITE_OP_KINDS } from './op-kinds.js';
 import type { RunContext } from './run-context.js';
 import type { RunRecorder } from './run-recorder.js';
 import { type InitialState, snapshotOrUndefined } from './run-setup.js';
+import type { ServerSource } from './server-source.js';
 
 export const WRITE_OPS: ReadonlySet<string> = new Set(WRITE_OP_KINDS);
 
@@ -35,10 +36,7 @@ export async function checkRun(
     initialVersions: initial.versions,
     initialLogPosition: initial.logPosition,
     kills: injector?.killTimesNs.map((atNs) => ({ atNs })),
-    serverFailures:
-      injector === undefined
-        ? undefined
-        : [...injector.restartFailures, ...(ctx.server.spawned?.unexpectedExits ?? [])],
+    serverFailures: serverFailuresOf(ctx.server, injector),
     finalSnapshot,
     logEntries,
     records: recorder.records,
@@ -56,6 +54,20 @@ export async function checkRun(
     allowedErrorCodes: scenario.expect.allowed_errors,
     transferOnlyPhases: scenario.phases.filter(isTransferOnly).map((p) => p.name),
   });
+}
+
+/**
+ * What the durability verdict reports of the servers (with faults only): restarts that did not
+ * come back, and exits nobody asked for of *every* spawned instance (a PostgreSQL scenario's second
+ * `serve` that died used to show only as "not SERVING ... (last: UNREACHABLE)").
+ */
+export function serverFailuresOf(
+  server: Pick<ServerSource, 'spawned' | 'instances'>,
+  injector: Pick<FaultInjector, 'restartFailures'> | undefined,
+): string[] | undefined {
+  if (injector === undefined) return undefined;
+  const spawned = server.instances ?? (server.spawned === undefined ? [] : [server.spawned]);
+  return [...injector.restartFailures, ...spawned.flatMap((s) => s.unexpectedExits)];
 }
 
 /** The log entry of every write transaction id in the history (bounded concurrency). */

@@ -43,6 +43,15 @@ export interface SpawnedServerOptions {
   storageArgs?: readonly string[];
 }
 
+/**
+ * The line of a dead process's stderr that says why: the last error line of an uncaught exception
+ * (Node prints its version after the stack), else the last line.
+ */
+export function exitLine(stderr: string): string {
+  const lines = stderr.trim().split('\n');
+  return lines.findLast((line) => /^\w*Error\b.*:/.test(line)) ?? lines.at(-1) ?? '';
+}
+
 /** Where the first stdout line of `serve` names its address. */
 const LISTENING = /listening on (\S+)/;
 /** The last stderr of a process, kept for an error message if it fails to start. */
@@ -111,7 +120,7 @@ export class SpawnedServer {
         if (this.child === child) this.child = undefined;
         if (!this.expectingExit && start.target !== '') {
           this.unexpectedExits.push(
-            `server ${start.target} exited on its own (code ${code}, signal ${signal}): ${stderr.trim().split('\n').at(-1) ?? ''}`,
+            `server ${start.target} exited on its own (code ${code}, signal ${signal}): ${exitLine(stderr)}`,
           );
         }
         resolve({ code, signal });
