@@ -171,6 +171,40 @@ describe('ledgerctl serve over TLS with tokens', () => {
     }
   });
 
+  it('calibrate --target measures over mTLS with a token; without them it is one line and exit 2', async () => {
+    const { serve, target } = await startServe([
+      ...serverTls(),
+      '--tls-client-ca',
+      pki.ca.certFile,
+      '--auth-tokens',
+      adminAccessFile(),
+    ]);
+    try {
+      const mtls = ['--tls-ca', pki.ca.certFile, '--tls-cert', alice.certFile, '--tls-key', alice.keyFile];
+      const calibrate = ['calibrate', '--target', target, '--rate', '200', '--duration', '300ms', '--json'];
+      const measured = await runCli([...calibrate, ...mtls], cleanEnv({ LEDGER_TOKEN: ADMIN_TOKEN }));
+      expect(measured.stderr).toBe('');
+      expect(measured.code).toBe(0);
+      expect(JSON.parse(measured.stdout).calls).toBeGreaterThan(20);
+
+      const plaintext = await runCli(calibrate, cleanEnv({}));
+      expect(plaintext.code).toBe(2);
+      expect(oneErrorLine(plaintext.stderr)).toMatch(
+        /^ledgerctl: .*the server speaks TLS and this run does not/,
+      );
+      const noToken = await runCli([...calibrate, ...mtls], cleanEnv({}));
+      expect(noToken.code).toBe(2);
+      expect(oneErrorLine(noToken.stderr)).toMatch(
+        /^ledgerctl: \d+ of \d+ calls to .* answered UNAUTHENTICATED/,
+      );
+      const noTarget = await runCli(['calibrate', ...mtls]);
+      expect(noTarget.code).toBe(2);
+      expect(oneErrorLine(noTarget.stderr)).toMatch(/apply to --target only/);
+    } finally {
+      await stop(serve);
+    }
+  });
+
   it('rereads certificate and key on SIGHUP; the listener stays', async () => {
     const certFile = join(pki.dir, 'hup.pem');
     const keyFile = join(pki.dir, 'hup.key');

@@ -1,6 +1,7 @@
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { ClientSecurity } from '../client/client-security.js';
 import { scriptedSource } from './call-source.js';
 import { h2CallOp } from './h2-call-op.js';
 import { H2Channel } from './h2-channel.js';
@@ -10,9 +11,11 @@ import { RunIds } from './run-ids.js';
 import { latencySummary } from './run-metrics.js';
 import { RunRecorder } from './run-recorder.js';
 import type { LatencySummary } from './run-result.js';
+import { RunSetupError } from './run-setup-error.js';
 import type { GroupSpec, Scenario } from './scenario-schema.js';
 import { SeededRandom } from './seeded-random.js';
 import type { Threshold } from './thresholds.js';
+import { diagnoseTls } from './tls-diagnosis.js';
 
 /** The instrument's own floor: its latency against a responder that does no work, at a given rate. */
 export interface InstrumentFloor {
@@ -41,6 +44,8 @@ export interface CalibrateOptions {
   connections?: number;
   /** Measure against this responder (host:port) instead of starting one on a thread. */
   target?: string;
+  /** TLS (and mTLS) and a bearer token for `target`, as `stress --target` takes them. */
+  security?: ClientSecurity;
 }
 
 function responderScript(): string {
@@ -87,12 +92,21 @@ export async function calibrate(options: CalibrateOptions): Promise<InstrumentFl
   try {
     const target = responder?.target ?? options.target!;
     for (let i = 0; i < (options.connections ?? HARNESS_LIMITS.defaultConnectionsPerTarget); i++) {
-      const ch = new H2Channel(`http://${target}`, {
+      const security = responder === undefined ? options.security : undefined;
+      const ch = new H2Channel(`${security?.tls === undefined ? 'http' : 'https'}://${target}`, {
         maxResponseBytes: 1 << 20,
         deadlineTickMs: HARNESS_LIMITS.deadlineTickMs,
+        tls: security?.tls,
+        token: security?.token,
       });
-      await ch.connect(HARNESS_LIMITS.targetConnectTimeoutMs);
       channels.push(ch);
+      try {
+        await ch.connect(HARNESS_LIMITS.targetConnectTimeoutMs);
+      } catch (err) {
+        // The channel says only "connection closed"; a TLS mismatch is the user's to fix.
+        const tls = responder === undefined ? await diagnoseTls(target, security) : undefined;
+        throw new RunSetupError(`${(err as Error).message}${tls === undefined ? '' : `: ${tls}`}`);
+      }
     }
     const spec = {
       name: 'calibrate',
@@ -117,6 +131,14 @@ export async function calibrate(options: CalibrateOptions): Promise<InstrumentFl
       acknowledged: [],
     });
     const stats = recorder.statsFor('get');
+    // The probe account need not exist (NOT_FOUND is a full answer); a refusal is not a floor.
+    const refused = [...stats.errorsByCode].filter(([code]) => code !== 'NOT_FOUND');
+    if (responder === undefined && refused.length > 0) {
+      const [code, n] = refused.sort((a, b) => b[1] - a[1])[0]!;
+      throw new RunSetupError(
+        `${n} of ${stats.count} calls to ${options.target} answered ${code}: no floor measured (credentials? --token-file, --tls-cert)`,
+      );
+    }
     return {
       ratePerS: options.ratePerS,
       rateSource: options.rateSource ?? 'flag',
