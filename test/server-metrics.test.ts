@@ -72,17 +72,18 @@ afterEach(async () => {
 });
 
 describe('Prometheus metrics', () => {
-  it('reads the connections waiting for their HTTP/2 session and those shed, as the server counts them', async () => {
+  it('reads the connections waiting for their HTTP/2 session, those shed and those on probation, as the server counts them', async () => {
     const metrics = new LedgerMetrics();
     metrics.bind({
       inFlightCalls: () => 0,
-      connections: () => ({ open: 3, refused: 1, queued: 7, shed: 5 }),
+      connections: () => ({ open: 3, refused: 1, queued: 7, shed: 5, probation: 2 }),
     });
     http = await startMetricsServer(metrics, '127.0.0.1', 0, silentLogger());
     const { samples } = await scrape(http.target);
     expect(value(samples, 'ledger_connections')).toBe(3);
     expect(value(samples, 'ledger_connections_waiting')).toBe(7);
     expect(value(samples, 'ledger_connections_shed_total')).toBe(5);
+    expect(value(samples, 'ledger_connections_probation_total')).toBe(2);
   });
 
   it('counts calls by method and status, times them, and reads the engine at scrape time', async () => {
@@ -125,6 +126,7 @@ describe('Prometheus metrics', () => {
     expect(value(samples, 'ledger_connections_refused_total')).toBe(0);
     expect(value(samples, 'ledger_connections_waiting')).toBe(0);
     expect(value(samples, 'ledger_connections_shed_total')).toBe(0);
+    expect(value(samples, 'ledger_connections_probation_total')).toBe(0);
     expect(value(samples, 'ledger_streams')).toBe(0);
     expect(value(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
     // Prometheus conventions: counters end in _total, units in the name.

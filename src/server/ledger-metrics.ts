@@ -28,6 +28,8 @@ export interface MetricsSources {
         readonly refused: number;
         readonly expelled?: number;
         readonly silent?: number;
+        /** Connections accepted on probation (their address had a connection expelled lately). */
+        readonly probation?: number;
         /** Connections that spoke and wait for their HTTP/2 session; closed because that queue was full (session-pacer.ts). */
         readonly queued?: number;
         readonly shed?: number;
@@ -141,6 +143,11 @@ export class LedgerMetrics implements CallObserver, CommitObserver {
       'ledger_connections_expelled_total',
       'Connections sent GOAWAY and closed for too many refused calls in a second',
       () => read((s) => s.connections?.().expelled),
+    );
+    this.counter(
+      'ledger_connections_probation_total',
+      'Connections accepted on probation (few streams) because their address had a connection expelled lately',
+      () => read((s) => s.connections?.().probation),
     );
     this.gauge('ledger_connections_waiting', 'Connections that spoke and wait for their HTTP/2 session', () =>
       read((s) => s.connections?.().queued),
