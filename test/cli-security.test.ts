@@ -40,6 +40,20 @@ async function startServe(extra: string[]): Promise<{ serve: CliProcess; target:
   return { serve, target: `127.0.0.1:${port}` };
 }
 
+/** A TLS serve that wants client certificates from the test CA and knows ADMIN_TOKEN. */
+const startMtlsAdminServe = () =>
+  startServe([...serverTls(), '--tls-client-ca', pki.ca.certFile, '--auth-tokens', adminAccessFile()]);
+
+/** Client flags: trust the test CA, present alice's certificate. */
+const aliceMtls = () => [
+  '--tls-ca',
+  pki.ca.certFile,
+  '--tls-cert',
+  alice.certFile,
+  '--tls-key',
+  alice.keyFile,
+];
+
 async function stop(serve: CliProcess): Promise<void> {
   serve.child.kill('SIGTERM');
   expect((await serve.result).code).toBe(0);
@@ -135,22 +149,9 @@ describe('ledgerctl serve over TLS with tokens', () => {
   });
 
   it('stress --target runs the conformance kit and a load scenario over mTLS with a token', async () => {
-    const { serve, target } = await startServe([
-      ...serverTls(),
-      '--tls-client-ca',
-      pki.ca.certFile,
-      '--auth-tokens',
-      adminAccessFile(),
-    ]);
+    const { serve, target } = await startMtlsAdminServe();
     try {
-      const security = [
-        '--tls-ca',
-        pki.ca.certFile,
-        '--tls-cert',
-        alice.certFile,
-        '--tls-key',
-        alice.keyFile,
-      ];
+      const security = aliceMtls();
       const env = cleanEnv({ LEDGER_TOKEN: ADMIN_TOKEN });
       for (const scenario of ['scenarios/conformance.yaml', 'scenarios/lost-update-unit.yaml']) {
         const run = await runCli(['stress', scenario, '--target', target, '--no-status', ...security], env);
@@ -172,15 +173,9 @@ describe('ledgerctl serve over TLS with tokens', () => {
   });
 
   it('calibrate --target measures over mTLS with a token; without them it is one line and exit 2', async () => {
-    const { serve, target } = await startServe([
-      ...serverTls(),
-      '--tls-client-ca',
-      pki.ca.certFile,
-      '--auth-tokens',
-      adminAccessFile(),
-    ]);
+    const { serve, target } = await startMtlsAdminServe();
     try {
-      const mtls = ['--tls-ca', pki.ca.certFile, '--tls-cert', alice.certFile, '--tls-key', alice.keyFile];
+      const mtls = aliceMtls();
       const calibrate = ['calibrate', '--target', target, '--rate', '200', '--duration', '300ms', '--json'];
       const measured = await runCli([...calibrate, ...mtls], cleanEnv({ LEDGER_TOKEN: ADMIN_TOKEN }));
       expect(measured.stderr).toBe('');
