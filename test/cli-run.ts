@@ -56,6 +56,15 @@ export class CliProcess {
   }
 }
 
+/** `serve --port 0 --in-memory --log-level silent` with `extra` flags, once it listens, and its port. */
+export async function startServeInMemory(
+  extra: readonly string[],
+): Promise<{ serve: CliProcess; port: number }> {
+  const serve = new CliProcess(['serve', '--port', '0', '--in-memory', '--log-level', 'silent', ...extra]);
+  const port = Number(/127\.0\.0\.1:(\d+)/.exec(await serve.firstLine())?.[1]);
+  return { serve, port };
+}
+
 /** Asynchronous on purpose: the server under test may live in this very process. */
 export function runCli(args: readonly string[], env = cleanEnv()): Promise<CliResult> {
   return new CliProcess(args, env).result;

@@ -3,7 +3,7 @@ import { connect as connectTcp, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../src/domain/limits.js';
 import { fdTableSlots, reserveFdTable } from '../src/server/fd-table.js';
-import { CliProcess } from './cli-run.js';
+import { type CliProcess, startServeInMemory } from './cli-run.js';
 
 const sockets: Socket[] = [];
 let serve: CliProcess | undefined;
@@ -44,17 +44,9 @@ describe('descriptor table reserved at start (Linux grows it only after an RCU g
 
   it('serve holds max-connections connections without growing its table after start', async () => {
     const maxConnections = 400;
-    serve = new CliProcess([
-      'serve',
-      '--port',
-      '0',
-      '--in-memory',
-      '--log-level',
-      'silent',
-      '--max-connections',
-      String(maxConnections),
-    ]);
-    const port = Number(/127\.0\.0\.1:(\d+)/.exec(await serve.firstLine())?.[1]);
+    const started = await startServeInMemory(['--max-connections', String(maxConnections)]);
+    serve = started.serve;
+    const port = started.port;
     const pid = serve.child.pid!;
     const atStart = fdTableSlots(pid)!;
     expect(atStart).toBeGreaterThanOrEqual(maxConnections + LIMITS.fdTableHeadroomSlots);

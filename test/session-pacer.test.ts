@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { CONNECTION_PREFACE, H2, H2FrameReader } from '../src/harness/h2-frames.js';
 import { encodeHeaderBlock, HpackDecoder } from '../src/harness/hpack.js';
 import { grpcFrame, MisbehavingClient } from '../src/harness/misbehaving-client.js';
-import { CliProcess } from './cli-run.js';
+import { startServeInMemory } from './cli-run.js';
 import { h2Frame as frame } from './h2-raw-frame.js';
 import { startTestServer, type TestServer } from './server-fixture.js';
 
@@ -271,20 +271,13 @@ describe('session set-up waits for the client to speak, then is paced', () => {
   });
 
   test('serve --sessions-per-turn and --max-queued-connections reach the pacer', async () => {
-    const serve = new CliProcess([
-      'serve',
-      '--port',
-      '0',
-      '--in-memory',
-      '--log-level',
-      'silent',
+    const { serve, port } = await startServeInMemory([
       '--sessions-per-turn',
       '1',
       '--max-queued-connections',
       '5',
     ]);
     try {
-      const port = Number(/127\.0\.0\.1:(\d+)/.exec(await serve.firstLine())?.[1]);
       const pid = serve.child.pid!;
       const openBefore = readdirSync(`/proc/${pid}/fd`).length;
       const burst = Array.from({ length: 50 }, () => speaker(port, CHECK, new Uint8Array(0)));
