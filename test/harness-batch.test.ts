@@ -5,7 +5,7 @@ import { runScenario } from '../src/harness/run-scenario.js';
 // The in-process server runs in a worker thread that loads dist/ (`npm test` builds first).
 const BATCHES = `name: batch-e2e
 accounts:
-  - { count: 6, prefix: b-, balance: 2000 }
+  - { count: 6, prefix: b-, balance: 300 }
 SERVER
 phases:
   - name: batches
@@ -47,7 +47,9 @@ describe('the harness batch op', () => {
     expect(batch.count).toBeGreaterThan(40);
     expect(batch.ok).toBe(batch.count);
     expect(items.count).toBe(40 * 25 + (batch.count - 40) * 5);
-    // Linked chains with a failing member: their other members report ABORTED.
+    // Linked chains with a failing member: their other members report ABORTED. Balances of 300
+    // against amounts up to 300 make overdrafts common (62-84 ABORTED items a run; with 2,000 it
+    // was 0-3, and 0 failed this line in CI).
     expect(items.errorsByCode.ABORTED ?? 0).toBeGreaterThan(0);
     expect(result.verdict).toBe('pass');
   });
