@@ -130,15 +130,6 @@ export async function probeDatabase(sql: postgres.Sql, url: string): Promise<voi
 }
 
 /**
- * Runs `work` on a reserved connection (a transaction's statements pipelined on one connection)
- * and gives the connection back safely. On a failure it rolls back, unless the connection itself
- * failed: the database rolls back a transaction whose connection closed. postgres.js 3.4's
- * release() puts a reserved connection back among the open ones even if it closed meanwhile; the
- * next query on it is written to a closed socket, which throws an uncaught TypeError from a timer
- * (the process dies) and never settles. A lost connection is left where its close put it: the
- * pool opens it again when needed. `failureOf` names the error to judge (a wrapped cause).
- */
-/**
  * Set by PgPool on the connections it reserves: false once the pool they came from saw any of its
  * connections close (it is retired then, and ends them itself).
  */
@@ -149,6 +140,15 @@ function fromSoundPool(tx: postgres.ReservedSql): boolean {
   return sound?.() ?? true;
 }
 
+/**
+ * Runs `work` on a reserved connection (a transaction's statements pipelined on one connection)
+ * and gives the connection back safely. On a failure it rolls back, unless the connection itself
+ * failed: the database rolls back a transaction whose connection closed. postgres.js 3.4's
+ * release() puts a reserved connection back among the open ones even if it closed meanwhile; the
+ * next query on it is written to a closed socket, which throws an uncaught TypeError from a timer
+ * (the process dies) and never settles. A lost connection, or one reserved from a pool retired
+ * since (PgPool), is not given back. `failureOf` names the error to judge (a wrapped cause).
+ */
 export async function withReservedConnection<T>(
   sql: postgres.Sql,
   work: (tx: postgres.ReservedSql) => Promise<T>,
