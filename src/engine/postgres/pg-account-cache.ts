@@ -17,7 +17,7 @@ export interface AccountCacheLimits {
 
 /**
  * Account states this process saw committed, so a group can be decided before it reaches the
- * database and sent in one round trip (pg-write-group.ts, runCachedGroup). Nothing here is ever
+ * database and sent in one round trip (pg-write-group.ts, runCached). Nothing here is ever
  * trusted: the group's own transaction checks, under the row locks, that every account still has
  * the balance and version it was decided on, and fails otherwise. A stale entry costs a wasted
  * round trip, never a wrong answer.

@@ -94,7 +94,7 @@ export interface GroupOptions {
   /**
    * Decide on these account states (from this process's AccountCache: the accounts the group
    * touches, an absent id meaning one its creates assume new) and commit in one round trip, with
-   * the database checking them under the locks (runCachedGroup). Undefined: the locked path.
+   * the database checking them under the locks (runCached). Undefined: the locked path.
    */
   cached?: ReadonlyMap<string, AccountState>;
   stats: GroupStats;
@@ -192,9 +192,18 @@ function openItems(units: readonly GroupUnit[]): UnitItem[] {
   return units.flatMap((u) => u.items.filter((item) => item.known === undefined && item.cmd !== undefined));
 }
 
+/** The transaction ids those writes claim. */
+function claimsOf(open: readonly UnitItem[]): ItemClaim[] {
+  return open.flatMap((item) => (item.claim === undefined ? [] : [item.claim]));
+}
+
 /** Every account a group's writes touch, each once: what it locks, or holds busy in this process. */
 export function groupAccountIds(units: readonly GroupUnit[]): string[] {
-  return ids(openItems(units).flatMap((item) => touchedIds(item.cmd!)));
+  return accountIdsOf(openItems(units));
+}
+
+function accountIdsOf(open: readonly UnitItem[]): string[] {
+  return ids(open.flatMap((item) => touchedIds(item.cmd!)));
 }
 
 /**
@@ -247,8 +256,8 @@ async function runInTransaction(
   options: GroupOptions,
 ): Promise<GroupResult> {
   const open = openItems(units);
-  const claims = open.flatMap((item) => (item.claim === undefined ? [] : [item.claim]));
-  const accountIds = ids(open.flatMap((item) => touchedIds(item.cmd!)));
+  const claims = claimsOf(open);
+  const accountIds = accountIdsOf(open);
   const { pending, send } = pipeline(options);
   send(begin(tx, options));
   const claimed =
@@ -292,15 +301,7 @@ async function runInTransaction(
   const total = head === undefined ? undefined : BigInt(wholeRows(await head)[0]!.total_balance);
   const decided = decide(units, mine, others, state, total, options.nowNs);
 
-  if (decided.accountInserts.length > 0) {
-    // Before the head row: an id another server is creating right now makes this insert wait,
-    // and it must not wait while holding the head row.
-    send(insertAccounts(tx, decided.accountInserts));
-  }
-  if (decided.unclaimed.length > 0) {
-    send(tx`DELETE FROM ledger_txids WHERE id = ANY(${decided.unclaimed}::text[])`);
-  }
-  sendEffects(tx, decided, send);
+  sendWrites(tx, decided, send);
   return await commitGroup(tx, pending, send, options, decided, state);
 }
 
@@ -325,7 +326,7 @@ async function runCached(
   cached: ReadonlyMap<string, AccountState>,
   options: GroupOptions,
 ): Promise<GroupResult> {
-  const claims = openItems(units).flatMap((item) => (item.claim === undefined ? [] : [item.claim]));
+  const claims = claimsOf(openItems(units));
   const guarded = [...cached.values()];
   const state = new Map<string, AccountState | undefined>(cached);
   const decided = decide(
@@ -360,11 +361,8 @@ async function runCached(
       JOIN unnest(${guarded.map((a) => a.id)}::text[], ${guarded.map((a) => a.balance.toString())}::int8[],
         ${guarded.map((a) => String(a.version))}::int8[]) AS u(id, balance, version) ON l.id = u.id`);
   }
-  if (decided.accountInserts.length > 0) send(insertAccounts(tx, decided.accountInserts));
-  if (decided.unclaimed.length > 0) {
-    send(tx`DELETE FROM ledger_txids WHERE id = ANY(${decided.unclaimed}::text[])`);
-  }
-  sendEffects(tx, { ...decided, recordedOutcomes: [] }, send);
+  // Every record was inserted with its outcome above: none to update.
+  sendWrites(tx, { ...decided, recordedOutcomes: [] }, send);
   try {
     return await commitGroup(tx, pending, send, options, decided, state);
   } catch (err) {
@@ -375,11 +373,21 @@ async function runCached(
   }
 }
 
-function insertAccounts(tx: postgres.ReservedSql, rows: readonly AccountState[]) {
-  return tx`
-    INSERT INTO ledger_accounts (id, balance, version)
-    SELECT * FROM unnest(${rows.map((a) => a.id)}::text[], ${rows.map((a) => a.balance.toString())}::int8[],
-      ${rows.map((a) => String(a.version))}::int8[])`;
+/**
+ * A decided group's writes, on either path: the created accounts (before the head row: an id
+ * another server is creating right now makes this insert wait, and it must not wait while holding
+ * the head row), the claims of failed linked chains given up, then the effects statement.
+ */
+function sendWrites(tx: postgres.ReservedSql, d: Decided, send: <T>(query: Promise<T>) => Promise<T>): void {
+  const rows = d.accountInserts;
+  if (rows.length > 0) {
+    send(tx`
+      INSERT INTO ledger_accounts (id, balance, version)
+      SELECT * FROM unnest(${rows.map((a) => a.id)}::text[], ${rows.map((a) => a.balance.toString())}::int8[],
+        ${rows.map((a) => String(a.version))}::int8[])`);
+  }
+  if (d.unclaimed.length > 0) send(tx`DELETE FROM ledger_txids WHERE id = ANY(${d.unclaimed}::text[])`);
+  sendEffects(tx, d, send);
 }
 
 /**
