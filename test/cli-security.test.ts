@@ -124,16 +124,7 @@ describe('ledgerctl serve over TLS with tokens', () => {
       accessFile,
     ]);
     try {
-      const mtls = [
-        '--target',
-        target,
-        '--tls-ca',
-        pki.ca.certFile,
-        '--tls-cert',
-        alice.certFile,
-        '--tls-key',
-        alice.keyFile,
-      ];
+      const mtls = ['--target', target, ...aliceMtls()];
       const snapshot = await runCli(['snapshot', '--json', ...mtls]);
       expect(snapshot.code).toBe(0);
       const write = await runCli(['create-account', 'x', '--initial', '1', ...mtls]);
