@@ -15,7 +15,7 @@ import { RunSetupError } from './run-setup-error.js';
 import type { GroupSpec, Scenario } from './scenario-schema.js';
 import { SeededRandom } from './seeded-random.js';
 import type { Threshold } from './thresholds.js';
-import { diagnoseTls } from './tls-diagnosis.js';
+import { connectFailure } from './tls-diagnosis.js';
 
 /** The instrument's own floor: its latency against a responder that does no work, at a given rate. */
 export interface InstrumentFloor {
@@ -104,8 +104,7 @@ export async function calibrate(options: CalibrateOptions): Promise<InstrumentFl
         await ch.connect(HARNESS_LIMITS.targetConnectTimeoutMs);
       } catch (err) {
         // The channel says only "connection closed"; a TLS mismatch is the user's to fix.
-        const tls = responder === undefined ? await diagnoseTls(target, security) : undefined;
-        throw new RunSetupError(`${(err as Error).message}${tls === undefined ? '' : `: ${tls}`}`);
+        throw await connectFailure(err, responder === undefined ? [target] : [], security);
       }
     }
     const spec = {

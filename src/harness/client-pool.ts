@@ -5,8 +5,7 @@ import { type BatchCaller, type Caller, callBatch, callOp } from './call-op.js';
 import { h2CallOp } from './h2-call-op.js';
 import { H2Channel } from './h2-channel.js';
 import { HARNESS_LIMITS } from './harness-limits.js';
-import { RunSetupError } from './run-setup-error.js';
-import { diagnoseTls } from './tls-diagnosis.js';
+import { connectFailure } from './tls-diagnosis.js';
 
 /** Which client sends the load: the lean HTTP/2 caller (default) or grpc-js (for comparison). */
 export type LoadClient = 'lean' | 'grpc-js';
@@ -89,10 +88,7 @@ export class ClientPool {
       ]);
     } catch (err) {
       // Both clients say only "failed to connect"; a TLS mismatch is worth naming.
-      const targets = [...new Set(clients.map((c) => c.target))];
-      const reasons = await Promise.all(targets.map((t) => diagnoseTls(t, this.security)));
-      const tls = reasons.find((r) => r !== undefined);
-      throw new RunSetupError(`${(err as Error).message}${tls === undefined ? '' : `: ${tls}`}`);
+      throw await connectFailure(err, [...new Set(clients.map((c) => c.target))], this.security);
     }
   }
 

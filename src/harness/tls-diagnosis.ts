@@ -1,6 +1,7 @@
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { ClientSecurity } from '../client/client-security.js';
+import { RunSetupError } from './run-setup-error.js';
 
 /** How long the diagnosis may take: it runs only after a connection already failed. */
 const DIAGNOSIS_TIMEOUT_MS = 3_000;
@@ -39,6 +40,20 @@ export async function diagnoseTls(
   if (/certificate required|alert number 116|handshake failure/i.test(outcome))
     return `TLS: the server wants a client certificate (--tls-cert, --tls-key): ${outcome}`;
   return `TLS: the server's certificate does not verify (is --tls-ca the CA that signed it, for this address?): ${outcome}`;
+}
+
+/**
+ * The run-setup error for connections to `targets` that failed with `err`: its message, and the
+ * TLS mismatch behind it when one of the targets shows one (the user's to fix).
+ */
+export async function connectFailure(
+  err: unknown,
+  targets: readonly string[],
+  security: ClientSecurity | undefined,
+): Promise<RunSetupError> {
+  const reasons = await Promise.all(targets.map((t) => diagnoseTls(t, security)));
+  const tls = reasons.find((r) => r !== undefined);
+  return new RunSetupError(`${(err as Error).message}${tls === undefined ? '' : `: ${tls}`}`);
 }
 
 type Outcome = 'ok' | 'unreachable' | 'not tls' | string;
