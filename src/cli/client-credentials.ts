@@ -72,3 +72,19 @@ export function clientSecurityFrom(
   }
   return security.tls === undefined && security.token === undefined ? undefined : security;
 }
+
+/**
+ * The security of a command whose `--target` is optional (stress, load, calibrate): undefined
+ * without a target (LEDGER_TOKEN alone does not fail a run against a server the command starts),
+ * and the client flags without one are refused, `why` saying what the command speaks instead.
+ */
+export function securityForTarget(
+  flags: ClientSecurityFlags,
+  target: unknown,
+  why: string,
+): ClientSecurity | undefined {
+  const given = [flags.tlsCa, flags.tlsCert, flags.tlsKey, flags.tokenFile].some((f) => f !== undefined);
+  if (given && target === undefined)
+    throw new CliError(`--tls-ca, --tls-cert, --tls-key and --token-file apply to ${why}`);
+  return target === undefined ? undefined : clientSecurityFrom(flags);
+}

@@ -2,7 +2,7 @@ import { calibrate } from '../../harness/calibrate.js';
 import { HARNESS_LIMITS } from '../../harness/harness-limits.js';
 import { floorLine } from '../../harness/human-report.js';
 import { RunSetupError } from '../../harness/run-setup-error.js';
-import { clientSecurityFrom } from '../client-credentials.js';
+import { securityForTarget } from '../client-credentials.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import type { CalibrateFlags } from './calibrate.js';
 
@@ -18,19 +18,18 @@ export async function calibrateCommand(flags: CalibrateFlags): Promise<void> {
       `--connections ${flags.connections} is above the limit of ${HARNESS_LIMITS.maxConnectionsPerTarget}`,
       EXIT.usage,
     );
-  const given = [flags.tlsCa, flags.tlsCert, flags.tlsKey, flags.tokenFile].some((f) => f !== undefined);
-  if (given && flags.target === undefined)
-    throw new CliError(
-      '--tls-ca, --tls-cert, --tls-key and --token-file apply to --target only (the null responder calibrate starts speaks plaintext)',
-      EXIT.usage,
-    );
+  const security = securityForTarget(
+    flags,
+    flags.target,
+    '--target only (the null responder calibrate starts speaks plaintext)',
+  );
   const floor = await calibrate({
     ratePerS: flags.rate,
     rateSource: 'flag',
     durationMs: flags.duration,
     connections: flags.connections,
     target: flags.target,
-    security: flags.target === undefined ? undefined : clientSecurityFrom(flags),
+    security,
   }).catch((err: unknown) => {
     // An unreachable or mismatched target is the user's to fix: one line, exit 2.
     throw err instanceof RunSetupError ? new CliError(err.message, EXIT.usage) : err;

@@ -10,7 +10,7 @@ import { jsonReplacer } from '../../harness/run-recorder.js';
 import type { RunResult } from '../../harness/run-result.js';
 import { RunSetupError, runScenario } from '../../harness/run-scenario.js';
 import type { Scenario } from '../../harness/scenario-schema.js';
-import { type ClientSecurityFlags, clientSecurityFrom } from '../client-credentials.js';
+import { type ClientSecurityFlags, securityForTarget } from '../client-credentials.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { attachComparison, readBaseline, runExitCode } from '../run-comparison.js';
 import type { RunFlags } from '../run-options.js';
@@ -58,14 +58,11 @@ export async function runLoaded(
   flags: RunOneFlags,
   load: () => Scenario | Promise<Scenario>,
 ): Promise<RunResult> {
-  const given = [flags.tlsCa, flags.tlsCert, flags.tlsKey, flags.tokenFile].some((f) => f !== undefined);
-  if (given && flags.target === undefined) {
-    throw new CliError(
-      '--tls-ca, --tls-cert, --tls-key and --token-file apply to --target servers only (a server the run starts speaks TLS with its own throwaway CA: server: { mode: spawned, tls: true }, or --set server.tls=true)',
-    );
-  }
-  // LEDGER_TOKEN alone does not make a run against the in-process server fail.
-  const security = flags.target === undefined ? undefined : clientSecurityFrom(flags);
+  const security = securityForTarget(
+    flags,
+    flags.target,
+    '--target servers only (a server the run starts speaks TLS with its own throwaway CA: server: { mode: spawned, tls: true }, or --set server.tls=true)',
+  );
   try {
     const scenario = await load();
     return await runScenario(scenario, {
