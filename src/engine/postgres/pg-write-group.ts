@@ -313,11 +313,13 @@ async function runInTransaction(
  *   elsewhere (or expired but not swept) is a unique violation; an id another server is executing
  *   right now makes the insert wait for that transaction, then fail the same way (the locked path
  *   then replays it);
- * - the cached accounts are locked in id order (the global lock order: ids, accounts, head) by a
- *   statement that divides by zero unless every locked row has the cached balance *and* version
- *   (a version alone can come back with another balance after a commit lost in a crash);
+ * - the accounts the group changes are updated, in id order (the global lock order: ids, accounts,
+ *   head), only where they still have the cached balance *and* version (a version alone can come
+ *   back with another balance after a commit lost in a crash), and the same statement divides by
+ *   zero unless every one was (sendEffects' guards); a group that also reads an account it leaves
+ *   unchanged first locks and checks every cached account in a statement of its own;
  * - a created account is a plain INSERT: one that exists is a unique violation.
- * Then the same effects statement as the locked path, COMMIT, and (asyncCommit) the barrier.
+ * Then the effects statement, COMMIT, and (asyncCommit) the barrier.
  * A failed check is CacheStale: nothing committed; the caller runs the group on the locked path.
  */
 async function runCached(
@@ -351,7 +353,14 @@ async function runCached(
       ) AS u(id, fingerprint, expires_at_ms, outcome)
       ORDER BY u.id`);
   }
-  if (guarded.length > 0) {
+  // Accounts the group changes are checked by the effects statement's own UPDATE (sendEffects,
+  // `guards`); a separate locking check is needed only when the group also reads an account it
+  // leaves unchanged (a refused write decided on its balance). Then every cached account is locked
+  // and checked here first, in id order, as the global lock order asks.
+  const changedIds = new Set(decided.accountUpdates.map((a) => a.id));
+  // (And when nothing is logged: the effects statement's check runs with its head update only.)
+  const readOnly = decided.log.length === 0 || guarded.some((a) => !changedIds.has(a.id));
+  if (readOnly) {
     // The division depends on the locked rows, so it is evaluated at run time, after the locks.
     send(tx`
       SELECT 1 / (count(*) FILTER (WHERE l.balance = u.balance AND l.version = u.version)
@@ -362,7 +371,7 @@ async function runCached(
         ${guarded.map((a) => String(a.version))}::int8[]) AS u(id, balance, version) ON l.id = u.id`);
   }
   // Every record was inserted with its outcome above: none to update.
-  sendWrites(tx, { ...decided, recordedOutcomes: [] }, send);
+  sendWrites(tx, { ...decided, recordedOutcomes: [] }, send, readOnly ? undefined : cached);
   try {
     return await commitGroup(tx, pending, send, options, decided, state);
   } catch (err) {
@@ -378,7 +387,12 @@ async function runCached(
  * another server is creating right now makes this insert wait, and it must not wait while holding
  * the head row), the claims of failed linked chains given up, then the effects statement.
  */
-function sendWrites(tx: postgres.ReservedSql, d: Decided, send: <T>(query: Promise<T>) => Promise<T>): void {
+function sendWrites(
+  tx: postgres.ReservedSql,
+  d: Decided,
+  send: <T>(query: Promise<T>) => Promise<T>,
+  guards?: ReadonlyMap<string, AccountState>,
+): void {
   const rows = d.accountInserts;
   if (rows.length > 0) {
     send(tx`
@@ -387,7 +401,7 @@ function sendWrites(tx: postgres.ReservedSql, d: Decided, send: <T>(query: Promi
         ${rows.map((a) => String(a.version))}::int8[])`);
   }
   if (d.unclaimed.length > 0) send(tx`DELETE FROM ledger_txids WHERE id = ANY(${d.unclaimed}::text[])`);
-  sendEffects(tx, d, send);
+  sendEffects(tx, d, send, guards);
 }
 
 /**
@@ -432,24 +446,42 @@ async function commitGroup(
 }
 
 /**
- * The group's effects on rows it already holds, in one statement: the changed accounts (locked in
- * round trip 1), the outcomes of the claimed ids (inserted in round trip 1), and the head row with
- * the log entries (positions handed out here). Nothing in it waits for another transaction but the
- * head row, so holding the head row cannot deadlock. Unreferenced data-modifying CTEs run to
- * completion all the same (PostgreSQL runs each exactly once, whatever the main query reads).
+ * The group's effects in one statement: the changed accounts (locked in round trip 1; with `guards`,
+ * the cached path, locked here in id order and checked against the cached states), the outcomes of
+ * the claimed ids (inserted in round trip 1), and the head row with the log entries (positions
+ * handed out here). The head row is updated after the accounts, so holding it never waits for
+ * another transaction and cannot deadlock. Unreferenced data-modifying CTEs run to completion all
+ * the same (PostgreSQL runs each exactly once, whatever the main query reads).
  */
-function sendEffects(tx: postgres.ReservedSql, d: Decided, send: <T>(query: Promise<T>) => Promise<T>): void {
+function sendEffects(
+  tx: postgres.ReservedSql,
+  d: Decided,
+  send: <T>(query: Promise<T>) => Promise<T>,
+  guards?: ReadonlyMap<string, AccountState>,
+): void {
   const accounts = d.accountUpdates;
   const records = d.recordedOutcomes;
   const log = d.log;
   if (accounts.length === 0 && records.length === 0 && log.length === 0) return;
   const n = String(log.length);
+  const before = guards === undefined ? [] : accounts.map((a) => guards.get(a.id)!);
   send(tx`
     WITH accounts AS (
       UPDATE ledger_accounts AS a SET balance = u.balance, version = u.version
-      FROM unnest(${accounts.map((a) => a.id)}::text[], ${accounts.map((a) => a.balance.toString())}::int8[],
+      FROM ${
+        guards === undefined
+          ? tx`unnest(${accounts.map((a) => a.id)}::text[], ${accounts.map((a) => a.balance.toString())}::int8[],
         ${accounts.map((a) => String(a.version))}::int8[]) AS u(id, balance, version)
-      WHERE a.id = u.id
+      WHERE a.id = u.id`
+          : // The cached path: each row is updated only if it still has the balance and version the
+            // group was decided on (rechecked on the newest row version after a lock wait); the
+            // rows are locked in id order, the nested loop following the sorted input.
+            tx`(SELECT * FROM unnest(${accounts.map((a) => a.id)}::text[],
+        ${accounts.map((a) => a.balance.toString())}::int8[], ${accounts.map((a) => String(a.version))}::int8[],
+        ${before.map((a) => a.balance.toString())}::int8[], ${before.map((a) => String(a.version))}::int8[]
+      ) AS v(id, balance, version, old_balance, old_version) ORDER BY id) AS u
+      WHERE a.id = u.id AND a.balance = u.old_balance AND a.version = u.old_version`
+      }
       RETURNING 1
     ), ${
       // Left out when no record changes (the cached path writes each record once, in its
@@ -466,7 +498,13 @@ function sendEffects(tx: postgres.ReservedSql, d: Decided, send: <T>(query: Prom
       UPDATE ledger_head SET last_position = last_position + ${n}::int8,
         total_balance = total_balance + ${d.increase.toString()}::int8,
         account_count = account_count + ${String(d.creates)}::int8
-      WHERE ${n}::int8 > 0
+      WHERE ${n}::int8 > 0${
+        guards === undefined
+          ? tx``
+          : // Divides by zero (22012: the group is CacheStale) unless every account was updated; a
+            // subquery of a data-modifying statement, so it runs whatever the main query reads.
+            tx` AND (SELECT 1 / (count(*) = ${String(accounts.length)}::int8)::int FROM accounts) = 1`
+      }
       RETURNING last_position
     )
     INSERT INTO ledger_log (position, transaction_id, timestamp_ns, operation, account_id, balance_after,
