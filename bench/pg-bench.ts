@@ -25,6 +25,7 @@ import { loadAverage, processCpuMs, threadCpuMs } from './proc-stats.js';
  *     trip) and `postgres` (sql.begin; a reserved connection with everything pipelined), 16 at once.
  * Usage: npm run build && node dist/bench/pg-bench.js [seconds] [--only pgbench,one,two,open,batch,libs]
  *   [--commit overlap,per-group,overlap/main,...] [--client h2|raw] [--rounds N] [--profile DIR] [--callers 16] [--shared]
+ *   [--slow-flush-us N]
  * (LEDGER_BENCH_DATABASE_URL: an admin URL, default postgres://postgres:postgres@127.0.0.1:5432/postgres)
  * --client h2 (default) drives the servers with the harness's lean HTTP/2 caller (a few us of CPU
  * per call), raw with the leanest grpc-js client; --rounds N alternates pgbench and the 1-instance
@@ -48,8 +49,21 @@ const { values: flags, positionals } = parseArgs({
     rounds: { type: 'string', default: '1' },
     callers: { type: 'string', default: '16' },
     shared: { type: 'boolean', default: false },
+    'slow-flush-us': { type: 'string', default: '0' },
   },
 });
+/**
+ * --slow-flush-us N: a slow disk, simulated for both sides of the ratio (the ledger's and pgbench's
+ * databases): `commit_delay = N` with `commit_siblings = 0` makes every WAL flush of their sessions
+ * sleep N us first, holding the WAL write lock as a slow fdatasync would. Other databases on the
+ * same PostgreSQL are not slowed (their sessions' commit_delay stays 0), though a flush that one of
+ * our sessions leads covers their WAL too.
+ */
+const SLOW_FLUSH_US = Number(flags['slow-flush-us']);
+if (!Number.isInteger(SLOW_FLUSH_US) || SLOW_FLUSH_US < 0 || SLOW_FLUSH_US > 100_000)
+  throw new Error(
+    `--slow-flush-us takes 0-100000 (PostgreSQL's commit_delay range); got ${flags['slow-flush-us']}`,
+  );
 const ROUNDS = Number(flags.rounds);
 const SECONDS = Number(positionals[0] ?? 10);
 const ONLY = new Set(flags.only.split(','));
@@ -77,6 +91,10 @@ async function freshDatabase(name: string): Promise<string> {
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
   await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin.unsafe(`CREATE DATABASE ${name}`);
+  if (SLOW_FLUSH_US > 0) {
+    await admin.unsafe(`ALTER DATABASE ${name} SET commit_delay = ${SLOW_FLUSH_US}`);
+    await admin.unsafe(`ALTER DATABASE ${name} SET commit_siblings = 0`);
+  }
   await admin.end();
   return urlFor(name);
 }
@@ -284,6 +302,7 @@ async function runTransfers(
   servers: Server[],
   mode: 'closed' | 'open',
   ratePerSec = 0,
+  commitMode = 'overlap',
 ): Promise<LoadResult> {
   await checkpoint();
   const workers = servers.map(
@@ -360,8 +379,10 @@ async function runTransfers(
     clientCpuMs: to.client - from.client,
     // --db-commit overlap: every group runs exactly one barrier (this bench reads nothing), an exact
     // count. per-group: pg_stat_database's commit counter (the sampling's own statement subtracted).
-    commits:
-      to.commits.barriers > from.commits.barriers
+    // auto: that counter less the barriers (each one a commit too; one per asynchronous group).
+    commits: commitMode.startsWith('auto')
+      ? to.commits.commits - from.commits.commits - 1 - (to.commits.barriers - from.commits.barriers)
+      : to.commits.barriers > from.commits.barriers
         ? to.commits.barriers - from.commits.barriers
         : to.commits.commits - from.commits.commits - 1,
     barriers: to.commits.barriers - from.commits.barriers,
@@ -575,6 +596,10 @@ function describe(label: string, r: LoadResult): void {
   // mode's barriers count stale tries too, so the cached share is of writes, the trips estimated.
   const cachedShare = Math.min(1, Math.max(0, 1 - r.recordRewrites / r.writes));
   const committed = Math.max(1, groups - (r.barriers > 0 ? r.rollbacks : 0));
+  if (r.barriers > 0 && r.barriers < groups)
+    console.log(
+      `  --db-commit auto: ${((r.barriers / Math.max(1, groups)) * 100).toFixed(0)}% of groups asynchronous (one barrier each)`,
+    );
   console.log(
     `  decided from the cache: ${(cachedShare * 100).toFixed(0)}% of writes (records written once); ` +
       `${r.rollbacks} rolled back (stale cached tries); about ${(2 - cachedShare + r.rollbacks / committed).toFixed(2)} ` +
@@ -586,7 +611,8 @@ const machine = `${readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s
   readFileSync('/proc/cpuinfo', 'utf8').match(/^processor/gm)?.length
 } cores, Node ${process.version}`;
 console.log(
-  `machine: ${machine}; ${SECONDS} s per measurement after ${WARMUP_MS / 1000} s warm-up; load average ${loadAverage()}`,
+  `machine: ${machine}; ${SECONDS} s per measurement after ${WARMUP_MS / 1000} s warm-up; load average ${loadAverage()}` +
+    (SLOW_FLUSH_US > 0 ? `; simulated slow flushes: commit_delay ${SLOW_FLUSH_US} us` : ''),
 );
 
 let pgbTps = Number.NaN;
@@ -632,7 +658,7 @@ for (let round = 1; round <= (ONLY.has('one') || pgbUrl !== undefined ? ROUNDS :
   for (const mode of round % 2 === 1 ? modes : [...modes].reverse()) {
     const server = oneServers.get(mode) ?? (await startServer(url, mode));
     oneServers.set(mode, server);
-    const single = await runTransfers(url, [server], 'closed');
+    const single = await runTransfers(url, [server], 'closed', 0, mode);
     describe(`ledgerctl, 1 instance, ${CALLERS} callers, --db-commit ${mode}`, single);
     console.log(vsPgbench(single.transfersPerSec));
     rates.get(mode)!.push(single.transfersPerSec);
@@ -662,7 +688,7 @@ for (let round = 1; round <= twoRounds; round++) {
     const first = await startServer(url, mode);
     if (ONLY.has('two')) {
       const second = await startServer(url, mode);
-      const pair = await runTransfers(url, [first, second], 'closed');
+      const pair = await runTransfers(url, [first, second], 'closed', 0, mode);
       describe(
         `ledgerctl, 2 instances, ${CALLERS / 2} callers each${flags.shared ? ' (same accounts on both)' : ''}, --db-commit ${mode}`,
         pair,

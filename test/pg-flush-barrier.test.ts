@@ -17,7 +17,7 @@ describe('PostgreSQL: answers wait for the flush barrier', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    ledger = await openTestLedger(db.url);
+    ledger = await openTestLedger(db.url, { commitMode: 'overlap' });
     sql = postgres(db.url, { max: 2, onnotice: () => {} });
   });
 

@@ -93,8 +93,16 @@ export const LIMITS = {
   defaultPgStatementTimeoutMs: 5_000,
   /** PostgreSQL: how long opening one connection may take (--db-connect-timeout; whole seconds). */
   defaultPgConnectTimeoutMs: 5_000,
-  /** PostgreSQL: group transactions one process runs at once (each on its own connection). */
+  /** PostgreSQL, `--db-commit overlap`: group transactions one process runs at once (each on its own connection). */
   pgGroupsInFlight: 2,
+  /** PostgreSQL, `--db-commit auto` and `per-group`: group transactions one process runs at once. */
+  pgGroupsInFlightSync: 4,
+  /** PostgreSQL, `--db-commit auto`: synchronous commits timed together before the commit mode is chosen again. */
+  pgAutoCommitWindowGroups: 32,
+  /** PostgreSQL, `--db-commit auto`: a window's median flush above this (us) makes groups commit asynchronously. */
+  pgAutoCommitSlowFlushUs: 1_000,
+  /** PostgreSQL, `--db-commit auto`: a window's median flush below this (us) makes them synchronous again. */
+  pgAutoCommitFastFlushUs: 500,
   /** PostgreSQL: flush barriers (one synchronous commit each) one process runs at once. */
   pgFlushBarriersInFlight: 2,
   /** PostgreSQL: most writes in one group transaction. */

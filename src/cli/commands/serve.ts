@@ -13,7 +13,9 @@ import { openStorage } from '../../engine/open-storage.js';
 import { DatabaseError } from '../../engine/postgres/database-error.js';
 import { describeUrl } from '../../engine/postgres/pg-connect.js';
 import {
+  DEFAULT_PG_COMMIT,
   DEFAULT_PG_DECIDE,
+  defaultGroupsInFlight,
   PG_COMMIT_MODES,
   PG_DECIDE_MODES,
   type PgCommitMode,
@@ -67,7 +69,7 @@ interface ServeOptions {
   dbCommit: PgCommitMode;
   dbDecide: PgDecideMode;
   dbThread: PgClientThread;
-  dbGroupsInFlight: number;
+  dbGroupsInFlight?: number;
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
@@ -373,10 +375,10 @@ export function registerServe(program: Command): void {
     .addOption(
       serveOption(
         '--db-commit <mode>',
-        'with --database-url: overlap (groups commit asynchronously, answers wait for a shared flush) or per-group (each group waits for its own flush)',
+        'with --database-url: auto (each group waits for its own flush while flushes are short, else as overlap), overlap (groups commit asynchronously, answers wait for a shared flush) or per-group (each group waits for its own flush)',
       )
         .choices(PG_COMMIT_MODES)
-        .default('overlap'),
+        .default(DEFAULT_PG_COMMIT),
     )
     .addOption(
       serveOption(
@@ -391,7 +393,10 @@ export function registerServe(program: Command): void {
         '--db-groups-in-flight <n>',
         'with --database-url: group transactions this server runs at once, each on its own connection (at most pool size - 2)',
       )
-        .default(LIMITS.pgGroupsInFlight)
+        .default(
+          undefined,
+          `${defaultGroupsInFlight('auto')} with --db-commit auto or per-group, ${defaultGroupsInFlight('overlap')} with overlap`,
+        )
         .argParser(positiveIntArg),
     )
     .addOption(

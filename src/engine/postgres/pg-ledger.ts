@@ -18,6 +18,7 @@ import { type Clock, systemClock } from '../clock.js';
 import type { Ledger, WriteOutcome } from '../ledger.js';
 import type { Outcome } from '../outcome.js';
 import { AccountCache } from './pg-account-cache.js';
+import { AutoCommit, type AutoCommitOptions } from './pg-auto-commit.js';
 import { Availability } from './pg-availability.js';
 import { type AccountRow, accountOf, type LogRow, logEntryOf } from './pg-codec.js';
 import {
@@ -50,14 +51,21 @@ export interface PgLedgerOptions extends DatabaseOptions {
   migrate?: boolean;
   txidTtlMs?: number;
   maxSnapshotAccounts?: number;
-  /** Group transactions in flight at once (default LIMITS.pgGroupsInFlight; at most pool size - 2). */
+  /**
+   * Group transactions in flight at once (default by commit mode: defaultGroupsInFlight; at most
+   * pool size - 2).
+   */
   groupsInFlight?: number;
   /**
-   * How a group's COMMIT reaches the disk: 'overlap' (default) commits asynchronously and answers
-   * after a shared flush barrier, so consecutive groups' flushes overlap; 'per-group' waits for
-   * each group's own flush while it holds the head row (for databases without synchronous_commit).
+   * How a group's COMMIT reaches the disk: 'overlap' commits asynchronously and answers after a
+   * shared flush barrier, so consecutive groups' flushes overlap; 'per-group' waits for each
+   * group's own flush while it holds the head row (for databases without synchronous_commit);
+   * 'auto' (default) commits as per-group while flushes are short and as overlap while they are
+   * slow (AutoCommit).
    */
   commitMode?: PgCommitMode;
+  /** 'auto' only: what it judges flushes by (default LIMITS.pgAutoCommit*); tests pass their own. */
+  autoCommit?: AutoCommitOptions;
   /**
    * How a group is decided: 'locked' (round trip 1 locks the rows, the decision, round trip 2
    * commits) or 'cached' (decided on account states this process saw committed, and committed in
@@ -73,8 +81,15 @@ export type PgDecideMode = (typeof PG_DECIDE_MODES)[number];
 /** serve --db-decide's default. */
 export const DEFAULT_PG_DECIDE: PgDecideMode = 'cached';
 
-export const PG_COMMIT_MODES = ['overlap', 'per-group'] as const;
+export const PG_COMMIT_MODES = ['auto', 'overlap', 'per-group'] as const;
 export type PgCommitMode = (typeof PG_COMMIT_MODES)[number];
+/** serve --db-commit's default. */
+export const DEFAULT_PG_COMMIT: PgCommitMode = 'auto';
+
+/** serve --db-groups-in-flight's default, by commit mode (BENCHMARKS.md, "PostgreSQL, sixth pass"). */
+export function defaultGroupsInFlight(mode: PgCommitMode): number {
+  return mode === 'overlap' ? LIMITS.pgGroupsInFlight : LIMITS.pgGroupsInFlightSync;
+}
 
 export interface PgLedgerStats extends GroupStats {
   groups: number;
@@ -84,6 +99,8 @@ export interface PgLedgerStats extends GroupStats {
   writes: number;
   retries: number;
   groupsInFlight: number;
+  /** Groups committed asynchronously (answered after a barrier): every group in overlap mode. */
+  asyncGroups: number;
 }
 
 interface Queued {
@@ -121,6 +138,7 @@ export class PgLedger implements Ledger {
     writes: 0,
     retries: 0,
     groupsInFlight: 0,
+    asyncGroups: 0,
     statements: 0,
   };
 
@@ -137,6 +155,8 @@ export class PgLedger implements Ledger {
     private readonly barrier: FlushBarrier | undefined,
     /** Undefined with --db-decide locked. */
     private readonly cache: AccountCache | undefined,
+    /** 'auto' mode's choice of each group's commit; undefined in the other modes. */
+    readonly autoCommit: AutoCommit | undefined,
   ) {
     // A group whose connection died may never settle (see runWriteGroup): losing the database
     // abandons every group in flight, and so does a group older than any statement may run.
@@ -184,6 +204,7 @@ export class PgLedger implements Ledger {
     availability = new Availability(sql, LIMITS.pgProbeIntervalMs, groupTimeoutMs);
     const sweep = new TxidSweep(sql, clock, availability);
     sweep.start();
+    const commitMode = options.commitMode ?? DEFAULT_PG_COMMIT;
     return new PgLedger(
       pool,
       availability,
@@ -191,11 +212,13 @@ export class PgLedger implements Ledger {
       clock,
       options.txidTtlMs ?? LIMITS.defaultTxidTtlMs,
       options.maxSnapshotAccounts ?? LIMITS.maxSnapshotAccounts,
-      Math.max(1, Math.min(options.groupsInFlight ?? LIMITS.pgGroupsInFlight, options.poolSize - 2)),
+      Math.max(
+        1,
+        Math.min(options.groupsInFlight ?? defaultGroupsInFlight(commitMode), options.poolSize - 2),
+      ),
       groupTimeoutMs,
-      (options.commitMode ?? 'overlap') === 'overlap'
-        ? new FlushBarrier(sql, LIMITS.pgFlushBarriersInFlight)
-        : undefined,
+      // 'auto' may commit any group asynchronously, and so may another server on this database.
+      commitMode === 'per-group' ? undefined : new FlushBarrier(sql, LIMITS.pgFlushBarriersInFlight),
       (options.decide ?? DEFAULT_PG_DECIDE) === 'cached'
         ? new AccountCache({
             maxAccounts: LIMITS.pgAccountCacheAccounts,
@@ -204,6 +227,15 @@ export class PgLedger implements Ledger {
             pauseGroups: LIMITS.pgCachedPauseGroups,
             maxPauseGroups: LIMITS.pgCachedMaxPauseGroups,
           })
+        : undefined,
+      commitMode === 'auto'
+        ? new AutoCommit(
+            options.autoCommit ?? {
+              windowGroups: LIMITS.pgAutoCommitWindowGroups,
+              slowFlushUs: LIMITS.pgAutoCommitSlowFlushUs,
+              fastFlushUs: LIMITS.pgAutoCommitFastFlushUs,
+            },
+          )
         : undefined,
     );
   }
@@ -479,20 +511,30 @@ export class PgLedger implements Ledger {
     let careful = false;
     let answers: ItemAnswer[][] | undefined;
     let failure: unknown;
+    const auto = this.autoCommit;
     for (let attempt = 1; answers === undefined && failure === undefined; attempt++) {
       try {
         if (!this.availability.serving) throw Errors.storageUnavailable();
-        ({ answers } = await this.watchdog(
+        const asyncCommit = auto === undefined ? this.barrier !== undefined : auto.async;
+        const result = await this.watchdog(
           runWriteGroup(this.sql, units, {
             nowMs: this.clock.nowMs(),
             nowNs: this.clock.nowNs,
             careful,
-            asyncCommit: this.barrier !== undefined,
+            asyncCommit,
             cached,
             onCommitted: over,
+            onFlushTimed: auto === undefined ? undefined : (us) => auto.measured(us),
             stats: this.stats,
           }),
-        ));
+        );
+        if (asyncCommit) this.stats.asyncGroups++;
+        // A synchronous COMMIT flushed the WAL up to its commit record, so everything the group
+        // read (any server's asynchronous commits among it) is durable: but only a transaction that
+        // wrote has a commit record to flush. One that locked and created no account (its writes
+        // all NOT_FOUND, or replays) may have none: its answers wait for a barrier.
+        else if (auto !== undefined && result.accounts.length === 0) await this.durable();
+        answers = result.answers;
         if (cached !== undefined) {
           this.stats.cachedGroups++;
           cache!.judge(false);

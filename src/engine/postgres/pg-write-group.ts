@@ -92,6 +92,12 @@ export interface GroupOptions {
    */
   onCommitted?: (accounts: readonly AccountState[]) => void;
   /**
+   * How long this group's synchronous commit took to flush, in microseconds: the COMMIT's answer
+   * after the previous statement's (synchronous) or the barrier's after the COMMIT's (asyncCommit).
+   * `--db-commit auto` decides on it (AutoCommit).
+   */
+  onFlushTimed?: (us: number) => void;
+  /**
    * Decide on these account states (from this process's AccountCache: the accounts the group
    * touches, an absent id meaning one its creates assume new) and commit in one round trip, with
    * the database checking them under the locks (runCached). Undefined: the locked path.
@@ -417,11 +423,16 @@ async function commitGroup(
   decided: Decided,
   state: ReadonlyMap<string, AccountState | undefined>,
 ): Promise<GroupResult> {
+  const before = pending.at(-1);
   const commit = send(tx.unsafe('COMMIT'));
   // postgres.js sends a query when it is first awaited: start them all now, in this order, so the
   // barrier goes out after the COMMIT (in the transaction it would flush nothing).
   const flushed = options.asyncCommit ? flushBarrier(tx) : undefined;
   void Promise.allSettled(flushed === undefined ? pending : [...pending, flushed]);
+  const flushUs =
+    options.onFlushTimed === undefined
+      ? undefined
+      : timeBetween(flushed === undefined ? before : commit, flushed ?? commit);
   try {
     await settleAll(pending);
   } catch (err) {
@@ -442,7 +453,30 @@ async function commitGroup(
       throw new CommitUnconfirmed(err);
     }
   }
+  const us = await flushUs;
+  if (us !== undefined) options.onFlushTimed!(us);
   return { answers: decided.answers, accounts };
+}
+
+/**
+ * Microseconds between the answers of two pipelined statements (undefined if either failed).
+ * Never calls a statement's `then` itself: that sends a postgres.js query at once, while
+ * Promise.allSettled above calls it from a queued job (a postgres.js query is a thenable of another
+ * class), so a direct call would send these two before the rest of the pipeline (seen: the effects
+ * statement ran before BEGIN). Promise.resolve queues behind allSettled's jobs, keeping the order.
+ */
+function timeBetween(
+  first: Promise<unknown> | undefined,
+  second: Promise<unknown>,
+): Promise<number | undefined> {
+  const at = (p: Promise<unknown>) =>
+    Promise.resolve(p).then(
+      () => performance.now(),
+      () => undefined,
+    );
+  return Promise.all([first === undefined ? undefined : at(first), at(second)]).then(([a, b]) =>
+    a === undefined || b === undefined ? undefined : Math.round((b - a) * 1000),
+  );
 }
 
 /**
