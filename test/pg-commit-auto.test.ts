@@ -86,8 +86,9 @@ describe('PostgreSQL: --db-commit auto', () => {
       await ledger.transferFunds({ fromId: 'au-a', toId: 'au-b', amount: 1n, transactionId: `au-${i}` });
     }
     expect(ledger.autoCommit!.lastMedianUs).toBeDefined();
-    expect(ledger.autoCommit!.lastMedianUs!).toBeLessThan(500);
-    expect(ledger.autoCommit!.async).toBe(false);
+    // Under 1 ms (the default's threshold) even with the other test files busy on both cores:
+    // medians of 100-300 us alone here, the disk's fdatasync being about 0.1 ms.
+    expect(ledger.autoCommit!.async, `median flush ${ledger.autoCommit!.lastMedianUs} us`).toBe(false);
     expect(ledger.stats.asyncGroups).toBe(0);
     expect(ledger.stats.groups).toBe(72);
   });
@@ -147,21 +148,24 @@ describe('PostgreSQL: --db-commit auto', () => {
   });
 
   it('comes back to synchronous commits when the barriers it waits for are fast, and stays there', async () => {
-    // A window of 8: a median of 8 barriers, each timed from its group's COMMIT answer.
+    // A window of 8, and thresholds of 20 / 10 ms: what a barrier takes here (0.2-2 ms, with other
+    // test files busy) is fast next to an injected 50 ms disk, whatever the load.
     const window = 8;
-    const ledger = await open(db.url, { autoCommit: { ...smallWindow, windowGroups: window } });
+    const ledger = await open(db.url, {
+      autoCommit: { windowGroups: window, slowFlushUs: 20_000, fastFlushUs: 10_000 },
+    });
     await ledger.createAccount({ accountId: 'bk-a', initialBalance: 0n });
     // Warm: the first statements of each connection are prepared on first use (a round trip more).
     for (let i = 0; i < 16; i++)
       await ledger.updateBalance({ accountId: 'bk-a', delta: 1n, transactionId: `bk-w${i}` });
-    judge(ledger, 5_000, window);
+    judge(ledger, 50_000, window);
     expect(ledger.autoCommit!.async).toBe(true);
     const asyncBefore = ledger.stats.asyncGroups;
     // Asynchronous groups time their barriers (a synchronous commit each) on this fast disk.
     for (let i = 0; i < window; i++)
       await ledger.updateBalance({ accountId: 'bk-a', delta: 1n, transactionId: `bk-${i}` });
     expect(ledger.stats.asyncGroups - asyncBefore).toBeGreaterThan(0);
-    expect(ledger.autoCommit!.lastMedianUs!).toBeLessThan(500);
+    expect(ledger.autoCommit!.lastMedianUs!).toBeLessThan(10_000);
     expect(ledger.autoCommit!.async).toBe(false);
     const asyncGroups = ledger.stats.asyncGroups;
     const switches = ledger.autoCommit!.switches;

@@ -34,12 +34,17 @@ describe('command faults: PostgreSQL restarted under load', () => {
     cluster?.stop();
   });
 
+  // The servers inherit LEDGER_DB_COMMIT: the default (auto: synchronous group commits on this
+  // disk) and overlap (every group asynchronous, answered after a barrier) both face the crash.
   it.each([
-    ['fast', () => cluster.stopCommand],
-    ['immediate', () => cluster.crashCommand],
+    ['fast', 'auto', () => cluster.stopCommand],
+    ['immediate', 'auto', () => cluster.crashCommand],
+    ['immediate', 'overlap', () => cluster.crashCommand],
   ] as const)(
-    '%s shutdown: reconnects without a restart of the servers and loses nothing acknowledged',
-    async (_, down) => {
+    '%s shutdown, --db-commit %s: reconnects without a restart of the servers and loses nothing acknowledged',
+    async (_, commit, down) => {
+      const previousCommit = process.env.LEDGER_DB_COMMIT;
+      process.env.LEDGER_DB_COMMIT = commit;
       const yaml = `name: pg-restart-e2e
 seed: 7
 server: { mode: spawned, storage: postgres, instances: 2 }
@@ -67,6 +72,9 @@ expect:
 `;
       const result = await runScenario(parseScenario(yaml, 'pg-restart-e2e.yaml'), {
         file: 'pg-restart-e2e.yaml',
+      }).finally(() => {
+        if (previousCommit === undefined) delete process.env.LEDGER_DB_COMMIT;
+        else process.env.LEDGER_DB_COMMIT = previousCommit;
       });
       const failed = result.verdicts
         .filter((v) => !v.passed)
