@@ -181,7 +181,7 @@ describe('ledgerctl serve over TLS with tokens', () => {
       const noToken = await runCli([...calibrate, ...mtls], cleanEnv({}));
       expect(noToken.code).toBe(2);
       expect(oneErrorLine(noToken.stderr)).toMatch(
-        /^ledgerctl: \d+ of \d+ calls to .* answered UNAUTHENTICATED/,
+        /^ledgerctl: \d+ of \d+ calls to .* were refused \(.*\d+ UNAUTHENTICATED.*\): no floor measured/,
       );
       const noTarget = await runCli(['calibrate', ...mtls]);
       expect(noTarget.code).toBe(2);

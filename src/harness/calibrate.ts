@@ -133,9 +133,15 @@ export async function calibrate(options: CalibrateOptions): Promise<InstrumentFl
     // The probe account need not exist (NOT_FOUND is a full answer); a refusal is not a floor.
     const refused = [...stats.errorsByCode].filter(([code]) => code !== 'NOT_FOUND');
     if (responder === undefined && refused.length > 0) {
-      const [code, n] = refused.sort((a, b) => b[1] - a[1])[0]!;
+      // Every code, most frequent first: a server that throttles failed credentials answers some
+      // calls UNAUTHENTICATED and the rest RESOURCE_EXHAUSTED, in shares that depend on timing.
+      const codes = refused
+        .sort((a, b) => b[1] - a[1])
+        .map(([code, n]) => `${n} ${code}`)
+        .join(', ');
+      const n = refused.reduce((sum, [, count]) => sum + count, 0);
       throw new RunSetupError(
-        `${n} of ${stats.count} calls to ${options.target} answered ${code}: no floor measured (credentials? --token-file, --tls-cert)`,
+        `${n} of ${stats.count} calls to ${options.target} were refused (${codes}): no floor measured (credentials? --token-file, --tls-cert)`,
       );
     }
     return {
