@@ -100,9 +100,9 @@ export const LIMITS = {
   /** PostgreSQL, `--db-commit auto`: synchronous commits timed together before the commit mode is chosen again. */
   pgAutoCommitWindowGroups: 32,
   /** PostgreSQL, `--db-commit auto`: a window's median flush above this (us) makes groups commit asynchronously. */
-  pgAutoCommitSlowFlushUs: 1_000,
+  pgAutoCommitSlowFlushUs: 2_000,
   /** PostgreSQL, `--db-commit auto`: a window's median flush below this (us) makes them synchronous again. */
-  pgAutoCommitFastFlushUs: 500,
+  pgAutoCommitFastFlushUs: 1_000,
   /** PostgreSQL: flush barriers (one synchronous commit each) one process runs at once. */
   pgFlushBarriersInFlight: 2,
   /** PostgreSQL: most writes in one group transaction. */
