@@ -93,10 +93,8 @@ export const LIMITS = {
   defaultPgStatementTimeoutMs: 5_000,
   /** PostgreSQL: how long opening one connection may take (--db-connect-timeout; whole seconds). */
   defaultPgConnectTimeoutMs: 5_000,
-  /** PostgreSQL, `--db-commit overlap`: group transactions one process runs at once (each on its own connection). */
+  /** PostgreSQL: group transactions one process runs at once (each on its own connection). */
   pgGroupsInFlight: 2,
-  /** PostgreSQL, `--db-commit auto` and `per-group`: group transactions one process runs at once. */
-  pgGroupsInFlightSync: 4,
   /** PostgreSQL, `--db-commit auto`: synchronous commits timed together before the commit mode is chosen again. */
   pgAutoCommitWindowGroups: 32,
   /** PostgreSQL, `--db-commit auto`: a window's median flush above this (us) makes groups commit asynchronously. */

@@ -15,7 +15,6 @@ import { describeUrl } from '../../engine/postgres/pg-connect.js';
 import {
   DEFAULT_PG_COMMIT,
   DEFAULT_PG_DECIDE,
-  defaultGroupsInFlight,
   PG_COMMIT_MODES,
   PG_DECIDE_MODES,
   type PgCommitMode,
@@ -69,7 +68,7 @@ interface ServeOptions {
   dbCommit: PgCommitMode;
   dbDecide: PgDecideMode;
   dbThread: PgClientThread;
-  dbGroupsInFlight?: number;
+  dbGroupsInFlight: number;
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
@@ -393,10 +392,7 @@ export function registerServe(program: Command): void {
         '--db-groups-in-flight <n>',
         'with --database-url: group transactions this server runs at once, each on its own connection (at most pool size - 2)',
       )
-        .default(
-          undefined,
-          `${defaultGroupsInFlight('auto')} with --db-commit auto or per-group, ${defaultGroupsInFlight('overlap')} with overlap`,
-        )
+        .default(LIMITS.pgGroupsInFlight)
         .argParser(positiveIntArg),
     )
     .addOption(

@@ -51,10 +51,7 @@ export interface PgLedgerOptions extends DatabaseOptions {
   migrate?: boolean;
   txidTtlMs?: number;
   maxSnapshotAccounts?: number;
-  /**
-   * Group transactions in flight at once (default by commit mode: defaultGroupsInFlight; at most
-   * pool size - 2).
-   */
+  /** Group transactions in flight at once (default LIMITS.pgGroupsInFlight; at most pool size - 2). */
   groupsInFlight?: number;
   /**
    * How a group's COMMIT reaches the disk: 'overlap' commits asynchronously and answers after a
@@ -85,11 +82,6 @@ export const PG_COMMIT_MODES = ['auto', 'overlap', 'per-group'] as const;
 export type PgCommitMode = (typeof PG_COMMIT_MODES)[number];
 /** serve --db-commit's default. */
 export const DEFAULT_PG_COMMIT: PgCommitMode = 'auto';
-
-/** serve --db-groups-in-flight's default, by commit mode (BENCHMARKS.md, "PostgreSQL, sixth pass"). */
-export function defaultGroupsInFlight(mode: PgCommitMode): number {
-  return mode === 'overlap' ? LIMITS.pgGroupsInFlight : LIMITS.pgGroupsInFlightSync;
-}
 
 export interface PgLedgerStats extends GroupStats {
   groups: number;
@@ -212,10 +204,7 @@ export class PgLedger implements Ledger {
       clock,
       options.txidTtlMs ?? LIMITS.defaultTxidTtlMs,
       options.maxSnapshotAccounts ?? LIMITS.maxSnapshotAccounts,
-      Math.max(
-        1,
-        Math.min(options.groupsInFlight ?? defaultGroupsInFlight(commitMode), options.poolSize - 2),
-      ),
+      Math.max(1, Math.min(options.groupsInFlight ?? LIMITS.pgGroupsInFlight, options.poolSize - 2)),
       groupTimeoutMs,
       // 'auto' may commit any group asynchronously, and so may another server on this database.
       commitMode === 'per-group' ? undefined : new FlushBarrier(sql, LIMITS.pgFlushBarriersInFlight),
