@@ -6,7 +6,7 @@ import { processCpuMs } from './proc-stats.js';
  * PgLedger without gRPC: N callers in this process send transfers (each with a transaction id)
  * for a few seconds; writes/s, writes per group and latency. Isolates the write path's database
  * cost from the gRPC hop that bench/pg-bench.ts includes.
- * Usage: npm run build && node dist/bench/pg-inprocess.js <overlap|per-group> [callers] [groups in flight] [seconds] [cached|locked]
+ * Usage: npm run build && node dist/bench/pg-inprocess.js <auto|overlap|per-group> [callers] [groups in flight] [seconds] [cached|locked]
  * (LEDGER_BENCH_DATABASE_URL: an admin URL, default postgres://postgres:postgres@127.0.0.1:5432/postgres)
  */
 const ADMIN_URL =
