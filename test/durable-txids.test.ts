@@ -130,6 +130,19 @@ describe('durable idempotency records', () => {
     expect(reopened.recovery).toMatchObject({ txRecords: 0 });
   });
 
+  it('counts a record removed once, however many passes see it before its removal commits', async () => {
+    const { e, s } = await restart();
+    await e.createAccount({ accountId: 'a', initialBalance: 0n });
+    await e.updateBalance({ accountId: 'a', delta: 1n, transactionId: 'x' });
+    clock.ms += 61_000;
+    // Two whole passes before the first one's remove is committed (LMDB commits writes later).
+    expect(s.txRecords.sweepSlice(1e9)).toBe(true);
+    expect(s.txRecords.sweepSlice(1e9)).toBe(true);
+    await s.txRecords.flushed();
+    expect(s.txRecords.sweepStats.removed).toBe(1);
+    expect(s.txRecords.findTxRecord('x')).toBeUndefined();
+  });
+
   it('runs the sweep in the background', async () => {
     const { e, s } = await restart({ sweepPauseMs: 1 });
     await e.createAccount({ accountId: 'a', initialBalance: 0n });

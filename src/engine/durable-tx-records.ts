@@ -31,6 +31,11 @@ export class DurableTxRecords implements TxRecordLookup {
   private isPending: (transactionId: string) => boolean = () => false;
   private readonly background: BackgroundSlices;
   private lastRemove: Promise<unknown> = Promise.resolve();
+  /**
+   * Ids whose remove is issued but not committed yet: a pass that starts before the commit sees
+   * them again, and would remove (and count) them twice.
+   */
+  private readonly removing = new Set<string>();
 
   constructor(
     private readonly txids: Database,
@@ -78,8 +83,12 @@ export class DurableTxRecords implements TxRecordLookup {
         this.stop();
         return true;
       }
-      if (expiresAtMs <= now && !this.isPending(id)) {
-        this.lastRemove = this.txids.remove(id).catch(ignoreCommitFailure);
+      if (expiresAtMs <= now && !this.isPending(id) && !this.removing.has(id)) {
+        this.removing.add(id);
+        this.lastRemove = this.txids
+          .remove(id)
+          .catch(ignoreCommitFailure)
+          .finally(() => this.removing.delete(id));
         this.sweepStats.removed++;
       }
       this.cursor = id;
