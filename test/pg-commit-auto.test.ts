@@ -2,7 +2,13 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AutoCommitOptions } from '../src/engine/postgres/pg-auto-commit.js';
 import type { PgLedger } from '../src/engine/postgres/pg-ledger.js';
-import { createTestDatabase, holdRowLocks, openTestLedger, type TestDatabase } from './pg-fixture.js';
+import {
+  createTestDatabase,
+  holdRowLocks,
+  openTestLedger,
+  settled,
+  type TestDatabase,
+} from './pg-fixture.js';
 
 /**
  * --db-commit auto (docs/postgres.md, "Decision: when a group's commit is flushed", option E):
@@ -43,15 +49,6 @@ describe('PostgreSQL: --db-commit auto', () => {
     const ledger = await openTestLedger(url, options);
     ledgers.push(ledger);
     return ledger;
-  };
-
-  const settled = <T>(p: Promise<T>) => {
-    const state = { done: false };
-    p.then(
-      () => (state.done = true),
-      () => (state.done = true),
-    );
-    return state;
   };
 
   /** Another transaction holds every barrier row of `on` until the returned function is called. */

@@ -62,3 +62,13 @@ export async function holdRowLocks(
     await blocker;
   };
 }
+
+/** Whether `p` has settled yet, read synchronously (`.done`): what a test holding a barrier or a lock checks. */
+export function settled<T>(p: Promise<T>): { done: boolean } {
+  const state = { done: false };
+  p.then(
+    () => (state.done = true),
+    () => (state.done = true),
+  );
+  return state;
+}

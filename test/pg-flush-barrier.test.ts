@@ -1,7 +1,13 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PgLedger } from '../src/engine/postgres/pg-ledger.js';
-import { createTestDatabase, holdRowLocks, openTestLedger, type TestDatabase } from './pg-fixture.js';
+import {
+  createTestDatabase,
+  holdRowLocks,
+  openTestLedger,
+  settled,
+  type TestDatabase,
+} from './pg-fixture.js';
 
 /**
  * --db-commit overlap: group transactions commit asynchronously (the head row is free at COMMIT),
@@ -26,15 +32,6 @@ describe('PostgreSQL: answers wait for the flush barrier', () => {
     await sql?.end();
     await db?.drop();
   });
-
-  const settled = <T>(p: Promise<T>) => {
-    const state = { done: false };
-    p.then(
-      () => (state.done = true),
-      () => (state.done = true),
-    );
-    return state;
-  };
 
   const balanceInDb = async (id: string) =>
     (await sql<{ balance: string }[]>`SELECT balance::text FROM ledger_accounts WHERE id = ${id}`)[0]
