@@ -3,11 +3,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AutoCommitOptions } from '../src/engine/postgres/pg-auto-commit.js';
 import type { PgLedger } from '../src/engine/postgres/pg-ledger.js';
 import {
+  balanceIn,
   createTestDatabase,
-  holdRowLocks,
+  lockBarrierRows,
   openTestLedger,
   settled,
   type TestDatabase,
+  until,
 } from './pg-fixture.js';
 
 /**
@@ -49,18 +51,6 @@ describe('PostgreSQL: --db-commit auto', () => {
     const ledger = await openTestLedger(url, options);
     ledgers.push(ledger);
     return ledger;
-  };
-
-  /** Another transaction holds every barrier row of `on` until the returned function is called. */
-  const lockBarrierRows = (on: postgres.Sql) =>
-    holdRowLocks(on, (tx) => tx`SELECT slot FROM ledger_flush_barrier ORDER BY slot FOR UPDATE`);
-
-  const balanceIn = async (on: postgres.Sql, id: string) =>
-    (await on<{ balance: string }[]>`SELECT balance::text FROM ledger_accounts WHERE id = ${id}`)[0]?.balance;
-
-  const until = async (what: () => Promise<boolean>) => {
-    for (let i = 0; i < 400 && !(await what()); i++) await new Promise((r) => setTimeout(r, 25));
-    expect(await what()).toBe(true);
   };
 
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { LIMITS } from '../src/domain/limits.js';
 import { PgLedger, type PgLedgerOptions } from '../src/engine/postgres/pg-ledger.js';
 
@@ -71,4 +71,21 @@ export function settled<T>(p: Promise<T>): { done: boolean } {
     () => (state.done = true),
   );
   return state;
+}
+
+/** Another transaction holds every flush-barrier row of `on` until the returned function is called. */
+export function lockBarrierRows(on: postgres.Sql): Promise<() => Promise<void>> {
+  return holdRowLocks(on, (tx) => tx`SELECT slot FROM ledger_flush_barrier ORDER BY slot FOR UPDATE`);
+}
+
+/** An account's balance as the database has it (committed, flushed or not). */
+export async function balanceIn(on: postgres.Sql, id: string): Promise<string | undefined> {
+  return (await on<{ balance: string }[]>`SELECT balance::text FROM ledger_accounts WHERE id = ${id}`)[0]
+    ?.balance;
+}
+
+/** Polls `what` every 25 ms for up to 10 s; fails the test if it never holds. */
+export async function until(what: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 400 && !(await what()); i++) await new Promise((r) => setTimeout(r, 25));
+  expect(await what()).toBe(true);
 }

@@ -2,11 +2,13 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PgLedger } from '../src/engine/postgres/pg-ledger.js';
 import {
+  balanceIn,
   createTestDatabase,
-  holdRowLocks,
+  lockBarrierRows,
   openTestLedger,
   settled,
   type TestDatabase,
+  until,
 } from './pg-fixture.js';
 
 /**
@@ -33,24 +35,11 @@ describe('PostgreSQL: answers wait for the flush barrier', () => {
     await db?.drop();
   });
 
-  const balanceInDb = async (id: string) =>
-    (await sql<{ balance: string }[]>`SELECT balance::text FROM ledger_accounts WHERE id = ${id}`)[0]
-      ?.balance;
-
-  /** Another transaction holds every barrier row until the returned function is called. */
-  const lockBarrierRows = () =>
-    holdRowLocks(sql, (tx) => tx`SELECT slot FROM ledger_flush_barrier ORDER BY slot FOR UPDATE`);
-
-  const until = async (what: () => Promise<boolean>) => {
-    for (let i = 0; i < 400 && !(await what()); i++) await new Promise((r) => setTimeout(r, 25));
-    expect(await what()).toBe(true);
-  };
-
   it('commits groups past the head row but answers writes and reads only after the barrier', async () => {
     await ledger.createAccount({ accountId: 'fb-a', initialBalance: 100n });
     await ledger.createAccount({ accountId: 'fb-b', initialBalance: 0n });
 
-    const unlock = await lockBarrierRows();
+    const unlock = await lockBarrierRows(sql);
 
     let finished = false;
     const unblock = async () => {
@@ -61,7 +50,7 @@ describe('PostgreSQL: answers wait for the flush barrier', () => {
     try {
       const first = ledger.updateBalance({ accountId: 'fb-a', delta: 5n, transactionId: 'fb-1' });
       const firstState = settled(first);
-      await until(async () => (await balanceInDb('fb-a')) === '105');
+      await until(async () => (await balanceIn(sql, 'fb-a')) === '105');
       // A second group runs while the first waits for its barrier: the head row was released at
       // COMMIT (with per-group flushes it would be held until the first's flush).
       const second = ledger.transferFunds({
@@ -71,7 +60,7 @@ describe('PostgreSQL: answers wait for the flush barrier', () => {
         transactionId: 'fb-2',
       });
       const secondState = settled(second);
-      await until(async () => (await balanceInDb('fb-b')) === '7');
+      await until(async () => (await balanceIn(sql, 'fb-b')) === '7');
       // A read sees the committed, not yet flushed, balance: it must wait for a barrier too.
       const read = ledger.getBalance('fb-a');
       const readState = settled(read);
@@ -97,7 +86,7 @@ describe('PostgreSQL: answers wait for the flush barrier', () => {
     const perGroup = await openTestLedger(db.url, { commitMode: 'per-group' });
     try {
       await perGroup.createAccount({ accountId: 'fb-c', initialBalance: 1n });
-      const unlock = await lockBarrierRows();
+      const unlock = await lockBarrierRows(sql);
       const answer = await perGroup.updateBalance({ accountId: 'fb-c', delta: 1n, transactionId: 'fb-3' });
       expect(answer.result.accounts.map((a) => a.balance)).toEqual([2n]);
       expect((await perGroup.getBalance('fb-c')).balance).toBe(2n);
