@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerError } from '../src/domain/errors.js';
 import { TornResult, wholeRows } from '../src/engine/postgres/pg-connect.js';
 import type { PgLedger } from '../src/engine/postgres/pg-ledger.js';
-import { createTestDatabase, holdRowLocks, openTestLedger, type TestDatabase } from './pg-fixture.js';
+import {
+  createTestDatabase,
+  holdRowLocks,
+  openTestLedger,
+  type TestDatabase,
+  terminateWhenWaiting,
+} from './pg-fixture.js';
 
 /**
  * What the PostgreSQL-restart test caught once as a NOT_FOUND for an account that existed: a
@@ -67,14 +73,7 @@ describe('PostgreSQL: a session terminated while it sends rows', () => {
             (err: unknown) => (err instanceof LedgerError ? err.code : String(err)),
           );
         // The group holds cut-0 (its row went out) and waits for cut-1: terminate that backend.
-        for (let i = 0; ; i++) {
-          const [row] = await admin<{ n: number }[]>`
-            SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND application_name = 'ledgerctl' AND wait_event_type = 'Lock'`;
-          if (row!.n > 0) break;
-          if (i > 200) throw new Error('the group never waited for the held row');
-          await new Promise((r) => setTimeout(r, 25));
-        }
+        await terminateWhenWaiting(admin, 'ledgerctl', 'lock');
         expect(await outcome).toBe('UNAVAILABLE');
       } finally {
         await unlock();
@@ -117,14 +116,7 @@ describe('PostgreSQL: a session terminated while it sends rows', () => {
         () => 'answered',
         (err: { code?: string }) => err.code ?? String(err),
       );
-      for (let i = 0; ; i++) {
-        const [row] = await admin<{ n: number }[]>`
-          SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name = 'torn' AND wait_event = 'PgSleep'`;
-        if (row!.n > 0) break;
-        if (i > 200) throw new Error('the statement never slept');
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      await terminateWhenWaiting(admin, 'torn', 'sleep');
       expect(await streaming).not.toBe('answered');
       // The same connection object, reopened: whatever postgres.js answers, a read through the
       // guard either fails or has exactly its row, never a hole where the row should be.

@@ -89,3 +89,23 @@ export async function until(what: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 400 && !(await what()); i++) await new Promise((r) => setTimeout(r, 25));
   expect(await what()).toBe(true);
 }
+
+/**
+ * Terminates the backends named `applicationName` on this database once one of them waits, on a
+ * row lock or in pg_sleep: how a test cuts a session in the middle of a statement.
+ */
+export async function terminateWhenWaiting(
+  admin: postgres.Sql,
+  applicationName: string,
+  on: 'lock' | 'sleep',
+): Promise<void> {
+  for (let i = 0; ; i++) {
+    const [row] = await admin<{ n: number }[]>`
+      SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND application_name = ${applicationName}
+        AND ${on === 'lock' ? admin`wait_event_type = 'Lock'` : admin`wait_event = 'PgSleep'`}`;
+    if (row!.n > 0) return;
+    if (i > 200) throw new Error(`no ${applicationName} backend ever waited (${on})`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LIMITS } from '../src/domain/limits.js';
 import { withReservedConnection } from '../src/engine/postgres/pg-connect.js';
 import { PgPool } from '../src/engine/postgres/pg-pool.js';
-import { createTestDatabase, type TestDatabase } from './pg-fixture.js';
+import { createTestDatabase, type TestDatabase, terminateWhenWaiting } from './pg-fixture.js';
 
 /**
  * A group's pipeline can fail with a statement's own error (a deadlock, a unique violation, the
@@ -49,14 +49,7 @@ describe('PostgreSQL: a reserved connection that closed under a failing statemen
         () => 'committed',
         (err: { code?: string }) => err.code ?? String(err),
       );
-      for (let i = 0; ; i++) {
-        const [row] = await admin<{ n: number }[]>`
-          SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name = 'ledgerctl' AND wait_event = 'PgSleep'`;
-        if (row!.n > 0) break;
-        if (i > 200) throw new Error('the statement never slept');
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      await terminateWhenWaiting(admin, 'ledgerctl', 'sleep');
       expect(await failed).toBe('22012');
       // A turn for any timer postgres.js set on the closed connection (the old ROLLBACK's write).
       await new Promise((r) => setTimeout(r, 200));
