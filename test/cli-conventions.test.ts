@@ -139,6 +139,17 @@ describe('one colour rule (https://no-color.org)', () => {
   });
 });
 
+describe('serve refuses a PostgreSQL pool too small to split', () => {
+  it('--db-pool-size 1: one line naming the flag, exit 2, nothing started', async () => {
+    const result = await runCli(['serve', '--in-memory', '--port', '0', '--db-pool-size', '1']);
+    expect(result.code).toBe(2);
+    expect(oneErrorLine(result.stderr)).toMatch(
+      /--db-pool-size.*'1' is invalid\. Expected an integer of at least 2\./,
+    );
+    expect(result.stdout).toBe('');
+  });
+});
+
 describe('serve from the environment', () => {
   it('every serve flag has its LEDGER_ variable, documented in the README', () => {
     const program = new Command();

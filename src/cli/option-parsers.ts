@@ -13,6 +13,16 @@ export function portArg(value: string): number {
   return port;
 }
 
+/** An integer of at least `min`. */
+export function intAtLeastArg(min: number): (value: string) => number {
+  return (value) => {
+    const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!(Number.isSafeInteger(n) && n >= min))
+      throw new InvalidArgumentError(`Expected an integer of at least ${min}.`);
+    return n;
+  };
+}
+
 export function positiveIntArg(value: string): number {
   const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!(Number.isSafeInteger(n) && n > 0)) throw new InvalidArgumentError('Expected a positive integer.');

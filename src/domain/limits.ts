@@ -89,6 +89,8 @@ export const LIMITS = {
   startupRecordCheckMaxBytes: 256 * 2 ** 20,
   /** PostgreSQL: connections one `serve` opens at most (--db-pool-size). */
   defaultPgPoolSize: 8,
+  /** PostgreSQL: the smallest --db-pool-size: one connection for group transactions, one for the rest. */
+  minPgPoolSize: 2,
   /** PostgreSQL: server-side limit of one statement (--db-statement-timeout). */
   defaultPgStatementTimeoutMs: 5_000,
   /** PostgreSQL: how long opening one connection may take (--db-connect-timeout; whole seconds). */

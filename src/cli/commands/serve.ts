@@ -36,7 +36,14 @@ import { readTlsContext, TlsConfigError, type TlsFiles } from '../../server/tls-
 import { CliError, EXIT } from '../exit-codes.js';
 import { formatDuration } from '../format-duration.js';
 import { withExamples } from '../help-examples.js';
-import { durationArg, nonEmptyArg, portArg, positiveIntArg, timerDurationArg } from '../option-parsers.js';
+import {
+  durationArg,
+  intAtLeastArg,
+  nonEmptyArg,
+  portArg,
+  positiveIntArg,
+  timerDurationArg,
+} from '../option-parsers.js';
 import { printLine } from '../output.js';
 import { DEFAULT_HOST, DEFAULT_PORT } from '../target.js';
 
@@ -351,9 +358,12 @@ export function registerServe(program: Command): void {
       serveOption('--migrate', 'with --database-url: apply pending schema migrations first').default(false),
     )
     .addOption(
-      serveOption('--db-pool-size <n>', 'with --database-url: connections this server opens at most')
+      serveOption(
+        '--db-pool-size <n>',
+        `with --database-url: connections this server opens at most (at least ${LIMITS.minPgPoolSize})`,
+      )
         .default(LIMITS.defaultPgPoolSize)
-        .argParser(positiveIntArg),
+        .argParser(intAtLeastArg(LIMITS.minPgPoolSize)),
     )
     .addOption(
       serveOption(

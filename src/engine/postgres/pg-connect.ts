@@ -1,3 +1,4 @@
+import pg from 'pg';
 import postgres from 'postgres';
 import { LedgerError } from '../../domain/errors.js';
 import { DatabaseError } from './database-error.js';
@@ -97,6 +98,8 @@ const CONNECTION_STATES = new Set([
  */
 export function isConnectionFailure(err: unknown): boolean {
   if (err instanceof postgres.PostgresError) return CONNECTION_STATES.has(err.code);
+  // The same for node-postgres, which runs the group transactions (pg-group-client.ts).
+  if (err instanceof pg.DatabaseError) return CONNECTION_STATES.has(err.code ?? '');
   // The ledger's own refusals carry a string code too (a snapshot too large, decided on a reserved
   // connection): the connection is fine and must be rolled back and given back.
   if (err instanceof LedgerError) return false;

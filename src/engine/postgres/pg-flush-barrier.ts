@@ -63,6 +63,10 @@ export class FlushBarrier {
 
 /** One barrier: a one-row update committed at the server's synchronous_commit level. */
 export function flushBarrier(sql: postgres.Sql | postgres.ReservedSql): Promise<unknown> {
-  const slot = Math.floor(Math.random() * FLUSH_BARRIER_SLOTS);
-  return sql`UPDATE ledger_flush_barrier SET n = n + 1 WHERE slot = ${slot}`;
+  return sql`UPDATE ledger_flush_barrier SET n = n + 1 WHERE slot = ${barrierSlot()}`;
+}
+
+/** The row one barrier updates: random, so concurrent barriers rarely wait for each other. */
+export function barrierSlot(): number {
+  return Math.floor(Math.random() * FLUSH_BARRIER_SLOTS);
 }

@@ -1,6 +1,6 @@
 import type postgres from 'postgres';
 import { type BatchItemOutcome, type BatchOperationInput, validateBatch } from '../../domain/batch.js';
-import { Errors, InvariantViolation, LedgerError } from '../../domain/errors.js';
+import { Errors, InvariantViolation, invariant, LedgerError } from '../../domain/errors.js';
 import { LIMITS } from '../../domain/limits.js';
 import { fingerprint } from '../../domain/transitions.js';
 import type { AccountState, LogEntry, Snapshot, WriteCommand } from '../../domain/types.js';
@@ -29,6 +29,7 @@ import {
   withReservedConnection,
 } from './pg-connect.js';
 import { FlushBarrier } from './pg-flush-barrier.js';
+import { type GroupPool, openGroupPool } from './pg-group-client.js';
 import { checkSchema, migrate } from './pg-migrations.js';
 import { PgPool } from './pg-pool.js';
 import { TxidSweep } from './pg-txid-sweep.js';
@@ -136,6 +137,8 @@ export class PgLedger implements Ledger {
 
   private constructor(
     private readonly pool: PgPool,
+    /** The group transactions' connections (pg-group-client.ts), one per group in flight. */
+    private readonly groupPool: GroupPool,
     private readonly availability: Availability,
     private readonly sweep: TxidSweep,
     private readonly clock: Clock,
@@ -182,14 +185,24 @@ export class PgLedger implements Ledger {
   static async open(options: PgLedgerOptions): Promise<PgLedger> {
     let availability: Availability | undefined;
     const groupTimeoutMs = options.statementTimeoutMs + options.connectTimeoutMs;
-    const pool = new PgPool(options, groupTimeoutMs, () => availability?.suspect());
+    // Of the pool size, one connection per group in flight runs groups, the rest (at least 1) serve
+    // reads, snapshots, flush barriers, the sweep and the probe.
+    const groupsInFlight = Math.max(
+      1,
+      Math.min(options.groupsInFlight ?? LIMITS.pgGroupsInFlight, options.poolSize - 2),
+    );
+    invariant(options.poolSize >= LIMITS.minPgPoolSize, 'a pool of at least minPgPoolSize connections');
+    const pool = new PgPool({ ...options, poolSize: options.poolSize - groupsInFlight }, groupTimeoutMs, () =>
+      availability?.suspect(),
+    );
+    const groupPool = openGroupPool(options, groupsInFlight, () => availability?.suspect());
     const sql = pool.sql;
     try {
       await probeDatabase(sql, options.url);
       if (options.migrate === true) await migrate(sql);
       await checkSchema(sql);
     } catch (err) {
-      await pool.end(1_000);
+      await Promise.all([pool.end(1_000), groupPool.end()]);
       throw err;
     }
     const clock = options.clock ?? systemClock();
@@ -199,12 +212,13 @@ export class PgLedger implements Ledger {
     const commitMode = options.commitMode ?? DEFAULT_PG_COMMIT;
     return new PgLedger(
       pool,
+      groupPool,
       availability,
       sweep,
       clock,
       options.txidTtlMs ?? LIMITS.defaultTxidTtlMs,
       options.maxSnapshotAccounts ?? LIMITS.maxSnapshotAccounts,
-      Math.max(1, Math.min(options.groupsInFlight ?? LIMITS.pgGroupsInFlight, options.poolSize - 2)),
+      groupsInFlight,
       groupTimeoutMs,
       // 'auto' may commit any group asynchronously, and so may another server on this database.
       commitMode === 'per-group' ? undefined : new FlushBarrier(sql, LIMITS.pgFlushBarriersInFlight),
@@ -333,7 +347,7 @@ export class PgLedger implements Ledger {
     if (this.writesInFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
     await this.sweep.stop();
     this.availability.close();
-    await this.pool.end(5_000);
+    await Promise.all([this.pool.end(5_000), this.groupPool.end()]);
   }
 
   /** A read, with connection failures turned into UNAVAILABLE and the database marked lost. */
@@ -506,7 +520,7 @@ export class PgLedger implements Ledger {
         if (!this.availability.serving) throw Errors.storageUnavailable();
         const asyncCommit = auto === undefined ? this.barrier !== undefined : auto.async;
         const result = await this.watchdog(
-          runWriteGroup(this.sql, units, {
+          runWriteGroup(this.groupPool, units, {
             nowMs: this.clock.nowMs(),
             nowNs: this.clock.nowNs,
             careful,

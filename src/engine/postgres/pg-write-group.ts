@@ -1,4 +1,3 @@
-import type postgres from 'postgres';
 import { type BatchItemOutcome, failLinkedChain } from '../../domain/batch.js';
 import {
   Errors,
@@ -13,8 +12,8 @@ import type { AccountState, WriteCommand } from '../../domain/types.js';
 import type { Outcome } from '../outcome.js';
 import { generateTransactionId } from '../transaction-ids.js';
 import { type AccountRow, accountOf, decodeOutcome, encodeOutcome } from './pg-codec.js';
-import { wholeRows, withReservedConnection } from './pg-connect.js';
-import { flushBarrier } from './pg-flush-barrier.js';
+import { barrierSlot } from './pg-flush-barrier.js';
+import { type GroupClient, type GroupPool, simple, statement, withGroupClient } from './pg-group-client.js';
 
 /** A transaction id an operation claims: its fingerprint and the expiry of its record. */
 export interface ItemClaim {
@@ -173,16 +172,15 @@ const ids = (values: Iterable<string>) => [...new Set(values)];
  * of a disk flush, and the caller answers only after a FlushBarrier.
  */
 export async function runWriteGroup(
-  sql: postgres.Sql,
+  pool: GroupPool,
   units: readonly GroupUnit[],
   options: GroupOptions,
 ): Promise<GroupResult> {
-  // A reserved connection, so BEGIN and COMMIT ride in the pipelined round trips (sql.begin
-  // would spend one round trip on each). postgres.js 3.4 leaves statements queued on a reserved
-  // connection waiting forever when that connection dies: PgLedger's watchdog answers for them.
+  // One pipelined connection for the whole transaction, so BEGIN and COMMIT ride in the round
+  // trips of the statements around them (pg-group-client.ts).
   const cached = options.cached;
-  return await withReservedConnection(
-    sql,
+  return await withGroupClient(
+    pool,
     (tx) =>
       cached === undefined ? runInTransaction(tx, units, options) : runCached(tx, units, cached, options),
     {
@@ -238,8 +236,8 @@ export function cachedStates(
 }
 
 /**
- * The pipelined statements of one group transaction: each is counted, kept for settleAll, and
- * sent by postgres.js when it is first awaited (settleAll, or the void below, starts them in order).
+ * The pipelined statements of one group transaction: each is counted and kept for settleAll (it
+ * was sent when it was made, behind the ones before it).
  */
 function pipeline(options: GroupOptions) {
   const pending: Promise<unknown>[] = [];
@@ -251,13 +249,13 @@ function pipeline(options: GroupOptions) {
   return { pending, send };
 }
 
-function begin(tx: postgres.ReservedSql, options: GroupOptions) {
+function begin(tx: GroupClient, options: GroupOptions) {
   // One simple-protocol message; SET LOCAL lasts until this transaction ends.
-  return tx.unsafe(options.asyncCommit ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
+  return simple(tx, options.asyncCommit ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN');
 }
 
 async function runInTransaction(
-  tx: postgres.ReservedSql,
+  tx: GroupClient,
   units: readonly GroupUnit[],
   options: GroupOptions,
 ): Promise<GroupResult> {
@@ -269,27 +267,37 @@ async function runInTransaction(
   const claimed =
     claims.length === 0
       ? undefined
-      : send(tx<{ id: string }[]>`
+      : send(
+          statement<{ id: string }>(
+            tx,
+            (p) => `
         INSERT INTO ledger_txids (id, fingerprint, expires_at_ms, outcome)
         SELECT u.id, u.fingerprint, u.expires_at_ms, '' FROM unnest(
-          ${claims.map((c) => c.txid)}::text[], ${claims.map((c) => c.print)}::text[],
-          ${claims.map((c) => String(c.expiresAtMs))}::int8[]
+          ${p(claims.map((c) => c.txid))}::text[], ${p(claims.map((c) => c.print))}::text[],
+          ${p(claims.map((c) => String(c.expiresAtMs)))}::int8[]
         ) AS u(id, fingerprint, expires_at_ms)
         ORDER BY u.id
         ON CONFLICT (id) DO UPDATE SET
           fingerprint = excluded.fingerprint, expires_at_ms = excluded.expires_at_ms, outcome = ''
-        WHERE ledger_txids.expires_at_ms <= ${String(options.nowMs)}::int8
-        RETURNING id`);
-  const locked = send(tx<AccountRow[]>`
-    SELECT id, balance, version FROM ledger_accounts WHERE id = ANY(${accountIds}::text[])
-    ORDER BY id FOR UPDATE`);
+        WHERE ledger_txids.expires_at_ms <= ${p(String(options.nowMs))}::int8
+        RETURNING id`,
+          ),
+        );
+  const locked = send(
+    statement<AccountRow>(
+      tx,
+      (p) => `
+    SELECT id, balance, version FROM ledger_accounts WHERE id = ANY(${p(accountIds)}::text[])
+    ORDER BY id FOR UPDATE`,
+    ),
+  );
   const head = options.careful
-    ? send(tx<{ total_balance: string }[]>`SELECT total_balance FROM ledger_head FOR UPDATE`)
+    ? send(statement<{ total_balance: string }>(tx, () => 'SELECT total_balance FROM ledger_head FOR UPDATE'))
     : undefined;
   await settleAll(pending);
   pending.length = 0;
 
-  const mine = new Set(claimed === undefined ? [] : wholeRows(await claimed).map((r) => r.id));
+  const mine = new Set(claimed === undefined ? [] : (await claimed).rows.map((r) => r.id));
   // Ids that were not ours belong to a committed record (a replay or a conflict): read them, in
   // one more round trip that only groups with such ids pay. The claim waited for any writer of
   // them, so their records are committed and visible to this statement.
@@ -297,14 +305,16 @@ async function runInTransaction(
   const others = new Map<string, { id: string; fingerprint: string; outcome: string }>();
   if (notMine.length > 0) {
     options.stats.statements++;
-    const rows = await tx<{ id: string; fingerprint: string; outcome: string }[]>`
-      SELECT id, fingerprint, outcome FROM ledger_txids WHERE id = ANY(${notMine}::text[])`;
-    for (const r of wholeRows(rows)) others.set(r.id, r);
+    const { rows } = await statement<{ id: string; fingerprint: string; outcome: string }>(
+      tx,
+      (p) => `SELECT id, fingerprint, outcome FROM ledger_txids WHERE id = ANY(${p(notMine)}::text[])`,
+    );
+    for (const r of rows) others.set(r.id, r);
   }
   const state = new Map<string, AccountState | undefined>(
-    wholeRows(await locked).map((r) => [r.id, accountOf(r)]),
+    (await locked).rows.map((r) => [r.id, accountOf(r)]),
   );
-  const total = head === undefined ? undefined : BigInt(wholeRows(await head)[0]!.total_balance);
+  const total = head === undefined ? undefined : BigInt((await head).rows[0]!.total_balance);
   const decided = decide(units, mine, others, state, total, options.nowNs);
 
   sendWrites(tx, decided, send);
@@ -329,7 +339,7 @@ async function runInTransaction(
  * A failed check is CacheStale: nothing committed; the caller runs the group on the locked path.
  */
 async function runCached(
-  tx: postgres.ReservedSql,
+  tx: GroupClient,
   units: readonly GroupUnit[],
   cached: ReadonlyMap<string, AccountState>,
   options: GroupOptions,
@@ -351,13 +361,18 @@ async function runCached(
   if (claims.length > 0) {
     // Each id written once, with its outcome; an unrecorded one (a failed linked chain) is
     // claimed all the same, so a record elsewhere still fails this path, then deleted below.
-    send(tx`
+    send(
+      statement(
+        tx,
+        (p) => `
       INSERT INTO ledger_txids (id, fingerprint, expires_at_ms, outcome)
       SELECT * FROM unnest(
-        ${claims.map((c) => c.txid)}::text[], ${claims.map((c) => c.print)}::text[],
-        ${claims.map((c) => String(c.expiresAtMs))}::int8[], ${claims.map((c) => outcomes.get(c.txid) ?? '')}::text[]
+        ${p(claims.map((c) => c.txid))}::text[], ${p(claims.map((c) => c.print))}::text[],
+        ${p(claims.map((c) => String(c.expiresAtMs)))}::int8[], ${p(claims.map((c) => outcomes.get(c.txid) ?? ''))}::text[]
       ) AS u(id, fingerprint, expires_at_ms, outcome)
-      ORDER BY u.id`);
+      ORDER BY u.id`,
+      ),
+    );
   }
   // Accounts the group changes are checked by the effects statement's own UPDATE (sendEffects,
   // `guards`); a separate locking check is needed only when the group also reads an account it
@@ -368,13 +383,18 @@ async function runCached(
   const readOnly = decided.log.length === 0 || guarded.some((a) => !changedIds.has(a.id));
   if (readOnly) {
     // The division depends on the locked rows, so it is evaluated at run time, after the locks.
-    send(tx`
+    send(
+      statement(
+        tx,
+        (p) => `
       SELECT 1 / (count(*) FILTER (WHERE l.balance = u.balance AND l.version = u.version)
-        = ${String(guarded.length)}::int8)::int AS fresh
-      FROM (SELECT id, balance, version FROM ledger_accounts WHERE id = ANY(${guarded.map((a) => a.id)}::text[])
+        = ${p(String(guarded.length))}::int8)::int AS fresh
+      FROM (SELECT id, balance, version FROM ledger_accounts WHERE id = ANY(${p(guarded.map((a) => a.id))}::text[])
         ORDER BY id FOR UPDATE) AS l
-      JOIN unnest(${guarded.map((a) => a.id)}::text[], ${guarded.map((a) => a.balance.toString())}::int8[],
-        ${guarded.map((a) => String(a.version))}::int8[]) AS u(id, balance, version) ON l.id = u.id`);
+      JOIN unnest(${p(guarded.map((a) => a.id))}::text[], ${p(guarded.map((a) => a.balance.toString()))}::int8[],
+        ${p(guarded.map((a) => String(a.version)))}::int8[]) AS u(id, balance, version) ON l.id = u.id`,
+      ),
+    );
   }
   // Every record was inserted with its outcome above: none to update.
   sendWrites(tx, { ...decided, recordedOutcomes: [] }, send, readOnly ? undefined : cached);
@@ -394,19 +414,25 @@ async function runCached(
  * the head row), the claims of failed linked chains given up, then the effects statement.
  */
 function sendWrites(
-  tx: postgres.ReservedSql,
+  tx: GroupClient,
   d: Decided,
   send: <T>(query: Promise<T>) => Promise<T>,
   guards?: ReadonlyMap<string, AccountState>,
 ): void {
   const rows = d.accountInserts;
   if (rows.length > 0) {
-    send(tx`
+    send(
+      statement(
+        tx,
+        (p) => `
       INSERT INTO ledger_accounts (id, balance, version)
-      SELECT * FROM unnest(${rows.map((a) => a.id)}::text[], ${rows.map((a) => a.balance.toString())}::int8[],
-        ${rows.map((a) => String(a.version))}::int8[])`);
+      SELECT * FROM unnest(${p(rows.map((a) => a.id))}::text[], ${p(rows.map((a) => a.balance.toString()))}::int8[],
+        ${p(rows.map((a) => String(a.version)))}::int8[])`,
+      ),
+    );
   }
-  if (d.unclaimed.length > 0) send(tx`DELETE FROM ledger_txids WHERE id = ANY(${d.unclaimed}::text[])`);
+  if (d.unclaimed.length > 0)
+    send(statement(tx, (p) => `DELETE FROM ledger_txids WHERE id = ANY(${p(d.unclaimed)}::text[])`));
   sendEffects(tx, d, send, guards);
 }
 
@@ -416,7 +442,7 @@ function sendWrites(
  * record, while the head row is already free for the next group (see FlushBarrier).
  */
 async function commitGroup(
-  tx: postgres.ReservedSql,
+  tx: GroupClient,
   pending: Promise<unknown>[],
   send: <T>(query: Promise<T>) => Promise<T>,
   options: GroupOptions,
@@ -424,10 +450,12 @@ async function commitGroup(
   state: ReadonlyMap<string, AccountState | undefined>,
 ): Promise<GroupResult> {
   const before = pending.at(-1);
-  const commit = send(tx.unsafe('COMMIT'));
-  // postgres.js sends a query when it is first awaited: start them all now, in this order, so the
-  // barrier goes out after the COMMIT (in the transaction it would flush nothing).
-  const flushed = options.asyncCommit ? flushBarrier(tx) : undefined;
+  const commit = send(simple(tx, 'COMMIT'));
+  // After the COMMIT (in the transaction it would flush nothing).
+  const flushed = options.asyncCommit
+    ? statement(tx, (p) => `UPDATE ledger_flush_barrier SET n = n + 1 WHERE slot = ${p(barrierSlot())}`)
+    : undefined;
+  // Every rejection is handled, whichever of them the awaits below get to.
   void Promise.allSettled(flushed === undefined ? pending : [...pending, flushed]);
   const flushUs =
     options.onFlushTimed === undefined
@@ -458,13 +486,7 @@ async function commitGroup(
   return { answers: decided.answers, accounts };
 }
 
-/**
- * Microseconds between the answers of two pipelined statements (undefined if either failed).
- * Never calls a statement's `then` itself: that sends a postgres.js query at once, while
- * Promise.allSettled above calls it from a queued job (a postgres.js query is a thenable of another
- * class), so a direct call would send these two before the rest of the pipeline (seen: the effects
- * statement ran before BEGIN). Promise.resolve queues behind allSettled's jobs, keeping the order.
- */
+/** Microseconds between the answers of two pipelined statements (undefined if either failed). */
 function timeBetween(
   first: Promise<unknown> | undefined,
   second: Promise<unknown>,
@@ -488,7 +510,7 @@ function timeBetween(
  * the same (PostgreSQL runs each exactly once, whatever the main query reads).
  */
 function sendEffects(
-  tx: postgres.ReservedSql,
+  tx: GroupClient,
   d: Decided,
   send: <T>(query: Promise<T>) => Promise<T>,
   guards?: ReadonlyMap<string, AccountState>,
@@ -499,60 +521,65 @@ function sendEffects(
   if (accounts.length === 0 && records.length === 0 && log.length === 0) return;
   const n = String(log.length);
   const before = guards === undefined ? [] : accounts.map((a) => guards.get(a.id)!);
-  send(tx`
-    WITH accounts AS (
-      UPDATE ledger_accounts AS a SET balance = u.balance, version = u.version
-      FROM ${
+  send(
+    statement(tx, (p) => {
+      const count = p(n);
+      // The cached path: each row is updated only if it still has the balance and version the
+      // group was decided on (rechecked on the newest row version after a lock wait); the rows
+      // are locked in id order, the nested loop following the sorted input.
+      const changed =
         guards === undefined
-          ? tx`unnest(${accounts.map((a) => a.id)}::text[], ${accounts.map((a) => a.balance.toString())}::int8[],
-        ${accounts.map((a) => String(a.version))}::int8[]) AS u(id, balance, version)
+          ? `unnest(${p(accounts.map((a) => a.id))}::text[], ${p(accounts.map((a) => a.balance.toString()))}::int8[],
+        ${p(accounts.map((a) => String(a.version)))}::int8[]) AS u(id, balance, version)
       WHERE a.id = u.id`
-          : // The cached path: each row is updated only if it still has the balance and version the
-            // group was decided on (rechecked on the newest row version after a lock wait); the
-            // rows are locked in id order, the nested loop following the sorted input.
-            tx`(SELECT * FROM unnest(${accounts.map((a) => a.id)}::text[],
-        ${accounts.map((a) => a.balance.toString())}::int8[], ${accounts.map((a) => String(a.version))}::int8[],
-        ${before.map((a) => a.balance.toString())}::int8[], ${before.map((a) => String(a.version))}::int8[]
+          : `(SELECT * FROM unnest(${p(accounts.map((a) => a.id))}::text[],
+        ${p(accounts.map((a) => a.balance.toString()))}::int8[], ${p(accounts.map((a) => String(a.version)))}::int8[],
+        ${p(before.map((a) => a.balance.toString()))}::int8[], ${p(before.map((a) => String(a.version)))}::int8[]
       ) AS v(id, balance, version, old_balance, old_version) ORDER BY id) AS u
-      WHERE a.id = u.id AND a.balance = u.old_balance AND a.version = u.old_version`
-      }
-      RETURNING 1
-    ), ${
+      WHERE a.id = u.id AND a.balance = u.old_balance AND a.version = u.old_version`;
       // Left out when no record changes (the cached path writes each record once, in its
       // insert): planning and running it empty cost PostgreSQL about 0.06 ms per group.
-      records.length === 0
-        ? tx``
-        : tx`records AS (
+      const recordsCte =
+        records.length === 0
+          ? ''
+          : `records AS (
       UPDATE ledger_txids AS t SET outcome = u.outcome
-      FROM unnest(${records.map((r) => r[0])}::text[], ${records.map((r) => r[1])}::text[]) AS u(id, outcome)
+      FROM unnest(${p(records.map((r) => r[0]))}::text[], ${p(records.map((r) => r[1]))}::text[]) AS u(id, outcome)
       WHERE t.id = u.id
       RETURNING 1
-    ),`
-    } head AS (
-      UPDATE ledger_head SET last_position = last_position + ${n}::int8,
-        total_balance = total_balance + ${d.increase.toString()}::int8,
-        account_count = account_count + ${String(d.creates)}::int8
-      WHERE ${n}::int8 > 0${
+    ),`;
+      // Divides by zero (22012: the group is CacheStale) unless every account was updated; a
+      // subquery of a data-modifying statement, so it runs whatever the main query reads.
+      const allUpdated =
         guards === undefined
-          ? tx``
-          : // Divides by zero (22012: the group is CacheStale) unless every account was updated; a
-            // subquery of a data-modifying statement, so it runs whatever the main query reads.
-            tx` AND (SELECT 1 / (count(*) = ${String(accounts.length)}::int8)::int FROM accounts) = 1`
-      }
+          ? ''
+          : ` AND (SELECT 1 / (count(*) = ${p(String(accounts.length))}::int8)::int FROM accounts) = 1`;
+      return `
+    WITH accounts AS (
+      UPDATE ledger_accounts AS a SET balance = u.balance, version = u.version
+      FROM ${changed}
+      RETURNING 1
+    ), ${recordsCte} head AS (
+      UPDATE ledger_head SET last_position = last_position + ${count}::int8,
+        total_balance = total_balance + ${p(d.increase.toString())}::int8,
+        account_count = account_count + ${p(String(d.creates))}::int8
+      WHERE ${count}::int8 > 0${allUpdated}
       RETURNING last_position
     )
     INSERT INTO ledger_log (position, transaction_id, timestamp_ns, operation, account_id, balance_after,
       to_account_id, to_balance_after, amount, principal)
-    SELECT head.last_position - ${n}::int8 + u.ord, u.txid, u.ts, u.op, u.account_id, u.balance_after,
+    SELECT head.last_position - ${count}::int8 + u.ord, u.txid, u.ts, u.op, u.account_id, u.balance_after,
       u.to_account_id, u.to_balance_after, u.amount, u.principal
     FROM head, unnest(
-      ${log.map((e) => e.txid)}::text[], ${log.map((e) => e.timestampNs.toString())}::int8[],
-      ${log.map((e) => e.op)}::text[], ${log.map((e) => e.accountId)}::text[],
-      ${log.map((e) => e.balanceAfter.toString())}::int8[], ${log.map((e) => e.toAccountId)}::text[],
-      ${log.map((e) => e.toBalanceAfter?.toString() ?? null)}::int8[], ${log.map((e) => e.amount.toString())}::int8[],
-      ${log.map((e) => e.principal)}::text[]
+      ${p(log.map((e) => e.txid))}::text[], ${p(log.map((e) => e.timestampNs.toString()))}::int8[],
+      ${p(log.map((e) => e.op))}::text[], ${p(log.map((e) => e.accountId))}::text[],
+      ${p(log.map((e) => e.balanceAfter.toString()))}::int8[], ${p(log.map((e) => e.toAccountId))}::text[],
+      ${p(log.map((e) => e.toBalanceAfter?.toString() ?? null))}::int8[], ${p(log.map((e) => e.amount.toString()))}::int8[],
+      ${p(log.map((e) => e.principal))}::text[]
     ) WITH ORDINALITY AS u(txid, ts, op, account_id, balance_after, to_account_id, to_balance_after, amount,
-      principal, ord)`);
+      principal, ord)`;
+    }),
+  );
 }
 
 /** Waits for every pipelined statement; the first failure is thrown (the others are handled). */
