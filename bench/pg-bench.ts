@@ -22,7 +22,8 @@ import { loadAverage, processCpuMs, threadCpuMs } from './proc-stats.js';
  *     processes) and of the load generator; database transactions (groups) per write;
  *  3. open loop at 500 transfers/s on one instance: latency percentiles;
  *  4. the client library: the same 5-statement transaction with `pg` (one statement per round
- *     trip) and `postgres` (sql.begin; a reserved connection with everything pipelined), 16 at once.
+ *     trip; pipeline mode, everything in one) and `postgres` (sql.begin; a reserved connection with
+ *     everything pipelined), 16 at once.
  * Usage: npm run build && node dist/bench/pg-bench.js [seconds] [--only pgbench,one,two,open,batch,libs]
  *   [--commit overlap,per-group,overlap/main,...] [--client h2|raw] [--rounds N] [--profile DIR] [--callers 16] [--shared]
  *   [--slow-flush-us N]
@@ -555,7 +556,7 @@ async function compareClients(
       t`INSERT INTO lib_log (a, b, amount) VALUES (${a}, ${b}, 1)`,
     ]);
   });
-  // What PgLedger does: a reserved connection, all five statements in one pipelined round trip.
+  // What PgLedger did until the seventh pass: a reserved connection, one pipelined round trip.
   await measure('postgres, reserved connection, one pipelined round trip', async (a, b) => {
     const r = await sql.reserve();
     try {
@@ -571,6 +572,35 @@ async function compareClients(
     }
   });
   await sql.end();
+  // What PgLedger does since the seventh pass (pg-group-client.ts): pg in pipeline mode.
+  const pipelined = new pg.Pool({ connectionString: url, max: CALLERS, pipeline: true } as pg.PoolConfig);
+  await measure('pg, pipeline mode, one pipelined round trip', async (a, b) => {
+    const client = await pipelined.connect();
+    try {
+      await Promise.all([
+        client.query('BEGIN'),
+        client.query({
+          name: 'u',
+          text: 'UPDATE lib_accounts SET balance = balance - 1 WHERE id = $1',
+          values: [a],
+        }),
+        client.query({
+          name: 'u',
+          text: 'UPDATE lib_accounts SET balance = balance - 1 WHERE id = $1',
+          values: [b],
+        }),
+        client.query({
+          name: 'i',
+          text: 'INSERT INTO lib_log (a, b, amount) VALUES ($1, $2, 1)',
+          values: [a, b],
+        }),
+        client.query('COMMIT'),
+      ]);
+    } finally {
+      client.release();
+    }
+  });
+  await pipelined.end();
   return results;
 }
 
