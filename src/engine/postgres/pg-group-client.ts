@@ -19,10 +19,22 @@ import { type DatabaseOptions, isConnectionFailure } from './pg-connect.js';
 export type GroupPool = pg.Pool;
 export type GroupClient = pg.PoolClient;
 
+/**
+ * The URL for `pg`, with libpq's meaning of `sslmode` (as postgres.js reads it): `require`
+ * encrypts without checking the certificate. `pg` alone takes `require` for `verify-full`, so a
+ * server with a self-signed certificate would take reads (postgres.js) and refuse every write.
+ */
+export function libpqSslModes(url: string): string {
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has('sslmode') || parsed.searchParams.has('uselibpqcompat')) return url;
+  parsed.searchParams.set('uselibpqcompat', 'true');
+  return parsed.toString();
+}
+
 /** A pool of at most `max` pipelined connections, never closed for idleness. */
 export function openGroupPool(options: DatabaseOptions, max: number, onError: () => void): GroupPool {
   const pool = new pg.Pool({
-    connectionString: options.url,
+    connectionString: libpqSslModes(options.url),
     max,
     connectionTimeoutMillis: options.connectTimeoutMs,
     idleTimeoutMillis: 0,
