@@ -41,7 +41,6 @@ export class AccountCache {
   private windowStale = 0;
   private pausedGroups = 0;
   private nextPauseGroups: number;
-  readonly stats = { cached: 0, stale: 0, pauses: 0 };
 
   constructor(private readonly limits: AccountCacheLimits) {
     this.nextPauseGroups = limits.pauseGroups;
@@ -112,15 +111,12 @@ export class AccountCache {
 
   /** The outcome of one cached attempt: committed, or stale (the database refused it). */
   judge(stale: boolean): void {
-    if (stale) this.stats.stale++;
-    else this.stats.cached++;
     this.windowTried++;
     if (stale) this.windowStale++;
     if (this.windowTried < this.limits.windowGroups) return;
     if (this.windowStale * 100 > this.windowTried * this.limits.maxStalePercent) {
       this.pausedGroups = this.nextPauseGroups;
       this.nextPauseGroups = Math.min(this.nextPauseGroups * 2, this.limits.maxPauseGroups);
-      this.stats.pauses++;
     } else {
       this.nextPauseGroups = this.limits.pauseGroups;
     }
