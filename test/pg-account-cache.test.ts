@@ -54,7 +54,6 @@ describe('AccountCache (the states --db-decide cached decides on)', () => {
       false,
       true,
     ]);
-    expect(cache.stats).toEqual({ cached: 15, stale: 5, pauses: 1 });
   });
 
   it('doubles the pause after each stale window in a row, up to maxPauseGroups, and resets it after a good one', () => {
