@@ -95,6 +95,8 @@ export const LIMITS = {
   defaultPgStatementTimeoutMs: 5_000,
   /** PostgreSQL: how long opening one connection may take (--db-connect-timeout; whole seconds). */
   defaultPgConnectTimeoutMs: 5_000,
+  /** PostgreSQL, `--db-thread worker`: how often the worker sends the figures the metrics endpoint shows. */
+  pgWorkerMetricsIntervalMs: 1_000,
   /** PostgreSQL: group transactions one process runs at once (each on its own connection). */
   pgGroupsInFlight: 2,
   /** PostgreSQL, `--db-commit auto`: synchronous commits timed together before the commit mode is chosen again. */

@@ -2,6 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { CommitObserver } from '../engine/commit-sequencer.js';
 import type { EngineStats } from '../engine/ledger-engine.js';
+import type { PgMetrics } from '../engine/postgres/pg-ledger.js';
 import type { CallObserver } from './unary-handler.js';
 
 /** Latency buckets in seconds: from a fast in-memory read (~50 us) to a call stuck for seconds. */
@@ -43,6 +44,8 @@ export interface MetricsSources {
   openStreams?: (() => number) | undefined;
   /** Bytes the ledger's files take on disk (durable mode). */
   storageBytes?: (() => number | undefined) | undefined;
+  /** PostgreSQL storage only: group transactions and the commit mode's choice. */
+  pgMetrics?: (() => PgMetrics | undefined) | undefined;
 }
 
 const CODE_NAMES: readonly string[] = Object.keys(status).filter((k) => Number.isNaN(Number(k)));
@@ -179,6 +182,48 @@ export class LedgerMetrics implements CallObserver, CommitObserver {
     );
     this.gauge('ledger_streams', 'Streaming calls open (health watches, reflection)', () =>
       read((s) => s.openStreams?.()),
+    );
+    const pg = (key: Exclude<keyof PgMetrics, 'commitAsync'>) => () => read((s) => s.pgMetrics?.()?.[key]);
+    this.counter('ledger_pg_groups_total', 'PostgreSQL group transactions committed', pg('groups'));
+    this.counter(
+      'ledger_pg_group_writes_total',
+      'Writes handed to PostgreSQL group transactions',
+      pg('writes'),
+    );
+    this.counter(
+      'ledger_pg_cached_groups_total',
+      'Group transactions committed in one round trip, decided on cached account states',
+      pg('cachedGroups'),
+    );
+    this.counter(
+      'ledger_pg_stale_groups_total',
+      'Cached group attempts PostgreSQL refused (stale states), then run on the locked path',
+      pg('staleGroups'),
+    );
+    this.counter(
+      'ledger_pg_async_groups_total',
+      'Group transactions committed asynchronously, answered after a flush barrier',
+      pg('asyncGroups'),
+    );
+    this.counter(
+      'ledger_pg_group_retries_total',
+      'Group transactions run again (lock conflicts, races)',
+      pg('retries'),
+    );
+    this.counter('ledger_pg_statements_total', 'Statements sent by group transactions', pg('statements'));
+    this.counter(
+      'ledger_pg_pools_replaced_total',
+      'Connection pools retired because one of their connections closed',
+      pg('poolsReplaced'),
+    );
+    this.gauge(
+      'ledger_pg_commit_async',
+      '--db-commit auto: 1 while groups commit asynchronously, 0 while synchronously',
+      () =>
+        read((s) => {
+          const async = s.pgMetrics?.()?.commitAsync;
+          return async === undefined ? undefined : Number(async);
+        }),
     );
   }
 

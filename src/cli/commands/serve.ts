@@ -544,6 +544,8 @@ async function serve(options: ServeOptions): Promise<void> {
       authFailures: () => server.authFailures,
       openStreams: () => server.openStreams,
       storageBytes: dataDir === undefined ? undefined : () => directoryBytes(dataDir),
+      pgMetrics:
+        engine instanceof PgLedger || engine instanceof PgWorkerLedger ? () => engine.pgMetrics() : undefined,
     });
     try {
       metricsServer = await startMetricsServer(

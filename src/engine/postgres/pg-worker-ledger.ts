@@ -15,7 +15,7 @@ import {
 } from '../../domain/validate.js';
 import type { Ledger, WriteOutcome } from '../ledger.js';
 import { StorageFailure } from '../storage.js';
-import type { PgLedgerOptions } from './pg-ledger.js';
+import type { PgLedgerOptions, PgMetrics } from './pg-ledger.js';
 import {
   type AnswerValue,
   decodeError,
@@ -71,6 +71,7 @@ export class PgWorkerLedger implements Ledger {
   private readonly servingListeners: ((serving: boolean, reason?: string) => void)[] = [];
   private readonly failureListeners: ((failure: StorageFailure) => void)[] = [];
   private readonly exited: Promise<void>;
+  private lastMetrics: PgMetrics | undefined;
 
   private constructor(
     private readonly worker: Worker,
@@ -116,6 +117,11 @@ export class PgWorkerLedger implements Ledger {
     }
     onWorker?.(worker);
     return new PgWorkerLedger(worker, options.statementTimeoutMs + options.connectTimeoutMs + 5_000);
+  }
+
+  /** The worker's figures as it last sent them (at most LIMITS.pgWorkerMetricsIntervalMs old). */
+  pgMetrics(): PgMetrics | undefined {
+    return this.lastMetrics;
   }
 
   watchServing(listener: (serving: boolean, reason?: string) => void): void {
@@ -230,6 +236,9 @@ export class PgWorkerLedger implements Ledger {
         return;
       case 'serving':
         this.setServing(message.serving, message.reason);
+        return;
+      case 'metrics':
+        this.lastMetrics = message.metrics;
         return;
       default:
         return;

@@ -3,6 +3,7 @@ import { type ErrorCode, InvariantViolation, LedgerError } from '../../domain/er
 import type { AccountState, LogEntry, Snapshot, WriteCommand } from '../../domain/types.js';
 import type { WriteOutcome } from '../ledger.js';
 import { DatabaseError, type DatabaseProblem } from './database-error.js';
+import type { PgMetrics } from './pg-ledger.js';
 
 /**
  * Messages between the server's main thread and its database worker (pg-worker.ts,
@@ -56,6 +57,8 @@ export type FromWorker =
   | { readonly type: 'open-failed'; readonly error: EncodedError }
   | { readonly type: 'answers'; readonly answers: readonly Answer[] }
   | { readonly type: 'serving'; readonly serving: boolean; readonly reason?: string | undefined }
+  /** Every LIMITS.pgWorkerMetricsIntervalMs: what the metrics endpoint shows (a scrape reads the last). */
+  | { readonly type: 'metrics'; readonly metrics: PgMetrics }
   | { readonly type: 'closed' };
 
 export function encodeError(err: unknown): EncodedError {

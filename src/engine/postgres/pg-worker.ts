@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { LIMITS } from '../../domain/limits.js';
 import { PgLedger, type PgLedgerOptions } from './pg-ledger.js';
 import {
   type Answer,
@@ -34,6 +35,10 @@ if (ledger !== undefined) serve(ledger);
 function serve(ledger: PgLedger): void {
   post({ type: 'opened' });
   ledger.watchServing((serving, reason) => post({ type: 'serving', serving, reason }));
+  const metrics = setInterval(
+    () => post({ type: 'metrics', metrics: ledger.pgMetrics() }),
+    LIMITS.pgWorkerMetricsIntervalMs,
+  );
   let answers: Answer[] = [];
   let flushScheduled = false;
   const flush = (): void => {
@@ -52,6 +57,7 @@ function serve(ledger: PgLedger): void {
   };
   port.on('message', (message: ToWorker) => {
     if (message.type === 'close') {
+      clearInterval(metrics);
       // close() waits for the writes in flight; their answers go out before 'closed'.
       void ledger.close().finally(() => {
         flush();
