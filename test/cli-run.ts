@@ -65,6 +65,28 @@ export async function startServeInMemory(
   return { serve, port };
 }
 
+/**
+ * `serve --port 0 --log-level silent` with `flags` and metrics on a free loopback port, once it
+ * listens: the process, its gRPC target and its metrics address.
+ */
+export async function startServeWithMetrics(
+  flags: readonly string[],
+): Promise<{ serve: CliProcess; target: string; metricsAddr: string }> {
+  const metricsAddr = `127.0.0.1:${await closedPort()}`;
+  const serve = new CliProcess([
+    'serve',
+    '--port',
+    '0',
+    ...flags,
+    '--metrics-addr',
+    metricsAddr,
+    '--log-level',
+    'silent',
+  ]);
+  const target = /listening on (\S+)/.exec(await serve.firstLine())![1]!;
+  return { serve, target, metricsAddr };
+}
+
 /** Asynchronous on purpose: the server under test may live in this very process. */
 export function runCli(args: readonly string[], env = cleanEnv()): Promise<CliResult> {
   return new CliProcess(args, env).result;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerClient } from '../src/client/ledger-client.js';
-import { CliProcess, closedPort } from './cli-run.js';
+import { startServeWithMetrics } from './cli-run.js';
 import { createTestDatabase, type TestDatabase } from './pg-fixture.js';
 import { type Sample, scrape, value } from './prometheus-text.js';
 
@@ -19,23 +19,14 @@ describe('ledgerctl serve --database-url --metrics-addr', () => {
   it.each(['main', 'worker'])(
     'counts group transactions and their writes (--db-thread %s)',
     async (thread) => {
-      const port = await closedPort();
-      const serve = new CliProcess([
-        'serve',
-        '--port',
-        '0',
+      const { serve, target, metricsAddr } = await startServeWithMetrics([
         '--migrate',
         '--database-url',
         db.url,
         '--db-thread',
         thread,
-        '--metrics-addr',
-        `127.0.0.1:${port}`,
-        '--log-level',
-        'silent',
       ]);
       try {
-        const target = /listening on (\S+)/.exec(await serve.firstLine())![1]!;
         const client = new LedgerClient(target, { deadlineMs: 10_000 });
         await client.createAccount(`m-a-${thread}`, 1_000n, `m-create-a-${thread}`);
         await client.createAccount(`m-b-${thread}`, 0n, `m-create-b-${thread}`);
@@ -49,7 +40,7 @@ describe('ledgerctl serve --database-url --metrics-addr', () => {
         let samples: Sample[] = [];
         const deadline = Date.now() + 5_000;
         do {
-          samples = (await scrape(`127.0.0.1:${port}`)).samples;
+          samples = (await scrape(metricsAddr)).samples;
           if (value(samples, 'ledger_pg_group_writes_total') === 12) break;
           await new Promise((r) => setTimeout(r, 100));
         } while (Date.now() < deadline);

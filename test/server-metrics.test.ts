@@ -11,7 +11,7 @@ import { grpcFrame, MisbehavingClient, outcomeOf } from '../src/harness/misbehav
 import { LedgerMetrics } from '../src/server/ledger-metrics.js';
 import type { Logger } from '../src/server/logger.js';
 import { type MetricsServer, startMetricsServer } from '../src/server/metrics-server.js';
-import { CliProcess, closedPort, oneErrorLine, runCli } from './cli-run.js';
+import { CliProcess, closedPort, oneErrorLine, runCli, startServeWithMetrics } from './cli-run.js';
 import { scrape, value } from './prometheus-text.js';
 import { startTestServer, type TestServer } from './server-fixture.js';
 
@@ -97,24 +97,12 @@ describe('Prometheus metrics', () => {
 describe('ledgerctl serve --metrics-addr', () => {
   it('serves metrics of a durable ledger, storage size included', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ledger-metrics-'));
-    const port = await closedPort();
-    const serve = new CliProcess([
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      dir,
-      '--metrics-addr',
-      `127.0.0.1:${port}`,
-      '--log-level',
-      'silent',
-    ]);
+    const { serve, target, metricsAddr } = await startServeWithMetrics(['--data-dir', dir]);
     try {
-      const target = /listening on (\S+)/.exec(await serve.firstLine())![1]!;
       const client = new LedgerClient(target);
       await client.createAccount('a', 1n);
       client.close();
-      const { samples, types } = await scrape(`127.0.0.1:${port}`);
+      const { samples, types } = await scrape(metricsAddr);
       // What serve exposes and what docs/security.md's table lists are the same set of families.
       const table = readFileSync(new URL('../docs/security.md', import.meta.url), 'utf8');
       const documented = [...table.matchAll(/^\| (`ledger_[^|]*)\|/gm)].flatMap((row) =>
