@@ -13,7 +13,7 @@ import { type DatabaseOptions, isConnectionFailure } from './pg-connect.js';
  * Why two libraries: the write path awaits two or three statements per group, one after the
  * other, and postgres.js 3.4's queries are instances of a derived class; under that pattern V8
  * promoted about 1.7 MB per young collection of dead query objects (bench/pg-query-gc.ts), which
- * set the pace of the server's GC pauses; `pg`'s queries settle plain promises (35 KB), and its
+ * set the pace of the server's GC pauses; `pg`'s queries settle plain promises (37 KB), and its
  * pipelined group cost a third less client CPU (BENCHMARKS.md, "PostgreSQL, seventh pass").
  */
 export type GroupPool = pg.Pool;

@@ -171,8 +171,9 @@ export class PgLedger implements Ledger {
     /** 'auto' mode's choice of each group's commit; undefined in the other modes. */
     readonly autoCommit: AutoCommit | undefined,
   ) {
-    // A group whose connection died may never settle (see runWriteGroup): losing the database
-    // abandons every group in flight, and so does a group older than any statement may run.
+    // A group on a connection that stopped answering without closing would wait for TCP to give
+    // up: losing the database abandons every group in flight, and so does a group older than any
+    // statement may run.
     // A restart may also have lost commits the cache saw (asynchronous commits not yet flushed).
     availability.watch((serving) => {
       if (serving) return;

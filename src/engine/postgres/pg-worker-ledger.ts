@@ -96,7 +96,7 @@ export class PgWorkerLedger implements Ledger {
   ): Promise<PgWorkerLedger> {
     const worker = new Worker(workerUrl(), {
       workerData: options,
-      // The worker allocates per write too (postgres.js rows, group arrays): the server's young
+      // The worker allocates per write too (query results, group arrays): the server's young
       // generation (serve-node-flags.ts) does not reach it, a worker's heap is sized here.
       resourceLimits: { maxYoungGenerationSizeMb: 3 * LIMITS.serveSemiSpaceMb },
     });

@@ -12,7 +12,7 @@ import {
 } from './pg-worker-protocol.js';
 
 /**
- * The database worker thread (started by PgWorkerLedger): a PgLedger with its postgres.js pool,
+ * The database worker thread (started by PgWorkerLedger): a PgLedger with its connection pools,
  * group transactions, flush barriers, probe and sweep, off the thread that runs gRPC. Its calls
  * arrive validated, in one message per event-loop turn of the main thread; its answers leave in
  * one message per turn of this one. It keeps no state of its own but the PgLedger's.
