@@ -184,7 +184,11 @@ export class LedgerMetrics implements CallObserver, CommitObserver {
       read((s) => s.openStreams?.()),
     );
     const pg = (key: Exclude<keyof PgMetrics, 'commitAsync'>) => () => read((s) => s.pgMetrics?.()?.[key]);
-    this.counter('ledger_pg_groups_total', 'PostgreSQL group transactions run (committed or not)', pg('groups'));
+    this.counter(
+      'ledger_pg_groups_total',
+      'PostgreSQL group transactions run (committed or not)',
+      pg('groups'),
+    );
     this.counter(
       'ledger_pg_group_writes_total',
       'Writes handed to PostgreSQL group transactions',
