@@ -61,12 +61,17 @@ export class FlushBarrier {
   }
 }
 
-/** One barrier: a one-row update committed at the server's synchronous_commit level. */
-export function flushBarrier(sql: postgres.Sql | postgres.ReservedSql): Promise<unknown> {
-  return sql`UPDATE ledger_flush_barrier SET n = n + 1 WHERE slot = ${barrierSlot()}`;
-}
+/**
+ * One barrier's statement, its parameter the row it updates: random, so concurrent barriers
+ * rarely wait for each other (the reads' barriers here, the groups' in pg-write-group.ts).
+ */
+export const FLUSH_BARRIER_SQL = 'UPDATE ledger_flush_barrier SET n = n + 1 WHERE slot = $1';
 
-/** The row one barrier updates: random, so concurrent barriers rarely wait for each other. */
 export function barrierSlot(): number {
   return Math.floor(Math.random() * FLUSH_BARRIER_SLOTS);
+}
+
+/** One barrier: a one-row update committed at the server's synchronous_commit level. */
+export function flushBarrier(sql: postgres.Sql | postgres.ReservedSql): Promise<unknown> {
+  return sql.unsafe(FLUSH_BARRIER_SQL, [barrierSlot()], { prepare: true });
 }

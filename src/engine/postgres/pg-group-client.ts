@@ -83,6 +83,15 @@ export function statement<R extends pg.QueryResultRow = pg.QueryResultRow>(
     values.push(value);
     return `$${values.length}`;
   });
+  return prepared<R>(client, text, values);
+}
+
+/** Sends one statement with its text and parameters now, as `statement` does. */
+export function prepared<R extends pg.QueryResultRow = pg.QueryResultRow>(
+  client: GroupClient,
+  text: string,
+  values: unknown[],
+): Promise<pg.QueryResult<R>> {
   let name = names.get(text);
   if (name === undefined) {
     name = `ledgerctl_g${names.size + 1}`;

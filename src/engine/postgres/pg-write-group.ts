@@ -12,8 +12,15 @@ import type { AccountState, WriteCommand } from '../../domain/types.js';
 import type { Outcome } from '../outcome.js';
 import { generateTransactionId } from '../transaction-ids.js';
 import { type AccountRow, accountOf, decodeOutcome, encodeOutcome } from './pg-codec.js';
-import { barrierSlot } from './pg-flush-barrier.js';
-import { type GroupClient, type GroupPool, simple, statement, withGroupClient } from './pg-group-client.js';
+import { barrierSlot, FLUSH_BARRIER_SQL } from './pg-flush-barrier.js';
+import {
+  type GroupClient,
+  type GroupPool,
+  prepared,
+  simple,
+  statement,
+  withGroupClient,
+} from './pg-group-client.js';
 
 /** A transaction id an operation claims: its fingerprint and the expiry of its record. */
 export interface ItemClaim {
@@ -452,9 +459,7 @@ async function commitGroup(
   const before = pending.at(-1);
   const commit = send(simple(tx, 'COMMIT'));
   // After the COMMIT (in the transaction it would flush nothing).
-  const flushed = options.asyncCommit
-    ? statement(tx, (p) => `UPDATE ledger_flush_barrier SET n = n + 1 WHERE slot = ${p(barrierSlot())}`)
-    : undefined;
+  const flushed = options.asyncCommit ? prepared(tx, FLUSH_BARRIER_SQL, [barrierSlot()]) : undefined;
   // Every rejection is handled, whichever of them the awaits below get to.
   void Promise.allSettled(flushed === undefined ? pending : [...pending, flushed]);
   const flushUs =
