@@ -100,19 +100,12 @@ export interface PgLedgerStats extends GroupStats {
  * What the metrics endpoint shows of a PostgreSQL ledger (ledger_pg_* in docs/security.md,
  * "Metrics"): running totals since start, and auto's current choice.
  */
-export interface PgMetrics {
-  readonly groups: number;
-  readonly writes: number;
-  readonly cachedGroups: number;
-  readonly staleGroups: number;
-  readonly asyncGroups: number;
-  readonly retries: number;
-  readonly statements: number;
+export type PgMetrics = Readonly<PgLedgerStats> & {
   /** Connection pools retired because one of their connections closed (PgPool). */
   readonly poolsReplaced: number;
   /** `--db-commit auto`: whether groups commit asynchronously now; undefined in the other modes. */
   readonly commitAsync: boolean | undefined;
-}
+};
 
 interface Queued {
   readonly unit: GroupUnit;
@@ -272,18 +265,7 @@ export class PgLedger implements Ledger {
   }
 
   pgMetrics(): PgMetrics {
-    const s = this.stats;
-    return {
-      groups: s.groups,
-      writes: s.writes,
-      cachedGroups: s.cachedGroups,
-      staleGroups: s.staleGroups,
-      asyncGroups: s.asyncGroups,
-      retries: s.retries,
-      statements: s.statements,
-      poolsReplaced: this.pool.replaced,
-      commitAsync: this.autoCommit?.async,
-    };
+    return { ...this.stats, poolsReplaced: this.pool.replaced, commitAsync: this.autoCommit?.async };
   }
 
   createAccount(input: CreateInput, principal = ''): Promise<WriteOutcome> {
